@@ -1,0 +1,182 @@
+"""Finding and running conda-build: the argv we give it and a logged, interruptible run.
+
+Facts this module builds on are in ``../shared/reference/conda-build.md``: conda-build writes no log
+of its own (we capture stdout and stderr, merged, line by line), ``--no-build-id`` gives the flat
+croot layout, and a repo-root ``conda_build_config.yaml`` is only read from the current directory
+(so callers pass it with ``-m`` explicitly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tools.cli import EXIT_USAGE, ToolError
+from tools.text import strip_controls
+
+INSTALL_HINT = (
+    "install it into the base environment: conda install -n base -c conda-forge conda-build "
+    "(or pass its path with --conda-build PATH)"
+)
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def find_conda_build(explicit: str | None = None) -> str:
+    """Return the conda-build executable to run, or raise a one-line ToolError (exit 2).
+
+    ``explicit`` (a path given by the user) wins and must be an executable file. Otherwise
+    ``conda-build`` is looked up on PATH, then next to ``$CONDA_EXE`` (conda's own bin folder, set
+    by ``conda init`` even when the base environment is not active).
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise ToolError(f"conda-build {explicit!r} is not an executable file; {INSTALL_HINT}",
+                            EXIT_USAGE)
+        return str(path.resolve())
+    found = shutil.which("conda-build")
+    if found:
+        return found
+    conda_exe = os.environ.get("CONDA_EXE")
+    if conda_exe:
+        beside = Path(conda_exe).parent / "conda-build"
+        if beside.is_file() and os.access(beside, os.X_OK):
+            return str(beside)
+    raise ToolError(f"conda-build not found on PATH; {INSTALL_HINT}", EXIT_USAGE)
+
+
+def build_argv(
+    conda_build: str,
+    *,
+    recipe_dir: str | Path,
+    croot: str | Path,
+    variant_files: Sequence[str | Path],
+    output_folder: str | Path | None = None,
+    dirty: bool = False,
+    no_build_id: bool = False,
+    no_remove_work_dir: bool = False,
+    no_test: bool = False,
+    extra: Iterable[str] = (),
+) -> list[str]:
+    """The exact conda-build command line, as a list (never a shell string)."""
+    argv = [str(conda_build), str(recipe_dir), "--croot", str(croot)]
+    for path in variant_files:
+        argv += ["-m", str(path)]
+    if output_folder is not None:
+        argv += ["--output-folder", str(output_folder)]
+    if no_build_id:
+        argv.append("--no-build-id")
+    if dirty:
+        argv.append("--dirty")
+    if no_remove_work_dir:
+        argv.append("--no-remove-work-dir")
+    if no_test:
+        argv.append("--no-test")
+    argv += [str(x) for x in extra]
+    return argv
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    interrupted: bool
+    log_path: Path
+    elapsed: float
+
+
+def run_logged(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log_path: str | Path,
+    *,
+    echo: bool = True,
+    out: TextIO | None = None,
+) -> RunResult:
+    """Run ``argv`` with exactly ``env``; stream its merged output to ``log_path`` and the terminal.
+
+    - The log is opened (parents created) before the child starts and gets the raw bytes, flushed
+      after every line, so a killed or interrupted run keeps everything printed so far.
+    - The terminal copy has control sequences stripped (``tools.text.strip_controls``).
+    - The child runs in its own session/process group: a Ctrl-C in the terminal reaches only us,
+      and we forward SIGINT/SIGTERM exactly once per signal to the child's whole group (conda-build,
+      bash and the compilers, as a terminal would), then keep reading until the child has exited.
+      Without the separate group the child would get every Ctrl-C twice (from the terminal and from
+      us). stdin is closed for the child: it is not in the foreground group, so it must not read
+      the terminal.
+    """
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    out = out if out is not None else sys.stdout
+    interrupted = False
+    start = time.monotonic()
+    with open(log_path, "ab", buffering=0) as log:
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def forward(signum: int, _frame: object) -> None:
+            nonlocal interrupted
+            interrupted = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signum)
+
+        previous = _install_handlers(forward)
+        try:
+            assert proc.stdout is not None
+            for line in iter(proc.stdout.readline, b""):
+                log.write(line)
+                if echo:
+                    out.write(strip_controls(line.decode("utf-8", errors="replace")))
+                    out.flush()
+            returncode = proc.wait()
+        except BaseException:
+            # Our own failure (or a second KeyboardInterrupt from a handler we do not own): do not
+            # leave the build running unseen.
+            _terminate(proc)
+            raise
+        finally:
+            _restore_handlers(previous)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    return RunResult(returncode=returncode, interrupted=interrupted, log_path=log_path,
+                     elapsed=time.monotonic() - start)
+
+
+def _install_handlers(handler) -> dict[int, object]:
+    previous: dict[int, object] = {}
+    for sig in FORWARDED_SIGNALS:
+        # Outside the main thread signals cannot be handled: run without forwarding.
+        with contextlib.suppress(ValueError):
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_handlers(previous: Mapping[int, object]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)  # type: ignore[arg-type]
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
