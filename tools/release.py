@@ -1,0 +1,686 @@
+"""``nox -s release``: build and validate every variant, resumably, with a release report.
+
+Each selected variant is its own conda-build invocation (conda-build's ``--keep-going`` does not go
+past a failed build), with release-grade settings: no ``--dirty``, no development knobs in the
+environment, no ccache unless ``--ccache``. Per release version, everything lives under
+``<artifacts>/<version>/`` (default ``build_artifacts/release/<version>/``)::
+
+    <variant>/              the variant's croot
+    overrides/<variant>.yaml  the -m file that narrows the matrix to this variant
+    logs/<variant>.log      its conda-build output, streamed as it runs
+    logs/previous/          logs of earlier attempts, moved aside before a variant is rebuilt
+    channel/                packages of every variant (unless --output-folder)
+    state.json              outcome per variant, rewritten atomically after each one
+    release-report.md/.json the release report; log_files.zip: every variant's log
+
+Exit status: 0 every selected variant built and passed validation; 1 one or more failed to build or
+failed validation; 2 unusable input or a refused pre-flight; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tools import preflight
+from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
+from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
+from tools.release_state import (
+    BUILD_FAILED,
+    BUILT,
+    COUNT_KEYS,
+    ERROR,
+    INTERRUPTED,
+    PASS,
+    ReleaseState,
+    VariantRecord,
+    load_state,
+    save_state,
+    write_atomic,
+)
+
+PROG = "nox -s release --"
+
+# Development knobs of the recipe (and conda-build's CONDA_PY, which silently narrows the python
+# matrix): removed from conda-build's environment so a release builds the release configuration.
+DEV_KNOBS = (
+    "TORCH_CUDA_ARCH_LIST",
+    "PYTORCH_CCACHE",
+    "CCACHE_CONFIGPATH",
+    "MAX_JOBS",
+    "PYTORCH_SKIP_TESTS",
+    "CONDA_PY",
+)
+
+# conda-build flags that would break what a release promises; each with what to do instead.
+_FORBIDDEN_EXTRA = {
+    "--dirty": "a release always builds from fresh sources",
+    "--keep-old-work": "a release always builds from fresh sources",
+    "--no-build-id": "each release variant has its own croot with fresh build ids",
+    "--croot": "the croot is build_artifacts/release/<version>/<variant>/ (see --artifacts)",
+    "--output-folder": "use release's own --output-folder",
+    "--no-test": "a release validates every variant's tests",
+    "-b": "a release validates every variant's tests",
+    "--build-only": "a release validates every variant's tests",
+    "-m": "the variant comes from --variant/--python/--cuda",
+    "--variant-config-files": "the variant comes from --variant/--python/--cuda",
+    "-e": "the variant comes from --variant/--python/--cuda",
+    "--exclusive-config-files": "the variant comes from --variant/--python/--cuda",
+    "--python": "use release's own --python",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments and variant selection
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Build every variant of the matrix (CPU-only unless --cuda), each validated by "
+        "validate_logs, resumable, with a release report. Arguments after a second `--` go to "
+        "conda-build.",
+    )
+    sel = parser.add_argument_group("selection")
+    sel.add_argument("--cuda", action="store_true", help="add the CUDA variants (needs a GPU)")
+    sel.add_argument("--variant", action="append", default=[], metavar="NAME",
+                     help="only this variant (repeatable); naming a CUDA variant selects it")
+    sel.add_argument("--python", action="append", default=[], metavar="X.Y",
+                     help="only variants of this Python version (repeatable)")
+    sel.add_argument("--list", action="store_true",
+                     help="print the selected matrix and exit (needs no conda-build, no GPU)")
+    sel.add_argument("--format", choices=("text", "json"), default="text",
+                     help="output of --list and --dry-run (json: [{name, variant}, ...])")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--resume", dest="restart", action="store_false", default=False,
+                      help="skip variants built and validated by an earlier run (default)")
+    mode.add_argument("--restart", dest="restart", action="store_true",
+                      help="ignore the state file: build every selected variant")
+    run = parser.add_argument_group("build")
+    run.add_argument("--output-folder", type=Path, metavar="DIR",
+                     help="where the packages go (default <artifacts>/<version>/channel)")
+    run.add_argument("--artifacts", type=Path, default=RELEASE_DIR, metavar="DIR",
+                     help="release root (default build_artifacts/release)")
+    run.add_argument("--ccache", action="store_true",
+                     help="compile through ccache (off by default)")
+    run.add_argument("--allow-dirty", action="store_true",
+                     help="build even if the git tree has uncommitted changes")
+    run.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print each variant's argv, environment and paths; run and write nothing")
+    parser.add_argument("--config", action="append", type=Path, metavar="FILE",
+                        help="variant config(s) (default conda_build_config.yaml)")
+    parser.add_argument("--recipe", type=Path, default=RECIPE_DIR, metavar="DIR",
+                        help="recipe folder (default recipe/)")
+    return parser
+
+
+def split_extra(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split our own arguments from the conda-build ones after a `--`."""
+    argv = list(argv)
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, []
+
+
+def check_extra(extra: Sequence[str]) -> None:
+    for arg in extra:
+        flag = arg.split("=", 1)[0]
+        if flag in _FORBIDDEN_EXTRA:
+            raise ToolError(f"conda-build argument {flag} is not allowed in a release: "
+                            f"{_FORBIDDEN_EXTRA[flag]}")
+
+
+def select_variants(all_variants: Sequence, *, cuda: bool, names: Sequence[str],
+                    pythons: Sequence[str]) -> list:
+    """The variants to release, in matrix order.
+
+    Without ``names``: the CPU variants, plus the CUDA ones with ``cuda``. ``names`` picks variants
+    from the whole matrix (a CUDA variant named explicitly is selected without ``--cuda``).
+    ``pythons`` then keeps the variants of those Python versions. An unknown name or Python
+    version, or a filter that leaves nothing, is a ToolError.
+    """
+    from tools.variants import find_variant
+
+    if names:
+        wanted = {find_variant(all_variants, n).name for n in names}
+        chosen = [v for v in all_variants if v.name in wanted]
+    else:
+        chosen = [v for v in all_variants if cuda or not v.is_cuda]
+    if pythons:
+        known = sorted({v.python for v in all_variants})
+        unknown = [p for p in pythons if p not in known]
+        if unknown:
+            raise ToolError(f"unknown Python version {', '.join(unknown)}; the matrix has: "
+                            f"{', '.join(known)}")
+        chosen = [v for v in chosen if v.python in set(pythons)]
+    if not chosen:
+        raise ToolError("the filters leave no variant to release; see the matrix with: "
+                        f"{PROG} --list --cuda")
+    return chosen
+
+
+def list_text(variants: Sequence) -> str:
+    """A plain table: the name and every matrix key whose value differs between the variants."""
+    keys: list[str] = []
+    for v in variants:
+        for k in v.values:
+            if k not in keys and len({w.values.get(k) for w in variants}) > 1:
+                keys.append(k)
+    rows = [["variant", *keys]] + [[v.name, *(v.values.get(k, "") for k in keys)] for v in variants]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    n_cuda = sum(1 for v in variants if v.is_cuda)
+    lines.append(f"{len(variants)} variant(s), {n_cuda} CUDA")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Plans
+
+
+@dataclass
+class Layout:
+    """Where one release version keeps its files."""
+
+    root: Path  # <artifacts>/<version>
+    output_folder: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "release-report.md"
+
+    @property
+    def report_json(self) -> Path:
+        return self.root / "release-report.json"
+
+    @property
+    def logs_zip(self) -> Path:
+        return self.root / "log_files.zip"
+
+    def croot(self, name: str) -> Path:
+        return self.root / name
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def override(self, name: str) -> Path:
+        return self.root / "overrides" / f"{name}.yaml"
+
+
+@dataclass
+class VariantPlan:
+    variant: object
+    action: str  # "build" or "skip"
+    reason: str
+    argv: list[str] = field(default_factory=list)
+    env_set: dict[str, str] = field(default_factory=dict)
+    env_removed: list[str] = field(default_factory=list)
+    croot: Path | None = None
+    log: Path | None = None
+    override: Path | None = None
+    override_content: str = ""
+
+    def to_dict(self, output_folder: Path) -> dict:
+        return {
+            "name": self.variant.name,
+            "variant": dict(self.variant.values),
+            "action": self.action,
+            "reason": self.reason,
+            "argv": self.argv,
+            "env": {"set": self.env_set, "removed": self.env_removed},
+            "croot": str(self.croot) if self.croot else None,
+            "log": str(self.log) if self.log else None,
+            "override": str(self.override) if self.override else None,
+            "override_content": self.override_content,
+            "output_folder": str(output_folder),
+        }
+
+
+def release_env(base: Mapping[str, str], ccache_env: Mapping[str, str] | None = None
+                ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """conda-build's environment: ``base`` without the dev knobs, plus ccache's when asked.
+
+    Returns (env, variables set or changed, variables removed).
+    """
+    env = {k: v for k, v in base.items() if k not in DEV_KNOBS}
+    removed = sorted(k for k in DEV_KNOBS if k in base)
+    changed: dict[str, str] = {}
+    for k, v in (ccache_env or {}).items():
+        env[k] = v
+        changed[k] = v
+        if k in removed:
+            removed.remove(k)
+    return env, changed, removed
+
+
+def recipe_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
+    """sha256 over the recipe folder and variant configs: a resume skips only what they built."""
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(recipe_dir).rglob("*") if p.is_file())
+    for p in [*files, *(Path(c) for c in config_paths)]:
+        h.update(str(p.name if p in config_paths else p.relative_to(recipe_dir)).encode())
+        h.update(b"\0")
+        try:
+            h.update(p.read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def skip_reason(record: VariantRecord | None, fingerprint: str, restart: bool) -> str | None:
+    """Why a variant may be skipped, or None when it must be built."""
+    if restart or record is None or not record.done:
+        return None
+    if record.fingerprint and record.fingerprint != fingerprint:
+        return None
+    return "built and validated (pass) by an earlier run"
+
+
+def build_reason(record: VariantRecord | None, fingerprint: str, restart: bool) -> str:
+    if restart:
+        return "--restart"
+    if record is None:
+        return "not built yet"
+    if record.done and record.fingerprint != fingerprint:
+        return "recipe or variant config changed since it was built"
+    if record.build != BUILT:
+        return f"last attempt: {record.build}"
+    return f"last attempt: built, tests {record.verdict}"
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def fmt_duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def progress_line(index: int, total: int, name: str, elapsed: float,
+                  durations: Sequence[float], remaining: int) -> str:
+    """``[3/8] py312-cpu-mkl  elapsed 2h10m  ~4h left`` (mean of earlier variants x remaining)."""
+    if durations:
+        left = sum(durations) / len(durations) * remaining
+        estimate = f"~{fmt_duration(left)} left"
+    else:
+        estimate = "time left: estimated after the first variant"
+    return f"[{index}/{total}] {name}  elapsed {fmt_duration(elapsed)}  {estimate}"
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    shown = [f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped")]
+    return ", ".join(shown) if counts else "-"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def validate_log(log: Path) -> tuple[str, dict[str, int], list[str]]:
+    """validate_logs' verdict on one log: (verdict, summed counts, reasons of failing packages)."""
+    from tools.validate_logs import validate
+
+    try:
+        report = validate([log])
+    except ToolError as exc:
+        return ERROR, {}, [exc.message]
+    data = report.to_dict()
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    reasons: list[str] = []
+    for log_entry in data.get("logs", []):
+        for pkg in log_entry.get("packages", []):
+            for k in COUNT_KEYS:
+                counts[k] += int(pkg.get("counts", {}).get(k, 0) or 0)
+            if pkg.get("verdict") != PASS:
+                reasons += [f"{pkg.get('package')}: {r}" for r in pkg.get("reasons", [])]
+    return data.get("verdict", ERROR), counts, reasons[:10]
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def report_dict(version: str, selected: Sequence, state: ReleaseState, skipped: set[str],
+                layout: Layout) -> dict:
+    rows = []
+    for v in selected:
+        rec = state.get(v.name)
+        rows.append({
+            "name": v.name,
+            "variant": dict(v.values),
+            "build": rec.build if rec else "not-run",
+            "returncode": rec.returncode if rec else None,
+            "verdict": rec.verdict if rec else None,
+            "counts": rec.counts if rec else {},
+            "reasons": rec.reasons if rec else [],
+            "elapsed": rec.elapsed if rec else None,
+            "log": rec.log if rec else None,
+            "from_earlier_run": v.name in skipped,
+        })
+    ok = all(r["build"] == BUILT and r["verdict"] == PASS for r in rows)
+    return {
+        "version": version,
+        "verdict": PASS if ok else "fail",
+        "variants": rows,
+        "output_folder": str(layout.output_folder),
+        "log_files_zip": layout.logs_zip.name,
+        "generated_at": _now(),
+    }
+
+
+_MD_TEMPLATE = """\
+# PyTorch {{ r.version }} release report: {{ r.verdict | upper }}
+
+| variant | build | tests | passed | failed | errors | skipped | time | log |
+| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
+{% for v in r.variants -%}
+| {{ v.name }}{{ " (earlier run)" if v.from_earlier_run }} | {{ v.build }} \
+| {{ v.verdict or "-" }} \
+| {{ v.counts.passed if v.counts else "-" }} | {{ v.counts.failed if v.counts else "-" }} \
+| {{ v.counts.errors if v.counts else "-" }} | {{ v.counts.skipped if v.counts else "-" }} \
+| {{ dur(v.elapsed) if v.elapsed is not none else "-" }} \
+| {% if v.log %}[{{ v.log }}]({{ v.log }}){% else %}-{% endif %} |
+{% endfor %}
+{%- set failing = r.variants | selectattr("reasons") | list %}
+{%- if failing %}
+
+## Why variants failed
+{% for v in failing %}
+- **{{ v.name }}**: {{ v.reasons | join("; ") | e }}
+{%- endfor %}
+{% endif %}
+
+Packages: `{{ r.output_folder }}`. All logs: [{{ r.log_files_zip }}]({{ r.log_files_zip }}).
+"""
+
+
+def report_markdown(report: dict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
+    env.globals["dur"] = fmt_duration
+    return env.from_string(_MD_TEMPLATE).render(r=report)
+
+
+def print_report_table(report: dict, root: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    table = Table(title=f"PyTorch {report['version']} release: {report['verdict'].upper()}")
+    for col in ("variant", "build", "tests", "counts", "time", "log"):
+        table.add_column(col, overflow="fold")
+    for v in report["variants"]:
+        build_style = "green" if v["build"] == BUILT else "red"
+        verdict_style = "green" if v["verdict"] == PASS else "red"
+        table.add_row(
+            v["name"] + (" (earlier run)" if v["from_earlier_run"] else ""),
+            f"[{build_style}]{v['build']}[/]",
+            f"[{verdict_style}]{v['verdict'] or '-'}[/]",
+            counts_text(v["counts"]),
+            fmt_duration(v["elapsed"]) if v["elapsed"] is not None else "-",
+            str(root / v["log"]) if v["log"] else "-",
+        )
+    console.print(table)
+
+
+def write_logs_zip(layout: Layout, names: Sequence[str]) -> Path:
+    """log_files.zip of the selected variants' current logs (atomically replaced)."""
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in names:
+            log = layout.log(name)
+            if log.is_file():
+                zf.write(log, arcname=f"logs/{log.name}")
+    write_atomic(layout.logs_zip, buf.getvalue())
+    return layout.logs_zip
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _move_aside(log: Path) -> Path | None:
+    """An earlier attempt's log goes to logs/previous/, never deleted."""
+    if not log.exists():
+        return None
+    stamp = datetime.fromtimestamp(log.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dest = log.parent / "previous" / f"{log.stem}.{stamp}.log"
+    n = 1
+    while dest.exists():
+        dest = log.parent / "previous" / f"{log.stem}.{stamp}.{n}.log"
+        n += 1
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(log, dest)
+    return dest
+
+
+def _ccache_env(layout: Layout) -> dict[str, str]:
+    """PYTORCH_CCACHE / CCACHE_CONFIGPATH for --ccache, through dev_build's ccache module."""
+    try:
+        from tools import ccache
+    except ImportError as exc:
+        raise ToolError(f"--ccache needs tools/ccache.py, which is missing ({exc}); "
+                        "build without --ccache") from None
+    return ccache.release_env(layout.root)  # pragma: no cover - replaced when tools.ccache lands
+
+
+def _print(msg: str = "", *, err: bool = False) -> None:
+    print(msg, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def main(argv: Sequence[str]) -> int:
+    own, extra = split_extra(argv)
+    args = build_parser().parse_args(own)
+    check_extra(extra)
+
+    from tools.variants import host_platform, matrix
+
+    config_paths = tuple(args.config) if args.config else (CONDA_BUILD_CONFIG,)
+    platform = host_platform()
+    all_variants = matrix(cuda=True, platform=platform, config_paths=config_paths)
+    selected = select_variants(all_variants, cuda=args.cuda, names=args.variant,
+                               pythons=args.python)
+
+    if args.list:
+        if args.format == "json":
+            from tools.variants import to_json
+
+            _print(json.dumps(to_json(selected)))
+        else:
+            _print(list_text(selected))
+        return EXIT_OK
+
+    from tools.recipe import recipe_version
+
+    version = recipe_version(args.recipe)
+    root = args.artifacts / version
+    layout = Layout(root=root, output_folder=args.output_folder or root / "channel")
+    state, warning = load_state(layout.state, version)
+    if warning:
+        _print(f"warning: {warning}", err=True)
+    fingerprint = recipe_fingerprint(args.recipe, config_paths)
+
+    plans: list[VariantPlan] = []
+    for v in selected:
+        rec = state.get(v.name)
+        reason = skip_reason(rec, fingerprint, args.restart)
+        plans.append(VariantPlan(v, "skip", reason) if reason
+                     else VariantPlan(v, "build", build_reason(rec, fingerprint, args.restart)))
+    to_build = [p.variant for p in plans if p.action == "build"]
+
+    if args.dry_run:
+        return _dry_run(args, extra, plans, to_build, layout, config_paths)
+
+    conda_build, lines = preflight.run_preflight(
+        variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
+        allow_dirty=args.allow_dirty, disk_path=layout.root,
+    )
+    for line in lines:
+        _print(f"pre-flight: {line}")
+    ccache_env = _ccache_env(layout) if args.ccache else None
+    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
+    layout.output_folder.mkdir(parents=True, exist_ok=True)
+    return _run(plans, state, layout, version, fingerprint, selected)
+
+
+def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, ccache_env,
+                environ: Mapping[str, str] | None = None) -> None:
+    from tools.conda_build import build_argv
+    from tools.variants import override_yaml
+
+    env_base = os.environ if environ is None else environ
+    for p in plans:
+        if p.action != "build":
+            continue
+        name = p.variant.name
+        p.croot, p.log, p.override = layout.croot(name), layout.log(name), layout.override(name)
+        p.override_content = override_yaml([p.variant])
+        p.argv = build_argv(conda_build, recipe_dir=recipe_dir, croot=p.croot,
+                            variant_files=[*config_paths, p.override],
+                            output_folder=layout.output_folder, extra=extra)
+        _env, p.env_set, p.env_removed = release_env(env_base, ccache_env)
+
+
+def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
+    notes: list[str] = []
+    try:
+        conda_build, lines = preflight.run_preflight(
+            variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
+            allow_dirty=args.allow_dirty, disk_path=layout.root,
+        )
+        notes += lines
+    except ToolError as exc:
+        notes.append(f"a real run would refuse: {exc.message}")
+        conda_build = args.conda_build or "conda-build"
+    ccache_env = None
+    if args.ccache:
+        try:
+            ccache_env = _ccache_env(layout)
+        except ToolError as exc:
+            notes.append(f"a real run would refuse: {exc.message}")
+    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
+    if args.format == "json":
+        for n in notes:
+            _print(f"pre-flight: {n}", err=True)
+        _print(json.dumps([p.to_dict(layout.output_folder) for p in plans], indent=2))
+        return EXIT_OK
+    _print(f"dry run: nothing is built or written. Release folder: {layout.root}")
+    for n in notes:
+        _print(f"pre-flight: {n}")
+    _print(f"packages to: {layout.output_folder}; state: {layout.state}")
+    total = len(plans)
+    for i, p in enumerate(plans, 1):
+        _print(f"\n[{i}/{total}] {p.variant.name}: {p.action} ({p.reason})")
+        if p.action != "build":
+            continue
+        _print(f"  argv: {json.dumps(p.argv)}")
+        _print(f"  env set: {json.dumps(p.env_set) if p.env_set else '(nothing)'}")
+        _print(f"  env removed: {', '.join(p.env_removed) if p.env_removed else '(nothing)'}")
+        _print(f"  croot: {p.croot}")
+        _print(f"  log: {p.log}")
+        _print(f"  override {p.override}:")
+        for line in p.override_content.splitlines():
+            _print(f"    {line}")
+    return EXIT_OK
+
+
+def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version: str,
+         fingerprint: str, selected: Sequence) -> int:
+    from tools.conda_build import run_logged
+    from tools.variants import write_override
+
+    start = time.monotonic()
+    total = len(plans)
+    durations = [r.elapsed for r in state.variants.values() if r.build == BUILT and r.elapsed > 0]
+    remaining = sum(1 for p in plans if p.action == "build")
+    skipped: set[str] = set()
+    interrupted = False
+    for i, p in enumerate(plans, 1):
+        name = p.variant.name
+        if p.action == "skip":
+            skipped.add(name)
+            _print(f"[{i}/{total}] {name}  skipped: {p.reason}")
+            continue
+        _print(progress_line(i, total, name, time.monotonic() - start, durations, remaining)
+               + f"  ({p.reason})")
+        write_override([p.variant], p.override)
+        moved = _move_aside(p.log)
+        if moved:
+            _print(f"  earlier log moved to {moved}")
+        env, _set, _removed = release_env(os.environ, p.env_set)
+        result = run_logged(p.argv, env, p.log)
+        remaining -= 1
+        rec = VariantRecord(name=name, build=BUILT, returncode=result.returncode,
+                            elapsed=round(result.elapsed, 1),
+                            log=str(p.log.relative_to(layout.root)), fingerprint=fingerprint,
+                            finished_at=_now())
+        if result.interrupted:
+            rec.build = INTERRUPTED
+            interrupted = True
+        else:
+            if result.returncode != 0:
+                rec.build = BUILD_FAILED
+            rec.verdict, rec.counts, rec.reasons = validate_log(p.log)
+            if rec.build == BUILD_FAILED:
+                rec.reasons = [f"conda-build exited with status {result.returncode}",
+                               *rec.reasons]
+            durations.append(result.elapsed)
+        state.record(rec)
+        save_state(state, layout.state)
+        _print(f"[{i}/{total}] {name}: {rec.build}, tests {rec.verdict or '-'} "
+               f"({counts_text(rec.counts)}), {fmt_duration(rec.elapsed)}, log {p.log}")
+        if interrupted:
+            break
+
+    report = report_dict(version, selected, state, skipped, layout)
+    write_atomic(layout.report_json, json.dumps(report, indent=2) + "\n")
+    write_atomic(layout.report_md, report_markdown(report))
+    write_logs_zip(layout, [v.name for v in selected])
+    _print("")
+    print_report_table(report, layout.root)
+    _print(f"report: {layout.report_md} and {layout.report_json.name}; logs: {layout.logs_zip}")
+    _print(f"packages: {layout.output_folder}")
+    if interrupted:
+        _print("interrupted: run the same command again to continue (finished variants are kept)",
+               err=True)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report["verdict"] == PASS else EXIT_FAIL
+
+
+if __name__ == "__main__":  # for tests that need a process to kill: python -m tools.release ...
+    from tools.cli import run_main
+
+    sys.exit(run_main(PROG, main, sys.argv[1:]))
