@@ -1,0 +1,562 @@
+"""``nox -s dev_build``: a fast iteration build of one variant, with nothing edited by hand.
+
+Three steps: gather facts (I/O: variants, work dir, fingerprint record, GPUs, ccache, memory),
+make the plan (pure functions over those facts, one dataclass), then execute it (move the old work
+dir aside, write the override and ccache config, run conda-build logged, summarise, validate).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import ccache as ccache_mod
+from tools import conda_build, cuda_arch, jobs, lock, variants
+from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
+from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
+
+PROG = "nox -s dev_build --"
+DEFAULT_PYTHON = "3.11"
+FINGERPRINT_FILE = "dev_build-fingerprint.json"
+LOCK_FILE = "dev_build.lock"
+OVERRIDE_FILE = "variant.yaml"
+CCACHE_CONFIG_FILE = "ccache.conf"
+# The recipe's knobs (meta.yaml build: script_env). dev_build owns them: an inherited value we do
+# not set is removed, so a stray PYTORCH_SKIP_TESTS=1 or TORCH_CUDA_ARCH_LIST cannot change a run.
+KNOBS = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS",
+         "PYTORCH_SKIP_TESTS")
+# CONDA_PY silently narrows conda-build's python list (conda-build.md): never inherited.
+ALWAYS_UNSET = ("CONDA_PY",)
+
+
+# --------------------------------------------------------------------------- options
+
+@dataclass(frozen=True)
+class Options:
+    cuda: bool = False
+    cuda_version: str | None = None
+    arch: str | None = None
+    python: str = DEFAULT_PYTHON
+    blas: str | None = None
+    croot: Path = DEV_DIR
+    jobs: int | None = None
+    mode: str = "auto"  # auto | reuse | fresh
+    no_test: bool = False
+    dry_run: bool = False
+    format: str = "text"
+    conda_build: str | None = None
+    ccache: bool = True
+    recipe_dir: Path = RECIPE_DIR
+    variant_config: Path = CONDA_BUILD_CONFIG
+    log_dir: Path = LOGS_DIR
+    extra: tuple[str, ...] = ()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+_positive_int.__name__ = "positive integer"
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    argv = list(argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    p = ArgumentParser(
+        prog=PROG,
+        description="Build and test one variant fast: stable paths, --dirty reuse when the recipe "
+                    "is unchanged, ccache, the local GPU's CUDA arch only. Arguments after a "
+                    "second '--' go to conda-build.")
+    p.add_argument("--cuda", action="store_true", help="build the newest CUDA variant")
+    p.add_argument("--cuda-version", metavar="X.Y",
+                   help="CUDA version of the variant (implies --cuda)")
+    p.add_argument("--arch", metavar="LIST",
+                   help="TORCH_CUDA_ARCH_LIST, e.g. 8.6 or '8.6;9.0' (default: the local GPUs)")
+    p.add_argument("--python", default=DEFAULT_PYTHON, metavar="X.Y",
+                   help=f"Python of the variant (default {DEFAULT_PYTHON})")
+    p.add_argument("--blas", metavar="NAME",
+                   help="BLAS of the variant (default: the matrix's first)")
+    p.add_argument("--croot", type=Path, default=DEV_DIR,
+                   help="conda-build root, fixed for stable paths (default build_artifacts/dev)")
+    p.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="parallel compile jobs (default: from cores and free memory)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fresh", action="store_true", help="always build from a fresh work dir")
+    mode.add_argument("--reuse", action="store_true",
+                      help="reuse the work dir even if the recipe changed")
+    p.add_argument("--no-test", action="store_true",
+                   help="skip PyTorch's test suite (import checks still run; no validation)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; run and write nothing")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="plan format for --dry-run")
+    p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
+    p.add_argument("--no-ccache", action="store_true", help="build without ccache")
+    p.add_argument("--recipe-dir", type=Path, default=RECIPE_DIR, help=argparse_suppress())
+    p.add_argument("--variant-config", type=Path, default=CONDA_BUILD_CONFIG,
+                   help=argparse_suppress())
+    p.add_argument("--log-dir", type=Path, default=LOGS_DIR,
+                   help="where build logs go (default build_artifacts/logs)")
+    a = p.parse_args(argv)
+    if a.format != "text" and not a.dry_run:
+        raise ToolError("--format only applies to --dry-run", EXIT_USAGE)
+    return Options(
+        cuda=a.cuda or a.cuda_version is not None, cuda_version=a.cuda_version, arch=a.arch,
+        python=a.python, blas=a.blas, croot=a.croot.expanduser().absolute(), jobs=a.jobs,
+        mode="fresh" if a.fresh else "reuse" if a.reuse else "auto", no_test=a.no_test,
+        dry_run=a.dry_run, format=a.format, conda_build=a.conda_build, ccache=not a.no_ccache,
+        recipe_dir=a.recipe_dir.absolute(), variant_config=a.variant_config.absolute(),
+        log_dir=a.log_dir.absolute(), extra=tuple(extra))
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+# --------------------------------------------------------------------------- pure planning
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split(".") if x.isdigit())
+
+
+def choose_variant(all_variants: Sequence[variants.Variant], *, python: str, cuda: bool,
+                   cuda_version: str | None, blas: str | None) -> variants.Variant:
+    """One variant: the python, CPU or the (newest or given) CUDA, the (first or given) BLAS."""
+    found = [v for v in all_variants if v.python == python]
+    if not found:
+        pythons = sorted({v.python or "?" for v in all_variants}, key=_version_key)
+        raise ToolError(f"no variant for python {python}; choose --python from: "
+                        f"{', '.join(pythons)}", EXIT_USAGE)
+    if cuda:
+        cudas = sorted({v.cuda_version for v in found if v.is_cuda}, key=_version_key)
+        if not cudas:
+            raise ToolError(f"the matrix has no CUDA variant for python {python}", EXIT_USAGE)
+        wanted = cuda_version or cudas[-1]
+        if wanted not in cudas:
+            raise ToolError(f"no CUDA {wanted} variant; choose --cuda-version from: "
+                            f"{', '.join(cudas)}", EXIT_USAGE)
+        found = [v for v in found if v.cuda_version == wanted]
+    else:
+        found = [v for v in found if not v.is_cuda and v.values.get("gpu_variant", "cpu") == "cpu"]
+        if not found:
+            raise ToolError(f"the matrix has no CPU variant for python {python}", EXIT_USAGE)
+    if blas:
+        blases = list(dict.fromkeys(v.values.get("blas_impl", "") for v in found))
+        found = [v for v in found if v.values.get("blas_impl") == blas]
+        if not found:
+            raise ToolError(f"no variant with BLAS {blas!r}; choose --blas from: "
+                            f"{', '.join(blases)}", EXIT_USAGE)
+    return found[0]  # matrix order: the first blas_impl value is the default
+
+
+def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
+    """sha256 over the recipe files (relative path -> sha256) and the variant's name and values."""
+    payload = json.dumps({"files": dict(sorted(files.items())), "variant": variant.name,
+                          "values": dict(sorted(variant.values.items()))}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def describe_changes(old: Mapping, files: Mapping[str, str], variant: variants.Variant) -> str:
+    """Why a recorded fingerprint does not match: which files or what variant changed."""
+    reasons = []
+    if old.get("variant") != variant.name or old.get("values") != variant.values:
+        reasons.append(f"variant changed ({old.get('variant')} -> {variant.name})")
+    old_files = old.get("files") or {}
+    changed = sorted(f for f in files if f in old_files and old_files[f] != files[f])
+    added = sorted(f for f in files if f not in old_files)
+    removed = sorted(f for f in old_files if f not in files)
+    for label, names in (("changed", changed), ("added", added), ("removed", removed)):
+        if names:
+            reasons.append(f"{label}: {', '.join(names)}")
+    return "; ".join(reasons) or "fingerprint differs"
+
+
+def decide_reuse(mode: str, *, work_nonempty: bool, record: Mapping | None,
+                 files: Mapping[str, str], variant: variants.Variant) -> tuple[bool, str]:
+    """(reuse?, reason). Reuse only a non-empty work dir whose recorded fingerprint matches."""
+    current = fingerprint(files, variant)
+    matches = bool(record) and record.get("fingerprint") == current  # type: ignore[union-attr]
+    if mode == "fresh":
+        return False, "--fresh given"
+    if mode == "reuse":
+        if not work_nonempty:
+            raise ToolError("--reuse given, but there is no work dir to reuse; run without --reuse",
+                            EXIT_USAGE)
+        if matches:
+            return True, "--reuse given (recipe and patches unchanged)"
+        why = describe_changes(record, files, variant) if record else "no fingerprint record"
+        return True, f"--reuse given although the recipe differs from the work dir's ({why})"
+    if not work_nonempty:
+        return False, "no previous work dir"
+    if not record:
+        return False, "the work dir has no fingerprint record (not made by dev_build)"
+    if matches:
+        return True, f"recipe, patches and variant unchanged since the work dir was created " \
+                     f"({record.get('created', '?')})"
+    return False, f"recipe or variant changed since the work dir was created: " \
+                  f"{describe_changes(record, files, variant)}"
+
+
+def child_environment(
+    environ: Mapping[str, str], settings: Mapping[str, str], repo_root: Path = REPO_ROOT
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """(full env for conda-build, variables set or changed, variables removed)."""
+    env = dict(environ)
+    removed = [k for k in (*ALWAYS_UNSET, *KNOBS) if k in env and k not in settings]
+    for k in removed:
+        del env[k]
+    changed = dict(settings)
+    # Our `tools` package must never reach PyTorch's setup.py or tests (PyTorch has its own).
+    if env.get("PYTHONPATH"):
+        root = os.path.normpath(str(repo_root))
+        kept = [p for p in env["PYTHONPATH"].split(os.pathsep)
+                if p and os.path.normpath(os.path.abspath(p)) != root]
+        if kept != env["PYTHONPATH"].split(os.pathsep):
+            if kept:
+                changed["PYTHONPATH"] = os.pathsep.join(kept)
+            else:
+                del env["PYTHONPATH"]
+                removed.append("PYTHONPATH")
+    env.update(changed)
+    return env, changed, removed
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the plan depends on that comes from outside (gathered by ``gather_facts``)."""
+
+    variants: list[variants.Variant]
+    recipe_files: dict[str, str]
+    work_nonempty: bool
+    record: dict | None
+    conda_build: str
+    conda_build_found: bool
+    ccache: ccache_mod.CcacheTool | None
+    ccache_cache_dir: Path
+    cuda_arch_list: str | None
+    jobs: jobs.Jobs
+    environ: dict[str, str]
+    now: _dt.datetime
+    subdir: str
+
+
+@dataclass
+class Plan:
+    variant: variants.Variant
+    croot: Path
+    work_dir: Path
+    reuse: bool
+    reuse_reason: str
+    fingerprint: str
+    move_work_to: Path | None
+    override_path: Path
+    override_content: str
+    cuda_arch_list: str | None
+    jobs: jobs.Jobs
+    ccache: ccache_mod.CcacheTool | None
+    ccache_config_path: Path | None
+    ccache_settings: dict[str, str]
+    conda_build: str
+    conda_build_found: bool
+    argv: list[str]
+    env: dict[str, str]
+    env_unset: list[str]
+    full_env: dict[str, str] = field(repr=False)
+    log_path: Path = Path()
+    stats_log: Path | None = None
+    lock_path: Path = Path()
+    fingerprint_path: Path = Path()
+    no_test: bool = False
+    subdir: str = "linux-64"
+    recipe_files: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "argv": self.argv,
+            "env": self.env,
+            "env_unset": self.env_unset,
+            "croot": str(self.croot),
+            "work_dir": str(self.work_dir),
+            "reuse": self.reuse,
+            "reuse_reason": self.reuse_reason,
+            "move_work_to": str(self.move_work_to) if self.move_work_to else None,
+            "variant": {"name": self.variant.name, **self.variant.values},
+            "override_file": {"path": str(self.override_path), "content": self.override_content},
+            "cuda_arch_list": self.cuda_arch_list,
+            "jobs": {"count": self.jobs.count, "reason": self.jobs.reason},
+            "ccache": {
+                "executable": self.ccache.path if self.ccache else None,
+                "version": self.ccache.version if self.ccache else None,
+                "origin": self.ccache.origin if self.ccache else None,
+                "config_path": str(self.ccache_config_path) if self.ccache_config_path else None,
+                "settings": {k: (ccache_mod.redact(v) if k == "remote_storage" else v)
+                             for k, v in self.ccache_settings.items()},
+            },
+            "conda_build": {"path": self.conda_build, "found": self.conda_build_found},
+            "log_path": str(self.log_path),
+            "tests": not self.no_test,
+        }
+
+
+def make_plan(opts: Options, facts: Facts) -> Plan:
+    """The whole run, decided from options and facts only (pure)."""
+    variant = choose_variant(facts.variants, python=opts.python, cuda=opts.cuda,
+                             cuda_version=opts.cuda_version, blas=opts.blas)
+    croot = opts.croot
+    work = croot / "work"
+    reuse, reason = decide_reuse(opts.mode, work_nonempty=facts.work_nonempty, record=facts.record,
+                                 files=facts.recipe_files, variant=variant)
+    stamp = facts.now.strftime("%Y%m%d-%H%M%S")
+    move_to = None if reuse or not facts.work_nonempty else croot / f"work_moved_{stamp}"
+    override_path = croot / OVERRIDE_FILE
+    log_path = opts.log_dir / f"dev-{stamp}-{variant.name}.log"
+    settings: dict[str, str] = {"MAX_JOBS": str(facts.jobs.count),
+                                "CPU_COUNT": str(facts.jobs.count)}
+    ccache_settings: dict[str, str] = {}
+    ccache_config = stats_log = None
+    if opts.ccache:
+        stats_log = log_path.with_suffix(".ccache-stats")
+        ccache_config = croot / CCACHE_CONFIG_FILE
+        ccache_settings = ccache_mod.config_settings(
+            croot=croot, cache_dir=facts.ccache_cache_dir, stats_log=stats_log,
+            environ=facts.environ)
+        settings["PYTORCH_CCACHE"] = facts.ccache.path if facts.ccache else "ccache"
+        settings["CCACHE_CONFIGPATH"] = str(ccache_config)
+    if facts.cuda_arch_list:
+        settings["TORCH_CUDA_ARCH_LIST"] = facts.cuda_arch_list
+    if opts.no_test:
+        settings["PYTORCH_SKIP_TESTS"] = "1"
+    full_env, changed, removed = child_environment(facts.environ, settings)
+    argv = conda_build.build_argv(
+        facts.conda_build, recipe_dir=opts.recipe_dir, croot=croot,
+        variant_files=[opts.variant_config, override_path], dirty=reuse, no_build_id=True,
+        no_remove_work_dir=True, extra=opts.extra)
+    return Plan(
+        variant=variant, croot=croot, work_dir=work, reuse=reuse, reuse_reason=reason,
+        fingerprint=fingerprint(facts.recipe_files, variant), move_work_to=move_to,
+        override_path=override_path, override_content=variants.override_yaml([variant]),
+        cuda_arch_list=facts.cuda_arch_list, jobs=facts.jobs, ccache=facts.ccache,
+        ccache_config_path=ccache_config, ccache_settings=ccache_settings,
+        conda_build=facts.conda_build, conda_build_found=facts.conda_build_found, argv=argv,
+        env=changed, env_unset=removed, full_env=full_env, log_path=log_path, stats_log=stats_log,
+        lock_path=croot / LOCK_FILE, fingerprint_path=croot / FINGERPRINT_FILE,
+        no_test=opts.no_test, subdir=facts.subdir, recipe_files=dict(facts.recipe_files))
+
+
+# --------------------------------------------------------------------------- facts (I/O)
+
+def hash_recipe(recipe_dir: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file of the recipe (patches included)."""
+    if not (recipe_dir / "meta.yaml").is_file():
+        raise ToolError(f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir",
+                        EXIT_USAGE)
+    out = {}
+    for path in sorted(recipe_dir.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            out[path.relative_to(recipe_dir).as_posix()] = hashlib.sha256(
+                path.read_bytes()).hexdigest()
+    return out
+
+
+def read_record(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def gather_facts(opts: Options, *, environ: Mapping[str, str] | None = None,
+                 nvml=None, now: _dt.datetime | None = None) -> Facts:
+    environ = dict(os.environ if environ is None else environ)
+    platform = variants.host_platform()
+    all_variants = variants.load_variants((opts.variant_config,), platform=platform)
+    # The variant is chosen here too (cheaply, again in make_plan) to know the CUDA version.
+    variant = choose_variant(all_variants, python=opts.python, cuda=opts.cuda,
+                             cuda_version=opts.cuda_version, blas=opts.blas)
+    arch = cuda_arch.resolve_arch_list(opts.arch, cuda=opts.cuda,
+                                       cuda_version=variant.cuda_version, nvml=nvml)
+    try:
+        cb = conda_build.find_conda_build(opts.conda_build)
+        cb_found = True
+    except ToolError:
+        if not opts.dry_run:
+            raise
+        cb, cb_found = opts.conda_build or "conda-build", False
+    tool = None
+    if opts.ccache:
+        try:
+            tool = ccache_mod.find_ccache()
+        except ToolError:
+            if not opts.dry_run:
+                raise
+    work = opts.croot / "work"
+    work_nonempty = work.is_dir() and any(work.iterdir())
+    return Facts(
+        variants=all_variants, recipe_files=hash_recipe(opts.recipe_dir),
+        work_nonempty=work_nonempty, record=read_record(opts.croot / FINGERPRINT_FILE),
+        conda_build=cb, conda_build_found=cb_found, ccache=tool,
+        ccache_cache_dir=ccache_mod.default_cache_dir(environ), cuda_arch_list=arch,
+        jobs=jobs.choose_jobs(opts.jobs, cuda=opts.cuda), environ=environ,
+        now=now or _dt.datetime.now(), subdir=platform)
+
+
+# --------------------------------------------------------------------------- output
+
+def plan_text(plan: Plan, *, dry_run: bool) -> str:
+    d = plan.to_dict()
+    cb = plan.conda_build if plan.conda_build_found else \
+        f"{plan.conda_build} (not found: {conda_build.INSTALL_HINT})"
+    tool = (f"{plan.ccache.path} (ccache {plan.ccache.version}, {plan.ccache.origin})"
+            if plan.ccache else ("not found" if plan.ccache_settings else "off (--no-ccache)"))
+    lines = [
+        "dev_build plan" + (" (dry run: nothing is run or written)" if dry_run else ""),
+        f"  variant:     {plan.variant.name}",
+        f"  conda-build: {cb}",
+        f"  croot:       {plan.croot}",
+        f"  work dir:    {'reuse' if plan.reuse else 'fresh'}: {plan.reuse_reason}",
+    ]
+    if plan.move_work_to:
+        lines.append(f"               old work dir moved aside to {plan.move_work_to}")
+    lines += [
+        f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}",
+        f"  jobs:        {plan.jobs.count} ({plan.jobs.reason})",
+        f"  ccache:      {tool}",
+        "  tests:       " + ("off (--no-test: import checks only, no validation)"
+                             if plan.no_test else "on"),
+        f"  log:         {plan.log_path}",
+        "  environment given to conda-build (set or changed):",
+        *[f"    {k}={v}" for k, v in plan.env.items()],
+    ]
+    if plan.env_unset:
+        lines.append(f"    removed: {', '.join(plan.env_unset)}")
+    lines += ["  command:", f"    {shlex.join(plan.argv)}",
+              f"  override file {plan.override_path}:",
+              *[f"    {x}" for x in plan.override_content.splitlines()]]
+    if plan.ccache_config_path:
+        settings = d["ccache"]["settings"]
+        lines += [f"  ccache config {plan.ccache_config_path}:",
+                  *[f"    {line}" for line in ccache_mod.render_config(settings).splitlines()]]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- execution
+
+def _move_aside(work: Path, dest: Path) -> Path:
+    n = 1
+    final = dest
+    while final.exists():
+        final = dest.with_name(f"{dest.name}_{n}")
+        n += 1
+    work.rename(final)
+    return final
+
+
+def _packages(plan: Plan, since: float) -> list[Path]:
+    folder = plan.croot / plan.subdir
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.name.endswith((".conda", ".tar.bz2")) and p.stat().st_mtime >= since - 1)
+
+
+def execute(plan: Plan, *, out=None) -> int:
+    out = out or sys.stdout
+
+    def say(text: str = "") -> None:
+        print(text, file=out, flush=True)
+
+    started = _dt.datetime.now().timestamp()
+    if plan.move_work_to:
+        moved = _move_aside(plan.work_dir, plan.move_work_to)
+        plan.move_work_to = moved
+    if not plan.reuse:
+        plan.fingerprint_path.write_text(json.dumps({
+            "fingerprint": plan.fingerprint, "variant": plan.variant.name,
+            "values": plan.variant.values, "files": plan.recipe_files,
+            "created": _dt.datetime.now().isoformat(timespec="seconds")}, indent=1))
+    plan.override_path.write_text(plan.override_content, encoding="utf-8")
+    if plan.ccache_config_path:
+        ccache_mod.write_config(plan.ccache_settings, plan.ccache_config_path)
+        Path(plan.ccache_settings["cache_dir"]).mkdir(parents=True, exist_ok=True)
+    say(plan_text(plan, dry_run=False))
+    say("")
+    result = conda_build.run_logged(plan.argv, plan.full_env, plan.log_path, out=out)
+    stats = ccache_mod.read_stats_log(plan.stats_log) if plan.stats_log else None
+    packages = _packages(plan, started)
+
+    say("")
+    say("=" * 30 + " dev_build summary " + "=" * 31)
+    if result.interrupted:
+        build = f"interrupted (conda-build exit status {result.returncode})"
+    elif result.returncode == 0:
+        build = "succeeded"
+    else:
+        build = f"FAILED (conda-build exit status {result.returncode})"
+    say(f"  build:       {build}")
+    say(f"  variant:     {plan.variant.name}")
+    say(f"  work dir:    {'reused' if plan.reuse else 'fresh'} ({plan.reuse_reason}): "
+        f"{plan.work_dir}")
+    if plan.move_work_to:
+        say(f"               previous work dir kept at {plan.move_work_to}")
+    say(f"  elapsed:     {_dt.timedelta(seconds=round(result.elapsed))}")
+    say(f"  ccache:      {stats.describe() if stats else 'off'}")
+    say(f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}")
+    say(f"  packages:    {', '.join(map(str, packages)) or 'none'}")
+    say(f"  log:         {plan.log_path}")
+
+    if result.interrupted:
+        say("  tests:       not validated (interrupted)")
+        return EXIT_INTERRUPTED
+    if result.returncode != 0:
+        say("  tests:       not validated (build failed)")
+        return EXIT_FAIL
+    if plan.no_test:
+        say("  tests:       off (--no-test), not validated")
+        return EXIT_OK
+    from tools import validate_logs
+
+    report = validate_logs.validate([plan.log_path])
+    say(f"  tests:       {report.verdict.upper()} (nox -s validate_logs -- {plan.log_path})")
+    for log in report.logs:
+        for pkg in log.packages:
+            c = pkg.counts
+            say(f"    {pkg.package}: {pkg.verdict} ({c.passed} passed, {c.failed} failed, "
+                f"{c.errors} errors, {c.skipped} skipped)"
+                + (f" - {'; '.join(pkg.reasons)}" if pkg.reasons else ""))
+    return EXIT_OK if report.verdict == "pass" else EXIT_FAIL
+
+
+def main(argv: Sequence[str]) -> int:
+    opts = parse_args(argv)
+    if opts.dry_run:
+        facts = gather_facts(opts)
+        plan = make_plan(opts, facts)
+        if opts.format == "json":
+            print(json.dumps(plan.to_dict(), indent=2))
+        else:
+            print(plan_text(plan, dry_run=True))
+        return EXIT_OK
+    opts.croot.mkdir(parents=True, exist_ok=True)
+    with lock.acquire(opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--",
+                                                                  *argv])) as held:
+        if held.message:
+            print(f"dev_build: {held.message}", flush=True)
+        facts = gather_facts(opts)
+        plan = make_plan(opts, facts)
+        return execute(plan)
+
