@@ -487,14 +487,24 @@ def _move_aside(log: Path) -> Path | None:
     return dest
 
 
-def _ccache_env(layout: Layout) -> dict[str, str]:
-    """PYTORCH_CCACHE / CCACHE_CONFIGPATH for --ccache, through dev_build's ccache module."""
-    try:
-        from tools import ccache
-    except ImportError as exc:
-        raise ToolError(f"--ccache needs tools/ccache.py, which is missing ({exc}); "
-                        "build without --ccache") from None
-    return ccache.release_env(layout.root)  # pragma: no cover - replaced when tools.ccache lands
+def _ccache_env(layout: Layout, *, write: bool) -> tuple[dict[str, str], str]:
+    """PYTORCH_CCACHE / CCACHE_CONFIGPATH for --ccache, with dev_build's ccache settings.
+
+    ``base_dir`` is the release folder: every variant's croot is under it, so paths inside a build
+    folder are hashed relative to the compiler's cwd and variants with the same flags share hits.
+    Returns (environment, one line saying which ccache and where its config is).
+    """
+    from tools import ccache
+
+    tool = ccache.find_ccache()
+    config = layout.root / "ccache" / "ccache.conf"
+    settings = ccache.config_settings(croot=layout.root, cache_dir=ccache.default_cache_dir(),
+                                      stats_log=layout.root / "ccache" / "stats.log")
+    ccache.check_version_for(settings, tool)
+    if write:
+        ccache.write_config(settings, config)
+    env = {"PYTORCH_CCACHE": str(Path(tool.path).absolute()), "CCACHE_CONFIGPATH": str(config)}
+    return env, f"ccache: {tool.path} {tool.version} ({tool.origin}), config {config}"
 
 
 def _print(msg: str = "", *, err: bool = False) -> None:
@@ -548,9 +558,12 @@ def main(argv: Sequence[str]) -> int:
         variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
         allow_dirty=args.allow_dirty, disk_path=layout.root,
     )
+    ccache_env = None
+    if args.ccache:
+        ccache_env, line = _ccache_env(layout, write=True)
+        lines.append(line)
     for line in lines:
         _print(f"pre-flight: {line}")
-    ccache_env = _ccache_env(layout) if args.ccache else None
     _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
     layout.output_folder.mkdir(parents=True, exist_ok=True)
     return _run(plans, state, layout, version, fingerprint, selected)
@@ -588,7 +601,8 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
     ccache_env = None
     if args.ccache:
         try:
-            ccache_env = _ccache_env(layout)
+            ccache_env, line = _ccache_env(layout, write=False)
+            notes.append(line)
         except ToolError as exc:
             notes.append(f"a real run would refuse: {exc.message}")
     _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
@@ -660,8 +674,9 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
             durations.append(result.elapsed)
         state.record(rec)
         save_state(state, layout.state)
-        _print(f"[{i}/{total}] {name}: {rec.build}, tests {rec.verdict or '-'} "
-               f"({counts_text(rec.counts)}), {fmt_duration(rec.elapsed)}, log {p.log}")
+        tests = (f", tests {rec.verdict} ({counts_text(rec.counts)})" if rec.verdict else "")
+        _print(f"[{i}/{total}] {name}: {rec.build}{tests}, {fmt_duration(rec.elapsed)}, "
+               f"log {p.log}")
         if interrupted:
             break
 
