@@ -1,0 +1,505 @@
+"""The recipe as conda-build would render it, per variant, without conda-build.
+
+``render(variant, platform)`` follows conda-build's order: selectors applied to the raw meta.yaml
+(conda-build's template loader does this), Jinja2 with conda-build's template functions
+(``compiler()``, ``stdlib()``, ``pin_compatible()``, ``pin_subpackage()``, ``cdt()``, ``environ``),
+selectors again on the rendered text, then YAML. ``check_rendered`` states what every variant's
+recipe must contain (outputs, requirements, test commands); ``render_check`` runs both over every
+variant of every target platform.
+
+Stand-in semantics (conda-build needs solved environments for these; see CONTRIBUTING.md):
+``pin_compatible(name)`` pins against the variant's own version of ``name`` when the variant has
+one (python, cuda-version from cuda_compiler_version, numpy) and is the bare name otherwise;
+``pin_subpackage`` pins against the recipe version; ``PKG_HASH`` is conda-build's placeholder
+``1234567``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from tools.cli import EXIT_FAIL, EXIT_OK, ArgumentParser, ToolError
+from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR
+from tools.variants import (
+    TARGET_PLATFORMS,
+    Variant,
+    load_variants,
+    platform_namespace,
+    select_lines,
+)
+
+# The development knobs: exactly these reach build.sh (meta.yaml build/script_env).
+KNOBS = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS",
+         "PYTORCH_SKIP_TESTS")  # fmt: skip
+PKG_HASH_PLACEHOLDER = "1234567"  # what conda-build itself uses before the hash is known
+
+_VERSION_RE = re.compile(r"""\{%-?\s*set\s+version\s*=\s*["']([^"']+)["']\s*-?%\}""")
+
+
+def recipe_version(recipe_dir: str | Path = RECIPE_DIR) -> str:
+    """The PyTorch version the recipe builds (``{% set version = "..." %}`` in meta.yaml)."""
+    meta = Path(recipe_dir) / "meta.yaml"
+    try:
+        text = meta.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ToolError(f"cannot read {meta}: {exc.strerror or exc}") from None
+    match = _VERSION_RE.search(text)
+    if not match:
+        raise ToolError(f'{meta} has no {{% set version = "..." %}} line; add one')
+    return match.group(1)
+
+
+# --------------------------------------------------------------------------------------------
+# conda-build's template functions
+# --------------------------------------------------------------------------------------------
+
+
+def _pin(version: str, min_pin: str | None, max_pin: str | None) -> str:
+    """conda-build's pin expressions: ``x.x`` keeps two components (``>=12.8,<12.9.0a0``)."""
+    parts = version.split(".")
+    spec = []
+    if min_pin:
+        spec.append(">=" + ".".join(parts[: min(len(parts), min_pin.count("x"))]))
+    if max_pin:
+        keep = max_pin.count("x")
+        upper = parts[:keep]
+        while len(upper) < keep:
+            upper.append("0")
+        last = re.match(r"\d+", upper[-1])
+        upper[-1] = str(int(last.group(0)) + 1) if last else upper[-1]
+        spec.append("<" + ".".join(upper) + ".0a0")
+    return ",".join(spec)
+
+
+@dataclass
+class _Context:
+    variant: Mapping[str, str]
+    platform: str
+    version: str
+
+    def _target(self, language: str, component: str) -> str:
+        defaults = {"linux": {"c": "gcc", "cxx": "gxx"}, "osx": {"c": "clang", "cxx": "clangxx"},
+                    "win": {"c": "vs2017", "cxx": "vs2017"}}  # fmt: skip
+        os_name = self.platform.split("-")[0]
+        prefix = language
+        if component == "compiler":
+            prefix = defaults.get(os_name, {}).get(language, language)
+        prefix = self.variant.get(f"{language}_{component}", prefix)
+        version = self.variant.get(f"{language}_{component}_version")
+        package = f"{prefix}_{self.platform}"
+        return f"{package} {version}" if version else package
+
+    def compiler(self, language: str) -> str:
+        return self._target(language, "compiler")
+
+    def stdlib(self, language: str) -> str:
+        return self._target(language, "stdlib")
+
+    def _known_version(self, name: str) -> str | None:
+        if name == "cuda-version":
+            cuda = self.variant.get("cuda_compiler_version", "None")
+            return None if cuda == "None" else cuda
+        return self.variant.get(name.replace("-", "_"))
+
+    def pin_compatible(self, name: str, lower_bound=None, upper_bound=None,
+                       min_pin="x.x.x.x.x.x", max_pin="x", exact=False) -> str:  # fmt: skip
+        version = lower_bound or self._known_version(name)
+        if not version:
+            return name
+        if exact:
+            return f"{name} {version}"
+        if upper_bound:
+            return f"{name} >={version},<{upper_bound}"
+        return f"{name} {_pin(str(version), min_pin, max_pin)}"
+
+    def pin_subpackage(self, name: str, min_pin="x.x.x.x.x.x", max_pin="x", exact=False) -> str:
+        if exact:
+            return f"{name} {self.version}"
+        return f"{name} {_pin(self.version, min_pin, max_pin)}"
+
+    def cdt(self, name: str) -> str:
+        arch = self.platform.split("-", 1)[1]
+        cdt_arch = {"64": "x86_64", "32": "i686"}.get(arch, arch)
+        cdt_name = self.variant.get("cdt_name", "cos6" if arch in ("64", "32") else "cos7")
+        cdt_arch = self.variant.get("cdt_arch", cdt_arch)
+        base, _, rest = name.partition(" ")
+        return f"{base}-{cdt_name}-{cdt_arch}" + (f" {rest}" if rest else "")
+
+
+def selector_namespace(variant: Mapping[str, str], platform: str) -> dict[str, object]:
+    """Names a meta.yaml selector sees: the platform's, the Python version, the variant's keys.
+
+    Like conda-build, numeric variant values become ints and true/false become booleans here (in
+    Jinja they stay strings).
+    """
+    ns = platform_namespace(platform)
+    python = variant.get("python")
+    if python:
+        major, minor = python.split(".")[:2]
+        ns.update(py=int(major + minor), py3k=major == "3", py2k=major == "2")
+    if variant.get("numpy"):
+        ns["np"] = int("".join(variant["numpy"].split(".")[:2]))
+    for key, value in variant.items():
+        if key in ns:
+            continue
+        try:
+            ns[key] = int(value)
+        except ValueError:
+            ns[key] = value.lower() == "true" if value.lower() in ("true", "false") else value
+    return ns
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Output:
+    """One package of a rendered recipe, with the sections conda-build would give it."""
+
+    name: str
+    version: str
+    build: dict
+    requirements: dict
+    test: dict
+
+    @property
+    def build_string(self) -> str:
+        return str(self.build.get("string", ""))
+
+    def reqs(self, section: str) -> list[str]:
+        return [str(r) for r in (self.requirements.get(section) or [])]
+
+    @property
+    def commands(self) -> list[str]:
+        return [str(c) for c in (self.test.get("commands") or [])]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    variant: Variant
+    platform: str
+    data: dict
+    outputs: list[Output] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> bool:
+        return str((self.data.get("build") or {}).get("skip", "")).lower() == "true"
+
+    def output(self, name: str) -> Output:
+        for out in self.outputs:
+            if out.name == name:
+                return out
+        raise KeyError(name)
+
+
+def _render_text(text: str, variant: Variant, platform: str, version: str, build_number: str,
+                 environ: Mapping[str, str], source: str) -> dict:  # fmt: skip
+    ns = selector_namespace(variant.values, platform)
+    selected = select_lines(text, ns, source)
+    ctx = _Context(variant.values, platform, version)
+    python = variant.values.get("python", "")
+    context: dict[str, object] = dict(ns)
+    context.update(variant.values)
+    context.update(
+        CONDA_PY="".join(python.split(".")[:2]),
+        PY_VER=python,
+        PKG_HASH=PKG_HASH_PLACEHOLDER,
+        PKG_BUILDNUM=build_number,
+        PKG_VERSION=version,
+        target_platform=platform,
+        build_platform=platform,
+        environ=dict(environ),
+        compiler=ctx.compiler,
+        stdlib=ctx.stdlib,
+        pin_compatible=ctx.pin_compatible,
+        pin_subpackage=ctx.pin_subpackage,
+        cdt=ctx.cdt,
+    )
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    try:
+        rendered = env.from_string(selected).render(context)
+    except jinja2.TemplateError as exc:
+        raise ToolError(f"{source} [{variant.name}, {platform}]: Jinja2 error: {exc}") from None
+    rendered = select_lines(rendered, ns, source)
+    try:
+        data = yaml.safe_load(rendered)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at rendered line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "parse error"
+        raise ToolError(
+            f"{source} [{variant.name}, {platform}]: rendered recipe is not valid YAML "
+            f"({problem}{where})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ToolError(f"{source} [{variant.name}, {platform}]: rendered recipe is not a mapping")
+    return data
+
+
+def _outputs(data: dict) -> list[Output]:
+    package = data.get("package") or {}
+    top_name = str(package.get("name", ""))
+    version = str(package.get("version", ""))
+    top = {k: data.get(k) or {} for k in ("build", "requirements", "test")}
+    entries = data.get("outputs") or [{"name": top_name}]
+    outputs = []
+    for entry in entries:
+        entry = entry or {}
+        name = str(entry.get("name", ""))
+        inherit = name == top_name  # the output named like the package gets the top-level sections
+        sections = {
+            k: (entry.get(k) if k in entry else (top[k] if inherit else {})) or {}
+            for k in ("build", "requirements", "test")
+        }
+        if "number" not in sections["build"] and "number" in top["build"]:
+            sections["build"] = {**sections["build"], "number": top["build"]["number"]}
+        outputs.append(Output(name=name, version=str(entry.get("version", version)), **sections))
+    return outputs
+
+
+def render(
+    variant: Variant,
+    platform: str,
+    recipe_dir: str | Path = RECIPE_DIR,
+    environ: Mapping[str, str] | None = None,
+) -> Rendered:
+    """meta.yaml rendered for one variant and target platform (two passes, as for PKG_BUILDNUM)."""
+    meta = Path(recipe_dir) / "meta.yaml"
+    try:
+        text = meta.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ToolError(f"cannot read {meta}: {exc.strerror or exc}") from None
+    version = recipe_version(recipe_dir)
+    env = environ or {}
+    first = _render_text(text, variant, platform, version, "0", env, str(meta))
+    number = str((first.get("build") or {}).get("number", "0"))
+    data = _render_text(text, variant, platform, version, number, env, str(meta))
+    return Rendered(variant=variant, platform=platform, data=data, outputs=_outputs(data))
+
+
+# --------------------------------------------------------------------------------------------
+# What every variant's recipe must contain
+# --------------------------------------------------------------------------------------------
+
+
+def _names(reqs: Sequence[str]) -> list[str]:
+    return [r.split()[0] for r in reqs if r.strip()]
+
+
+def _has_prefix(commands: Sequence[str], text: str) -> bool:
+    return any(text in c for c in commands)
+
+
+def check_rendered(r: Rendered) -> list[str]:
+    """Problems of one rendered variant (empty when it is right)."""
+    v = r.variant.values
+    problems: list[str] = []
+    if r.skipped:
+        return [f"variant is skipped on {r.platform}, a target platform"]
+    gpu = v.get("gpu_variant", "cpu")
+    cuda = r.variant.cuda_version
+    blas = v.get("blas_impl", "")
+    python = v.get("python", "")
+    py = python.replace(".", "")
+    flavour = f"cuda{cuda.replace('.', '')}" if cuda else gpu
+    meta_name = "pytorch-cpu" if gpu == "cpu" else "pytorch-gpu"
+    version = str((r.data.get("package") or {}).get("version", ""))
+
+    source = r.data.get("source") or {}
+    url, sha = str(source.get("url", "")), str(source.get("sha256", ""))
+    if not url.endswith(f"/v{version}/pytorch-v{version}.tar.gz"):
+        problems.append(f"source url is not the release tarball with submodules: {url}")
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        problems.append(f"source sha256 is not 64 hex digits: {sha!r}")
+
+    names = [o.name for o in r.outputs]
+    if names != ["pytorch", meta_name]:
+        problems.append(f"outputs are {names}, expected ['pytorch', '{meta_name}']")
+        return problems
+    torch, meta = r.output("pytorch"), r.output(meta_name)
+
+    script_env = [str(x) for x in (r.data.get("build") or {}).get("script_env") or []]
+    if sorted(script_env) != sorted(KNOBS):
+        problems.append(f"build/script_env is {script_env}, expected exactly {list(KNOBS)}")
+
+    expected_build = f"{flavour}_{blas}_py{py}_h{PKG_HASH_PLACEHOLDER}_{torch.build.get('number')}"
+    if torch.build_string != expected_build:
+        problems.append(f"pytorch build string {torch.build_string!r}, expected {expected_build!r}")
+    number = int(torch.build.get("number", -1))
+    if (number >= 200) != (gpu != "cpu"):
+        problems.append(f"build number {number}: GPU variants need +200 over CPU ones")
+
+    build, host, run = torch.reqs("build"), torch.reqs("host"), torch.reqs("run")
+    os_name = r.platform.split("-")[0]
+    for lang in ("c", "cxx"):
+        want = f"{v.get(f'{lang}_compiler')}_{r.platform}"
+        if not any(b.split()[0] == want for b in build):
+            problems.append(f"build requirements lack the {lang} compiler {want}")
+    if not any(b.startswith(f"{v.get('c_stdlib')}_{r.platform}") for b in build):
+        problems.append("build requirements lack stdlib('c')")
+    nvcc = [b for b in build if b.startswith("cuda-nvcc_")]
+    if bool(nvcc) != bool(cuda):
+        problems.append(f"CUDA compiler in build requirements: {nvcc} for gpu_variant {gpu}")
+    for name in ("cmake", "ninja", "python", "pip", "numpy", "setuptools", "pyyaml"):
+        if name not in _names(build) + _names(host):
+            problems.append(f"build/host requirements lack {name}")
+    blas_host = {"mkl": ["mkl-devel"], "openblas": ["libblas", "libcblas", "liblapack"]}.get(blas)
+    if blas_host is None:
+        problems.append(f"unknown blas_impl {blas!r}")
+    else:
+        missing = [b for b in blas_host if b not in _names(host)]
+        if missing:
+            problems.append(f"host requirements lack {missing} for blas_impl {blas}")
+        if blas == "openblas" and not all(
+            f"{b} * *openblas" in host for b in ("libblas", "libcblas", "liblapack")
+        ):
+            problems.append("OpenBLAS variants must pin libblas/libcblas/liblapack to *openblas")
+        if blas == "mkl" and "mkl-devel" in _names(host) and "nomkl" in _names(run):
+            problems.append("an MKL variant must not depend on nomkl")
+        if blas != "mkl" and "mkl-devel" in _names(host):
+            problems.append(f"blas_impl {blas} variant depends on mkl-devel")
+    if cuda:
+        if f"cuda-version {cuda}" not in host:
+            problems.append(f"host requirements lack 'cuda-version {cuda}'")
+        for name in ("cuda-cudart-dev", "libcublas-dev", "cudnn"):
+            if name not in _names(host):
+                problems.append(f"host requirements lack {name} for CUDA")
+        if "__cuda" not in _names(run):
+            problems.append("CUDA variant does not depend on __cuda")
+        if not any(x.startswith("cuda-version >=") for x in run):
+            problems.append("CUDA variant does not pin cuda-version at run time")
+        if (os_name == "linux") != ("nccl" in _names(host)):
+            problems.append("nccl must be a host requirement on Linux CUDA builds only")
+    elif any(n.startswith("cuda") or n in ("cudnn", "nccl", "__cuda") for n in _names(host + run)):
+        problems.append(f"{gpu} variant has CUDA requirements")
+    run_needs = ("python", "filelock", "fsspec", "jinja2", "networkx", "sympy", "typing_extensions")
+    for name in run_needs:
+        if name not in _names(run):
+            problems.append(f"run requirements lack {name}")
+    constrained = torch.reqs("run_constrained")
+    other = "pytorch-gpu" if gpu == "cpu" else "pytorch-cpu"
+    if f"{other} <0.0a0" not in constrained:
+        problems.append(f"pytorch does not exclude {other} in run_constrained")
+
+    # The metapackage must select exactly this pytorch build.
+    meta_run = meta.reqs("run")
+    if len(meta_run) != 1 or len(meta_run[0].split()) != 3:
+        problems.append(f"{meta_name} run requirements {meta_run}: want 'pytorch VERSION BUILD'")
+    else:
+        name, pinned, pattern = meta_run[0].split()
+        if name != "pytorch" or pinned != version:
+            problems.append(f"{meta_name} pins {meta_run[0]!r}, not pytorch {version}")
+        if not fnmatch.fnmatchcase(torch.build_string, pattern):
+            problems.append(f"{meta_name} build pattern {pattern!r} misses {torch.build_string!r}")
+    if str(meta.build.get("number")) != str(torch.build.get("number")):
+        problems.append(f"{meta_name} build number differs from pytorch's")
+
+    # Tests: the suite (non-fatal, skippable), then checks that fail the package.
+    cmds = torch.commands
+    core = [c for c in cmds if "./test/run_test.py --core --continue-through-error" in c]
+    if len(core) != 1:
+        problems.append(f"expected one run_test.py --core command, found {len(core)}")
+    else:
+        c = core[0]
+        if "PYTORCH_SKIP_TESTS" not in c:
+            problems.append("the run_test.py --core command ignores PYTORCH_SKIP_TESTS")
+        if os_name == "win":
+            if "|| exit 0" in c or 'cmd /c "exit /b 0"' not in c:
+                problems.append("Windows suite command must reset the status, not `|| exit 0`")
+        elif "|| true" not in c:
+            problems.append("the run_test.py --core command is not followed by `|| true`")
+    extra_cuda = _has_prefix(cmds, "run_test.py -i inductor/test_torchinductor.py")
+    if extra_cuda != bool(cuda and os_name == "linux"):
+        problems.append(f"extra CUDA test run present={extra_cuda} for {gpu} on {r.platform}")
+    mps = _has_prefix(cmds, "run_test.py --mps")
+    if mps != (gpu == "metal"):
+        problems.append(f"MPS test run present={mps} for gpu_variant {gpu}")
+    for c in cmds:
+        if "run_test.py" in c and "PYTORCH_SKIP_TESTS" not in c:
+            problems.append(f"test suite command ignores PYTORCH_SKIP_TESTS: {c}")
+    fatal = [c for c in cmds if "run_test.py" not in c]
+    if "pip check" not in fatal:
+        problems.append("test commands lack `pip check`")
+    elif core and cmds.index("pip check") < cmds.index(core[0]):
+        problems.append("`pip check` must come after the test suite")
+    if any("|| true" in c or "|| exit 0" in c for c in fatal):
+        problems.append("a check that must fail the package is masked by `|| true`/`|| exit 0`")
+    asserts = {
+        "torch.backends.cuda.is_built()": bool(cuda),
+        "torch.backends.cudnn.is_available()": bool(cuda),
+        "torch.backends.mps.is_built()": gpu == "metal",
+        f"torch.version.cuda == '{cuda}'": bool(cuda),
+        "'BLAS_INFO=mkl'": blas == "mkl",
+        "'BLAS_INFO=open'": blas == "openblas",
+    }
+    for text, wanted in asserts.items():
+        present = any(f"assert {text}" in c for c in fatal)
+        if present != wanted:
+            problems.append(f"assert {text}: present={present}, expected {wanted}")
+    if not cuda and not any("assert not torch.backends.cuda.is_built()" in c for c in fatal):
+        problems.append("non-CUDA variant does not assert that CUDA is not built")
+    if f"__version__.split('+')[0] == '{version}'" not in " ".join(fatal):
+        problems.append("test commands do not assert torch.__version__")
+    if "torch" not in (torch.test.get("imports") or []):
+        problems.append("test imports lack torch")
+    if "test" not in (torch.test.get("source_files") or []):
+        problems.append("test source_files lack test/ (run_test.py needs it)")
+    if "torch" not in (meta.test.get("imports") or []):
+        problems.append(f"{meta_name} does not test `import torch`")
+    return problems
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    platform: str
+    variant: str
+    problems: tuple[str, ...]
+
+
+def render_check(
+    platforms: Sequence[str] = TARGET_PLATFORMS,
+    config_paths: Sequence[str | Path] = (CONDA_BUILD_CONFIG,),
+    recipe_dir: str | Path = RECIPE_DIR,
+) -> list[CheckResult]:
+    """Render and check every variant of every platform; one result per variant."""
+    results = []
+    for platform in platforms:
+        for variant in load_variants(config_paths, platform):
+            try:
+                problems = tuple(check_rendered(render(variant, platform, recipe_dir)))
+            except ToolError as exc:
+                problems = (exc.message,)
+            results.append(CheckResult(platform, variant.name, problems))
+    return results
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m tools.recipe``: run the render check; exit 1 if a variant is wrong."""
+    parser = ArgumentParser(prog="python -m tools.recipe", description=main.__doc__)
+    parser.add_argument("--platform", action="append", choices=TARGET_PLATFORMS,
+                        help="target platform (repeatable; default: all)")  # fmt: skip
+    args = parser.parse_args(list(argv))
+    results = render_check(tuple(args.platform or TARGET_PLATFORMS))
+    bad = [r for r in results if r.problems]
+    for r in bad:
+        for problem in r.problems:
+            print(f"{r.platform} {r.variant}: {problem}")
+    print(f"render check: {len(results) - len(bad)}/{len(results)} variants ok")
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+if __name__ == "__main__":
+    import sys
+
+    from tools.cli import run_main
+
+    sys.exit(run_main("python -m tools.recipe", main, sys.argv[1:]))
