@@ -1,0 +1,695 @@
+# ruff: noqa: E501  (the rule table keeps one rule per line, by design)
+"""Streaming parser of conda-build logs: what each package's test phase ran and how it ended.
+
+The log is read in binary, in large blocks. Outside a test phase (the build phase, often hundreds of
+MB) only ``bytes.find`` looks for the next ``TEST START:`` / ``Nothing to test for:``. Inside a
+test phase each line goes through a cheap filter: passing/skipped pytest lines are only counted,
+and a line is decoded and matched against the named rules of ``RULES`` only when it contains one of
+the rules' keywords. Memory stays bounded: one block, one capped line, capped lists of evidence.
+
+Formats: ../shared/reference/pytorch-test-output.md (PyTorch run_test.py, pytest, xdist,
+rerunfailures, unittest) and ../shared/reference/conda-build.md ("What the log shows").
+
+Adding a format = one ``Rule`` line in ``RULES`` (name, event kind, regex over the cleaned line,
+keyword that must occur in the raw line) plus a test in tests/test_logs_rules.py. A new *kind* of
+event also needs an ``_on_<kind>`` method on ``PhaseState``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO, NamedTuple
+
+from tools.report import Counts
+from tools.text import strip_controls
+
+BLOCK_SIZE = 8 << 20  # bytes read at a time
+MAX_LINE = 16 << 10  # bytes of one line that are decoded and matched; the rest is ignored
+MAX_CARRY = 1 << 20  # an unfinished line longer than this is cut (a 10 MB line costs no memory)
+MAX_FAILURES = 5000  # failing test ids kept per package (the count goes on)
+MAX_EVIDENCE = 40  # evidence lines kept per package
+
+PHASE_MARKERS = (b"TEST START:", b"Nothing to test for:")
+
+
+class Rule(NamedTuple):
+    name: str  # stable identifier, shown in evidence
+    kind: str  # event kind: PhaseState._on_<kind> handles it
+    pattern: str  # regex searched in the cleaned line (timestamp, ANSI and CR removed)
+    keyword: str  # regex (usually a literal) that the raw line must contain: the fast prefilter
+    doc: str  # what it means
+
+
+# Order matters: the first rule whose keyword and pattern match a line wins.
+RULES: list[Rule] = [
+    # conda-build framing (conda-build.md "What the log shows")
+    Rule("conda.test_start", "phase_start", r"^TEST START: (?P<package>\S.*)$", r"TEST START:", "conda-build starts testing a package"),
+    Rule("conda.test_end", "phase_end", r"^TEST END: (?P<package>\S.*)$", r"TEST END:", "conda-build finished testing a package successfully"),
+    Rule("conda.nothing_to_test", "phase_nothing", r"^Nothing to test for: (?P<package>\S.*)$", r"Nothing to test for:", "the package has no tests"),
+    Rule("conda.tests_failed", "phase_failed", r"TESTS FAILED: (?P<package>\S+)", r"TESTS FAILED:", "conda-build: the test commands failed"),
+    Rule("conda.tests_failed_warning", "phase_failed", r"^WARNING: Tests failed for (?P<package>\S+)", r"Tests failed for", "conda-build: the test commands failed"),
+    Rule("conda.build_start", "build_start", r"^BUILD START: (?P<package>.*)$", r"BUILD START:", "a new build begins (the previous test phase is over)"),
+    # commands echoed by `set -x`
+    Rule("bash.echo", "command", r"^\++ (?P<cmd>\S.*)$", r"(?:^|Z |\x1b\[0m)\++ ", "a test command echoed by set -x; `+ true` after the suite: it exited non-zero"),
+    Rule("bash.killed", "crash", r"(?:^|: )(?:line \d+: )?\s*\d+ (?P<what>Killed|Segmentation fault|Aborted|Bus error)(?: \(core dumped\))?\s", r"Killed|Segmentation fault|Aborted|Bus error", "bash reports a child killed by a signal (Killed = SIGKILL, usually the OOM killer)"),
+    # run_test.py (pytorch-test-output.md "run_test.py")
+    Rule("run_test.missing_dep", "fell_over", r"Missing pip dependency: (?P<what>.*)$", r"Missing pip dependency", "run_test.py exits before running anything"),
+    Rule("run_test.running", "file_start", r"^Running (?P<file>\S+ \d+/\d+) \.\.\. \[", r"Running ", "run_test.py starts a test file (shard)"),
+    Rule("run_test.log_file", "file_start", r"^PRINTING LOG FILE of (?P<file>\S+ \d+/\d+)", r"PRINTING LOG FILE", "run_test.py prints a test file's captured log (CI)"),
+    Rule("run_test.executing", "session_exec", r"^Executing \[", r"Executing \[", "run_test.py starts a test process"),
+    Rule("run_test.exit_code", "exit_code", r"^Got exit code (?P<code>-?\d+)(?: \((?P<signal>\w+)\))?(?P<retry>, retrying)?", r"Got exit code", "a test process ended; negative = signal, 124 = timeout"),
+    Rule("run_test.timeout", "timeout", r"^Command took >(?P<minutes>\d+)min, returning 124", r"Command took >", "run_test.py killed a test file that ran too long"),
+    Rule("run_test.retry", "retry", r"^(?:Retrying single test\.\.\.|Retrying\.\.\.)", r"Retrying", "the next pytest session re-runs a failed test"),
+    Rule("run_test.retry_ok", "retry_ok", r"^Test succee?e?ded in new process", r"in new process, continuing", "the retried test passed: it is flaky"),
+    Rule("run_test.failed_consistently", "failed_test", r"^FAILED CONSISTENTLY: (?P<test>\S+)", r"FAILED CONSISTENTLY:", "run_test.py (2.10+): a test failed on every retry"),
+    Rule("run_test.failed_consistently_list", "failed_list", r"^The following tests failed consistently: (?P<list>\[.*\])", r"failed consistently: \[", "run_test.py: tests that failed on every retry"),
+    Rule("run_test.flaky_list", "flaky_list", r"^The following tests failed and then succeeded when run in a new process\s*(?P<list>\[.*\])", r"failed and then succeeded", "run_test.py: flaky tests"),
+    Rule("run_test.file_failed", "file_failed", r"^(?P<file>\S+ \d+/\d+) failed!(?: Received signal: (?P<signal>\w+)| (?P<msg>\S.*))?$", r"failed!", "run_test.py: a test file failed (with the signal that killed it)"),
+    Rule("run_test.aborted", "aborted", r"^RuntimeError: (?P<file>\S+ \d+/\d+) failed!", r"RuntimeError: ", "run_test.py stopped at the first failing file (no --continue-through-error)"),
+    Rule("run_test.file_ok", "file_ok", r"^(?P<file>\S+ \d+/\d+) was successful", r"was successful", "run_test.py: a test file passed (CI)"),
+    # pytest (pytest-output in pytest-test-output.md "pytest")
+    Rule("pytest.session_start", "session_start", r"^=+ test session starts =+$", r"test session starts", "a pytest session begins"),
+    Rule("pytest.final_counts", "final_counts", r"^=* ?(?P<body>(?:\d+ [a-z ]+?(?:, )?)+|no tests ran) in (?P<secs>\d+(?:\.\d+)?)s(?: \(\d+:\d\d:\d\d\))? ?=*$", r"(?:\d|ran) in \d+(?:\.\d+)?s", "pytest's final count line"),
+    Rule("pytest.interrupted", "interrupted", r"^!+ (?P<what>Interrupted: .*?|KeyboardInterrupt|_pytest\.outcomes\.Exit: .*?|stopping after \d+ failures?) !+$", r"!!! ", "pytest stopped early: collection errors, Ctrl-C/timeout, Exit, -x"),
+    Rule("pytest.collect_error", "collect_error", r"^_+ ERROR collecting (?P<file>\S+) _+$", r"ERROR collecting", "pytest could not import/collect a test file"),
+    Rule("pytest.summary", "summary_result", r"^(?P<outcome>FAILED|ERROR|XPASS)(?: \[\d+(?:\.\d+)?s\])? (?P<test>[^\s\[]\S*(?:\[.*?\])?)(?: - (?P<msg>.*))?$", r"^(?:\S+Z )?(?:\x1b\[[\d;]*m)*(?:FAILED|ERROR|XPASS) ", "pytest's short test summary (-rfEX)"),
+    Rule("pytest.verbose", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? (?P<outcome>FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED)\b", r"FAILED|ERROR|XFAIL|XPASS|RERUN", "pytest -v line: nodeid OUTCOME [duration] [ nn%]"),
+    Rule("pytest.verbose_rerun_tuple", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? \('(?P<outcome>RERUN)',", r"\('RERUN'", "pytest -v rerun line under PyTorch's conftest"),
+    Rule("pytest.xdist", "result", r"^\[gw\d+\] \[ *\d+%\] (?P<outcome>PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED|RERUN) (?P<test>\S.*)$", r"\[gw\d+\] \[", "pytest-xdist -v line"),
+    Rule("pytest.worker_crash", "worker_crash", r"worker '(?P<worker>gw\d+)' crashed while running '(?P<test>[^']+)'", r"crashed while running", "an xdist worker died in a test"),
+    Rule("pytest.node_down", "worker_down", r"^\[(?P<worker>gw\d+)\] node down: (?P<what>.*)$", r"node down", "an xdist worker died"),
+    Rule("pytest.max_crashed", "worker_limit", r"^maximum crashed workers reached: (?P<n>\d+)", r"maximum crashed workers", "xdist gave up after too many crashes"),
+    Rule("pytest.quiet", "quiet", r"^(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$", r"%\]", "pytest -q progress line"),
+    # crashes inside a test process
+    Rule("python.fatal", "crash", r"^(?:Fatal Python error|Windows fatal exception): (?P<what>.*)$", r"Fatal Python error|Windows fatal exception", "the interpreter crashed (segfault, abort)"),
+    Rule("torch.cuda_oom", "oom", r"(?P<what>(?:torch\.)?(?:cuda\.)?OutOfMemoryError: .*|CUDA out of memory\..*)$", r"OutOfMemoryError|CUDA out of memory", "CUDA ran out of memory"),
+    # unittest (pytorch-test-output.md "unittest style")
+    Rule("unittest.ran", "unittest_ran", r"^Ran (?P<n>\d+) tests? in \d", r"Ran \d", "unittest's total"),
+    Rule("unittest.ok", "unittest_status", r"^(?P<status>OK)(?: \((?P<detail>[^)]*)\))?$", r"OK", "unittest: all passed"),
+    Rule("unittest.failed", "unittest_status", r"^(?P<status>FAILED) \((?P<detail>[^)]*)\)$", r"FAILED \(", "unittest: some failed"),
+    Rule("unittest.no_tests", "unittest_status", r"^(?P<status>NO TESTS RAN)$", r"NO TESTS RAN", "unittest (3.12+): nothing ran"),
+    Rule("unittest.header", "unittest_failure", r"^(?P<outcome>FAIL|ERROR): (?P<name>\w+) \((?P<cls>[\w.]+)\)", r"^(?:\S+Z )?(?:FAIL|ERROR): ", "unittest failure block header"),
+    Rule("unittest.verbose", "result", r"^(?P<test>\w+ \([\w.]+\))(?: \.\.\.)? (?P<outcome>ok|FAIL|ERROR|skipped|expected failure|unexpected success)\b", r"\) \.\.\. ", "unittest -v line"),
+    # pip check and import/assert checks
+    Rule("pip.check", "pip_check", r"^(?P<what>\S+ \S+ (?:has requirement|requires) .*(?:, but you have|, which is not installed).*)$", r"but you have|which is not installed", "pip check found broken requirements"),
+    Rule("python.exception", "exception", r"^(?P<what>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)(?:: .*)?)$", r"Error|Exception", "an uncaught exception's last line"),
+]
+
+OUTCOMES = {
+    "PASSED": "passed", "FAILED": "failed", "ERROR": "errors", "XFAIL": "xfailed",
+    "XPASS": "xpassed", "SKIPPED": "skipped", "RERUN": "rerun",
+    "ok": "passed", "FAIL": "failed", "skipped": "skipped", "expected failure": "xfailed",
+    "unexpected success": "xpassed",
+}
+FINAL_WORDS = {
+    "passed": "passed", "failed": "failed", "error": "errors", "errors": "errors",
+    "skipped": "skipped", "xfailed": "xfailed", "xpassed": "xpassed", "rerun": "rerun",
+    "reruns": "rerun",
+}  # deselected, warnings, subtests: not tests that ran
+SIGNAL_NAMES = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV"}
+# PyTorch's suite: test/run_test.py, pytest, unittest, or a test file run directly. conda-build's own
+# generated import-test script is also called run_test.py, but lives in test_tmp/ and runs with -s.
+SUITE_CMD = re.compile(r"\btest/run_test\.py|(?:^|[\s/])pytest(?:\s|$)|-m (?:pytest|unittest)\b"
+                       r"|\btest/test_\S*\.py")
+
+_TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+_COMPILED = [(r, re.compile(r.pattern), re.compile(r.keyword.encode())) for r in RULES]
+_PREFILTER = re.compile(b"|".join(b"(?:" + r.keyword.encode() + b")" for r in RULES))
+_FINAL_WORD_RE = re.compile(r"(\d+) ([a-z]+(?: [a-z]+)?)")
+_OTHER_FINAL_WORDS = {"deselected", "warning", "warnings"}
+
+
+def clean_line(raw: bytes) -> str:
+    """Decode one raw log line and drop its noise: GHA timestamp, ANSI codes, CR."""
+    text = raw[:MAX_LINE].decode("utf-8", "replace")
+    text = _TS_RE.sub("", text, count=1)
+    if "\x1b" in text or "\r" in text or "\x00" in text:
+        text = strip_controls(text)
+        text = _TS_RE.sub("", text, count=1)
+    return text.rstrip()
+
+
+_UNITTEST_ID = re.compile(r"^(\w+) \(([\w.]+)\)$")
+
+
+def normalize_test_id(test: str) -> str:
+    """One id per test: run_test.py lists ids from the repo root (``test/x.py::T::t``), pytest
+    from test/; unittest's ``test_x (mod.T)`` becomes ``mod.T.test_x``."""
+    test = test.strip().strip("'\"")
+    m = _UNITTEST_ID.match(test)
+    if m:
+        name, cls = m.groups()
+        return cls if cls.endswith("." + name) else f"{cls}.{name}"
+    return test[5:] if test.startswith("test/") else test
+
+
+@dataclass
+class Evidence:
+    rule: str
+    text: str
+
+
+@dataclass
+class PhaseResult:
+    """What one package's test phase showed: facts only, no verdict (see tools.policy)."""
+
+    package: str
+    ended: str = "truncated"  # end | tests-failed | nothing-to-test | truncated | next-build
+    counts: Counts = field(default_factory=Counts)
+    count_lines: int = 0  # pytest final lines + unittest totals seen
+    suite_started: bool = False  # run_test.py / pytest / unittest ran (or was started)
+    suite_exit_nonzero: bool = False  # `+ true` right after the suite command
+    failures: dict[str, str] = field(default_factory=dict)  # test id -> outcome
+    failures_truncated: int = 0
+    flaky: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    timeouts: list[str] = field(default_factory=list)
+    collection_errors: list[str] = field(default_factory=list)
+    interruptions: list[str] = field(default_factory=list)
+    fell_over: list[str] = field(default_factory=list)  # hard evidence: Missing pip dependency
+    exceptions: list[str] = field(default_factory=list)  # uncaught exceptions before any result
+    check_failures: list[str] = field(default_factory=list)  # pip check, import/assert checks
+    files_failed: list[str] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    oom: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LogResult:
+    name: str
+    phases: list[PhaseResult] = field(default_factory=list)
+    framed: bool = True  # False: parsed as one test phase (CI logs without conda-build framing)
+    bytes_read: int = 0
+    build_failure: str | None = None  # conda-build's BuildScriptException, seen near the end
+    notes: list[str] = field(default_factory=list)  # about the input itself (truncated .gz)
+
+
+class PhaseState:
+    """Accumulates the events of one test phase into a PhaseResult."""
+
+    def __init__(self, package: str) -> None:
+        self.r = PhaseResult(package=package)
+        self.segment = Counts()  # per-test lines since the last count line
+        self.fallback = Counts()  # per-test lines of sessions that printed no count line
+        self.final = Counts()
+        self.retry_pending = False
+        self.last_cmd_suite = False
+        self.cmd_kind = "none"  # suite | check | other | none
+        self.current_file = ""
+        self.results_since_exec = True
+        self.last_exception = ""
+        self.pending_ran: int | None = None
+        self.last_failed = ""
+
+    # -- helpers
+    def _evidence(self, rule: Rule, text: str) -> None:
+        if len(self.r.evidence) < MAX_EVIDENCE:
+            self.r.evidence.append(Evidence(rule.name, text[:300]))
+
+    def _fail(self, test: str, outcome: str) -> None:
+        test = normalize_test_id(test)
+        if not test:
+            return
+        f = self.r.failures
+        if test in f:
+            if outcome in ("crashed",) or f[test] == "flaky":
+                f[test] = outcome
+        elif len(f) < MAX_FAILURES:
+            f[test] = outcome
+        else:
+            self.r.failures_truncated += 1
+        if outcome in ("failed", "errors", "crashed"):
+            self.last_failed = test
+
+    @staticmethod
+    def _add(lst: list[str], text: str) -> None:
+        if len(lst) < MAX_EVIDENCE and text not in lst:
+            lst.append(text)
+
+    def _flush_segment(self) -> None:
+        if self.retry_pending:
+            self.final.rerun += self.segment.ran
+        else:
+            self.fallback.add(self.segment)
+        self.segment = Counts()
+
+    def _suite(self) -> None:
+        self.r.suite_started = True
+
+    # -- event handlers: one per Rule.kind
+    def _on_command(self, m, rule, text):
+        cmd = m["cmd"]
+        if cmd in ("true", "exit 0"):
+            if self.last_cmd_suite:
+                self.r.suite_exit_nonzero = True
+                self._evidence(rule, text)
+            self.last_cmd_suite = False
+            return
+        self.last_cmd_suite = bool(SUITE_CMD.search(cmd))
+        if self.last_cmd_suite:
+            self._suite()
+            self.cmd_kind = "suite"
+            self._evidence(rule, text)
+        elif re.match(r"(?:\S*/)?python\S* -c\b|pip check|\S*python\S* -m pip check", cmd):
+            self.cmd_kind = "check"
+        else:
+            self.cmd_kind = "other"
+        self.last_exception = ""
+
+    def _on_crash(self, m, rule, text):
+        self._add(self.r.crashes, f"{m['what']}" + (f" in {self.current_file}" if
+                                                   self.current_file else ""))
+        self._evidence(rule, text)
+        self._flush_segment()
+
+    def _on_oom(self, m, rule, text):
+        self._add(self.r.oom, m["what"][:200])
+        self._evidence(rule, text)
+
+    def _on_fell_over(self, m, rule, text):
+        self._suite()
+        self._add(self.r.fell_over, text[:200])
+        self._evidence(rule, text)
+
+    def _on_file_start(self, m, rule, text):
+        self._suite()
+        self.current_file = m["file"]
+
+    def _on_session_exec(self, m, rule, text):
+        self._suite()
+        self.results_since_exec = False
+        self.last_exception = ""
+
+    def _on_session_start(self, m, rule, text):
+        self._suite()
+
+    def _on_exit_code(self, m, rule, text):
+        code = int(m["code"])
+        self._flush_segment()
+        where = f" ({self.current_file})" if self.current_file else ""
+        signal = m["signal"] or (SIGNAL_NAMES.get(-code) if code < 0 else None)
+        if code < 0 or code > 255:
+            what = signal or (f"exit code {code}" if code < 0 else f"Windows crash {code:#x}")
+            self._add(self.r.crashes, f"{what}{where}")
+            self._evidence(rule, text)
+        elif code == 124:
+            pass  # the timeout rule records it
+        elif code not in (0, 5) and not self.results_since_exec:
+            # the process exited before any result: the file could not even be imported
+            detail = f": {self.last_exception}" if self.last_exception else ""
+            self._add(self.r.collection_errors,
+                      f"{self.current_file or 'a test file'} exited {code} before any test "
+                      f"result{detail}"[:300])
+            self._evidence(rule, text)
+        if m["retry"]:
+            self.retry_pending = True
+        self.results_since_exec = True
+
+    def _on_timeout(self, m, rule, text):
+        self._add(self.r.timeouts, f"{self.current_file or 'a test file'} took more than "
+                                   f"{m['minutes']} min")
+        self._evidence(rule, text)
+
+    def _on_retry(self, m, rule, text):
+        self.retry_pending = True
+
+    def _on_retry_ok(self, m, rule, text):
+        self.retry_pending = False
+        if self.last_failed:
+            self._flaky([self.last_failed])
+
+    def _flaky(self, tests: Iterable[str]) -> None:
+        for test in tests:
+            test = normalize_test_id(test)
+            if self.r.failures.get(test) in ("failed", "errors") or test not in self.r.failures:
+                if self.r.failures.get(test) == "failed":
+                    self.final.failed -= 1
+                elif self.r.failures.get(test) == "errors":
+                    self.final.errors -= 1
+                if test not in self.r.flaky:
+                    self.r.flaky.append(test)
+                self.r.failures[test] = "flaky"
+
+    def _on_failed_test(self, m, rule, text):
+        self.retry_pending = False
+        self._fail(m["test"], "failed")
+        self._evidence(rule, text)
+
+    def _on_failed_list(self, m, rule, text):
+        self.retry_pending = False
+        for test in _literal_list(m["list"]):
+            self._fail(test, "failed")
+        self._evidence(rule, text)
+
+    def _on_flaky_list(self, m, rule, text):
+        self._flaky(_literal_list(m["list"]))
+        self._evidence(rule, text)
+
+    def _on_file_failed(self, m, rule, text):
+        self._suite()
+        self._add(self.r.files_failed, m["file"])
+        if m["signal"]:
+            self._add(self.r.crashes, f"{m['signal']} in {m['file']}")
+        self._evidence(rule, text)
+
+    def _on_aborted(self, m, rule, text):
+        if self.cmd_kind in ("suite", "none"):
+            self._add(self.r.interruptions,
+                      f"run_test.py stopped at {m['file']} (no --continue-through-error)")
+            self._evidence(rule, text)
+        else:
+            self._on_exception({"what": text}, rule, text)
+
+    def _on_file_ok(self, m, rule, text):
+        self._suite()
+
+    def _on_final_counts(self, m, rule, text):
+        self._suite()
+        c = Counts()
+        if m["body"] != "no tests ran":
+            words = _FINAL_WORD_RE.findall(m["body"])
+            if not any(w in FINAL_WORDS or w in _OTHER_FINAL_WORDS or w.startswith("subtests")
+                       for _, w in words):
+                return  # "compiled 5 files in 2.0s": not pytest
+            for n, word in words:
+                key = FINAL_WORDS.get(word)
+                if key:
+                    setattr(c, key, getattr(c, key) + int(n))
+        self._close_session(c)
+
+    def _close_session(self, c: Counts) -> None:
+        self.r.count_lines += 1
+        if self.retry_pending:
+            # a single test re-run in a new process: not new coverage
+            self.final.rerun += c.ran + c.rerun
+            self.retry_pending = False
+        else:
+            self.final.add(c)
+        self.segment = Counts()
+        self.results_since_exec = True
+
+    def _on_interrupted(self, m, rule, text):
+        what = m["what"]
+        if what.startswith("stopping after"):
+            self._evidence(rule, text)  # -x: the file stopped early; the failure is counted
+        elif "during collection" in what:
+            self._add(self.r.collection_errors, f"pytest {what}"
+                      + (f" ({self.current_file})" if self.current_file else ""))
+        else:
+            self._add(self.r.interruptions, f"pytest {what}"
+                      + (f" ({self.current_file})" if self.current_file else ""))
+        self._evidence(rule, text)
+
+    def _on_collect_error(self, m, rule, text):
+        self._suite()
+        self._add(self.r.collection_errors, f"error collecting {m['file']}")
+        self._evidence(rule, text)
+
+    def _on_summary_result(self, m, rule, text):
+        self._suite()
+        outcome = OUTCOMES[m["outcome"]]
+        test = m["test"]
+        if outcome == "errors" and "::" not in test:
+            self._add(self.r.collection_errors, f"error collecting {test}")
+        self._fail(test, outcome)
+        self.results_since_exec = True
+
+    def _on_result(self, m, rule, text):
+        self._suite()
+        outcome = OUTCOMES[m["outcome"]]
+        seg = self.segment
+        setattr(seg, outcome, getattr(seg, outcome) + 1)
+        if outcome in ("failed", "errors"):
+            self._fail(m["test"], outcome)
+        self.results_since_exec = True
+
+    def _on_quiet(self, m, rule, text):
+        self._suite()
+        seg = self.segment
+        for ch in m["chars"]:
+            key = {".": "passed", "F": "failed", "E": "errors", "s": "skipped",
+                   "x": "xfailed", "X": "xpassed", "R": "rerun"}[ch]
+            setattr(seg, key, getattr(seg, key) + 1)
+        self.results_since_exec = True
+
+    def _on_worker_crash(self, m, rule, text):
+        self._add(self.r.crashes, f"xdist worker {m['worker']} crashed in {m['test']}")
+        self._fail(m["test"], "crashed")
+        self._evidence(rule, text)
+
+    def _on_worker_down(self, m, rule, text):
+        self._add(self.r.crashes, f"xdist worker {m['worker']} died: {m['what']}")
+        self._evidence(rule, text)
+
+    def _on_worker_limit(self, m, rule, text):
+        self._add(self.r.interruptions, f"xdist stopped: maximum crashed workers reached ({m['n']})")
+        self._evidence(rule, text)
+
+    def _on_unittest_ran(self, m, rule, text):
+        self._suite()
+        self.pending_ran = int(m["n"])
+
+    def _on_unittest_status(self, m, rule, text):
+        if self.pending_ran is None:
+            return
+        ran, self.pending_ran = self.pending_ran, None
+        c = Counts()
+        detail = dict(re.findall(r"([a-z ]+)=(\d+)", m["detail"] or ""))
+        c.failed = int(detail.get("failures", 0))
+        c.errors = int(detail.get("errors", 0))
+        c.skipped = int(detail.get("skipped", 0))
+        c.xfailed = int(detail.get("expected failures", 0))
+        c.xpassed = int(detail.get("unexpected successes", 0))
+        c.passed = max(0, ran - c.failed - c.errors - c.skipped - c.xfailed - c.xpassed)
+        self._close_session(c)
+
+    def _on_unittest_failure(self, m, rule, text):
+        self._fail(f"{m['name']} ({m['cls']})", OUTCOMES[m["outcome"]])
+
+    def _on_pip_check(self, m, rule, text):
+        self._add(self.r.check_failures, f"pip check: {m['what']}"[:300])
+        self._evidence(rule, text)
+
+    def _on_exception(self, m, rule, text):
+        what = m["what"][:300]
+        self.last_exception = what
+        if self.cmd_kind == "check":
+            self._add(self.r.check_failures, what)
+            self._evidence(rule, text)
+        elif self.cmd_kind in ("suite", "none") and (
+                not self.results_since_exec or (self.r.count_lines == 0 and not self.segment.ran)):
+            self._add(self.r.exceptions, what)
+
+    def _on_build_start(self, m, rule, text):  # handled by the parser (closes the phase)
+        pass
+
+    # -- end of phase
+    def finish(self, ended: str) -> PhaseResult:
+        if self.pending_ran is not None:  # `Ran N tests` without a status line
+            self._close_session(Counts(passed=self.pending_ran))
+            self.pending_ran = None
+        self._flush_segment()
+        counts = Counts()
+        counts.add(self.final)
+        counts.add(self.fallback)
+        counts.failed = max(0, counts.failed)
+        counts.errors = max(0, counts.errors)
+        self.r.counts = counts
+        self.r.ended = ended
+        return self.r
+
+
+def _literal_list(text: str) -> list[str]:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return re.findall(r"'([^']+)'", text)
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+class LogParser:
+    """Feed bytes, get a LogResult. ``framed=False`` parses everything as one test phase."""
+
+    def __init__(self, name: str, framed: bool = True) -> None:
+        self.result = LogResult(name=name, framed=framed)
+        self.framed = framed
+        self.phase: PhaseState | None = None if framed else PhaseState(name)
+        self.carry = b""
+        self.discarding = False  # inside an over-long line: drop bytes up to the next newline
+        self.tail = b""  # the last bytes seen, to name a build failure at the end
+        self.notes = self.result.notes
+
+    # Public API -------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.result.bytes_read += len(data)
+        self.tail = (self.tail + data[-65536:])[-65536:]
+        if self.discarding:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            self.discarding = False
+            data = data[nl + 1:]
+        buf = self.carry + data if self.carry else data
+        self.carry = b""
+        self._process(buf, final=False)
+
+    def close(self) -> LogResult:
+        if self.carry:
+            buf, self.carry = self.carry, b""
+            self._process(buf + b"\n", final=True)
+        if self.phase is not None:
+            self._end_phase("truncated" if self.framed else "end")
+        idx = self.tail.rfind(b"BuildScriptException")
+        if idx >= 0 and self.framed:
+            start = self.tail.rfind(b"\n", 0, idx) + 1
+            end = self.tail.find(b"\n", idx)
+            self.result.build_failure = clean_line(self.tail[start:end if end >= 0 else None])[:300]
+        return self.result
+
+    # Internals --------------------------------------------------------------------------------
+    def _process(self, buf: bytes, final: bool) -> None:
+        while buf:
+            buf = self._skip(buf) if self.phase is None else self._lines(buf)
+
+    def _skip(self, buf: bytes) -> bytes:
+        """Outside a test phase: find the next phase marker at bytes.find speed."""
+        best = -1
+        for marker in PHASE_MARKERS:
+            i = buf.find(marker)
+            if i >= 0 and (best < 0 or i < best):
+                best = i
+        if best < 0:
+            # keep the unfinished last line (if short) so that a marker split by the block is found
+            # with its line prefix; a long one only needs the last marker-length bytes
+            nl = buf.rfind(b"\n")
+            keep = max(len(m) for m in PHASE_MARKERS) - 1
+            self.carry = buf[nl + 1:] if len(buf) - nl - 1 <= 4096 else buf[-keep:]
+            return b""
+        start = buf.rfind(b"\n", 0, best) + 1
+        line_end = buf.find(b"\n", best)
+        if line_end < 0:
+            self.carry = buf[start:]
+            if len(self.carry) > MAX_CARRY:
+                self.carry = self.carry[:MAX_LINE]
+                self.discarding = True
+            return b""
+        self._line(buf[start:line_end])
+        return buf[line_end + 1:]
+
+    def _lines(self, buf: bytes) -> bytes:
+        """Inside a test phase: line by line, cheap checks first."""
+        last_nl = buf.rfind(b"\n")
+        if last_nl < 0:
+            if len(buf) > MAX_CARRY:  # one enormous line: keep its head, drop the rest
+                self.carry = buf[:MAX_LINE]
+                self.discarding = True
+            else:
+                self.carry = buf
+            return b""
+        self.carry = buf[last_nl + 1:]
+        if len(self.carry) > MAX_CARRY:
+            self.carry = self.carry[:MAX_LINE]
+            self.discarding = True
+        lines = buf[:last_nl].split(b"\n")
+        prefilter = _PREFILTER.search
+        for k, line in enumerate(lines):
+            if b" PASSED" in line and b"::" in line and b"FAILED" not in line:
+                self.phase.segment.passed += 1
+                self.phase.results_since_exec = True
+                continue
+            if b" SKIPPED" in line and b"::" in line and b"FAILED" not in line:
+                self.phase.segment.skipped += 1
+                continue
+            if prefilter(line) is None:
+                continue
+            self._line(line)
+            if self.phase is None:  # the phase ended: the rest is build output again
+                rest = lines[k + 1:]
+                return b"\n".join(rest) + b"\n" if rest else b""
+        return b""
+
+    def _line(self, raw: bytes) -> None:
+        text = None
+        for rule, rx, kw in _COMPILED:
+            if kw.search(raw) is None:
+                continue
+            if text is None:
+                text = clean_line(raw)
+            m = rx.search(text)
+            if m is None:
+                continue
+            self._event(rule, m, text)
+            return
+
+    def _event(self, rule: Rule, m: re.Match, text: str) -> None:
+        kind = rule.kind
+        if not self.framed and (kind.startswith("phase_") or kind == "build_start"):
+            return  # one unframed phase: conda-build markers are only text here
+        if kind == "phase_start":
+            if self.phase is not None:
+                self._end_phase("truncated" if self.framed else "end")
+            self.phase = PhaseState(_package_name(m["package"]))
+            self.phase._evidence(rule, text)
+            return
+        if self.phase is None:
+            if kind == "phase_nothing":  # no TEST START before it
+                state = PhaseState(_package_name(m["package"]))
+                self.result.phases.append(state.finish("nothing-to-test"))
+            return
+        if kind == "phase_end":
+            self._end_phase("end")
+        elif kind == "phase_nothing":
+            self._end_phase("nothing-to-test")
+        elif kind == "phase_failed":
+            self.phase._evidence(rule, text)
+            self._end_phase("tests-failed")
+        elif kind == "build_start":
+            self._end_phase("next-build")
+        else:
+            getattr(self.phase, f"_on_{kind}")(m, rule, text)
+
+    def _end_phase(self, how: str) -> None:
+        assert self.phase is not None
+        self.result.phases.append(self.phase.finish(how))
+        self.phase = None
+
+
+def _package_name(raw: str) -> str:
+    """``TEST START: /croot/linux-64/pytorch-2.5.1-py311_0.conda`` -> ``pytorch-2.5.1-py311_0``."""
+    name = raw.strip().rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    for ext in (".conda", ".tar.bz2"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return name or raw.strip()
+
+
+def parse_stream(stream: BinaryIO, name: str, framed: bool = True,
+                 block_size: int = BLOCK_SIZE) -> LogResult:
+    """Parse a binary stream in blocks; memory does not grow with its size."""
+    parser = LogParser(name, framed=framed)
+    buf = bytearray(block_size)
+    view = memoryview(buf)
+    readinto = getattr(stream, "readinto", None)
+    while True:
+        if readinto is not None:
+            n = readinto(view)
+            if not n:
+                break
+            parser.feed(bytes(view[:n]))
+        else:
+            data = stream.read(block_size)
+            if not data:
+                break
+            parser.feed(data)
+    return parser.close()
+
+
+def parse_bytes(data: bytes, name: str = "<bytes>", framed: bool = True) -> LogResult:
+    parser = LogParser(name, framed=framed)
+    parser.feed(data)
+    return parser.close()

@@ -1,0 +1,303 @@
+"""The verdict of validate_logs as plain data, and its renderings: terminal, JSON, Markdown, JUnit.
+
+``Report.to_dict()`` is the stable JSON interface used by scripts and by ``release``:
+``{"verdict", "logs": [{"path", "verdict", "packages": [{"package", "verdict", "reasons",
+"counts", "failures": [{"test", "outcome"}], "crashed", ...}]}]}``. Fields may be added, never
+renamed or removed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field, fields
+
+from tools.text import strip_controls
+
+SCHEMA_VERSION = 1
+FIRST_FAILURES = 5  # shown per package in the terminal and Markdown tables
+
+
+@dataclass
+class Counts:
+    """Test outcomes of one package's test phase, as pytest/unittest reported them."""
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
+    rerun: int = 0
+
+    @property
+    def ran(self) -> int:
+        """Tests that ran to an outcome (skips and deselections excluded)."""
+        return self.passed + self.failed + self.errors + self.xfailed + self.xpassed
+
+    def add(self, other: Counts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Counts:
+        return cls(**{f.name: int(data.get(f.name, 0) or 0) for f in fields(cls)})
+
+
+@dataclass
+class Failure:
+    test: str
+    outcome: str  # failed | error | crashed | xpassed (strict) | flaky | known
+    known_reason: str | None = None
+
+    def to_dict(self) -> dict:
+        data = {"test": self.test, "outcome": self.outcome}
+        if self.known_reason:
+            data["known_reason"] = self.known_reason
+        return data
+
+
+@dataclass
+class PackageReport:
+    package: str
+    verdict: str  # pass | fail | untested
+    reasons: list[str] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+    failures: list[Failure] = field(default_factory=list)
+    crashed: bool = False
+    timed_out: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # notable log lines behind the reasons
+    failures_truncated: int = 0  # failing ids not kept (memory bound)
+    ended: str = "end"  # end | tests-failed | nothing-to-test | truncated | ...
+
+    def to_dict(self) -> dict:
+        return {
+            "package": self.package,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "counts": self.counts.to_dict(),
+            "ran": self.counts.ran,
+            "failures": [f.to_dict() for f in self.failures],
+            "failures_truncated": self.failures_truncated,
+            "crashed": self.crashed,
+            "crashes": list(self.crashes),
+            "timed_out": list(self.timed_out),
+            "evidence": list(self.evidence),
+            "ended": self.ended,
+        }
+
+
+@dataclass
+class LogReport:
+    path: str
+    verdict: str  # pass | fail
+    packages: list[PackageReport] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # log-level: no test phase, empty log, ...
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "packages": [p.to_dict() for p in self.packages],
+        }
+
+
+@dataclass
+class Report:
+    verdict: str  # pass | fail
+    logs: list[LogReport] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # report-level: baseline coverage drop
+    known_failures: dict = field(default_factory=dict)  # {"file", "matched", "stale", "expired"}
+    baseline: dict | None = None  # {"path", "new_failures", "fixed", "ran", "baseline_ran"}
+    policy: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "logs": [log.to_dict() for log in self.logs],
+            "known_failures": self.known_failures,
+            "baseline": self.baseline,
+            "policy": self.policy,
+        }
+
+    def packages(self) -> list[tuple[LogReport, PackageReport]]:
+        return [(log, pkg) for log in self.logs for pkg in log.packages]
+
+
+# ---------------------------------------------------------------------------- renderers
+
+
+def _safe(text: str, limit: int = 200) -> str:
+    text = strip_controls(text).replace("\n", " ").replace("\t", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _counts_line(c: Counts) -> str:
+    parts = [f"{c.passed} passed", f"{c.failed} failed", f"{c.errors} errors",
+             f"{c.skipped} skipped"]
+    parts += [f"{n} {w}" for n, w in ((c.xfailed, "xfailed"), (c.xpassed, "xpassed"),
+                                      (c.rerun, "rerun")) if n]
+    return ", ".join(parts)
+
+
+def _first_failures(pkg: PackageReport, n: int = FIRST_FAILURES) -> list[str]:
+    shown = [f"{_safe(f.test, 120)} ({f.outcome})" for f in pkg.failures[:n]]
+    more = len(pkg.failures) - n + pkg.failures_truncated
+    if more > 0:
+        shown.append(f"… and {more} more")
+    return shown
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def render_terminal(report: Report, width: int | None = None) -> str:
+    """The compact default view: one table per log, one row per package."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width or 120, force_terminal=False, highlight=False,
+                      color_system=None)
+    style = {"pass": "green", "fail": "bold red", "untested": "yellow"}
+    for log in report.logs:
+        title = Text(f"{_safe(log.path, 150)}: ")
+        title.append(log.verdict.upper(), style=style.get(log.verdict, ""))
+        console.print(title)
+        for reason in log.reasons:
+            console.print(Text(f"  - {_safe(reason)}"))
+        if not log.packages:
+            continue
+        table = Table(show_lines=True, expand=False)
+        table.add_column("package", overflow="fold", max_width=34)
+        table.add_column("verdict")
+        table.add_column("counts", max_width=30)
+        table.add_column("first failures", overflow="fold")
+        table.add_column("reasons", overflow="fold")
+        for pkg in log.packages:
+            table.add_row(
+                Text(_safe(pkg.package, 100)),
+                Text(pkg.verdict.upper(), style=style.get(pkg.verdict, "")),
+                Text(_counts_line(pkg.counts)),
+                Text("\n".join(_first_failures(pkg)) or "-"),
+                Text("\n".join(_safe(r) for r in pkg.reasons) or "-"),
+            )
+        console.print(table)
+    for line in _report_notes(report):
+        console.print(Text(line))
+    verdict = Text("verdict: ")
+    verdict.append(report.verdict.upper(), style=style.get(report.verdict, ""))
+    console.print(verdict)
+    return buf.getvalue()
+
+
+def _report_notes(report: Report) -> list[str]:
+    notes = [f"- {_safe(r)}" for r in report.reasons]
+    kf = report.known_failures or {}
+    for entry in kf.get("expired", []):
+        notes.append(f"- expired known failure (counts again): {_safe(entry['test'])} "
+                     f"(expired {entry['expires']}): {_safe(entry['reason'])}")
+    for entry in kf.get("stale", []):
+        notes.append(f"- stale known failure (did not fail; remove it?): {_safe(entry['test'])}")
+    if report.baseline:
+        b = report.baseline
+        notes.append(f"- baseline {_safe(b['path'])}: ran {b['ran']} vs {b['baseline_ran']}, "
+                     f"{len(b['new_failures'])} new failures, {len(b['fixed'])} fixed")
+        notes += [f"  new failure: {_safe(t)}" for t in b["new_failures"][:FIRST_FAILURES]]
+    return notes
+
+
+def _md_cell(text: str) -> str:
+    return _safe(text, 300).replace("|", "\\|").replace("`", "'")
+
+
+def render_markdown(report: Report) -> str:
+    icon = {"pass": "✅", "fail": "❌", "untested": "⚠️"}
+    out = [f"## validate_logs: {icon.get(report.verdict, '')} {report.verdict.upper()}", ""]
+    for log in report.logs:
+        out.append(f"### `{_md_cell(log.path)}`: {icon.get(log.verdict, '')} {log.verdict}")
+        out.append("")
+        out += [f"- {_md_cell(r)}" for r in log.reasons]
+        if log.reasons:
+            out.append("")
+        if log.packages:
+            out.append("| package | verdict | passed | failed | errors | skipped | xfailed "
+                       "| xpassed | rerun | reasons |")
+            out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+            for pkg in log.packages:
+                c = pkg.counts
+                reasons = "<br>".join(_md_cell(r) for r in pkg.reasons) or "-"
+                out.append(f"| `{_md_cell(pkg.package)}` | {icon.get(pkg.verdict, '')} "
+                           f"{pkg.verdict} | {c.passed} | {c.failed} | {c.errors} | {c.skipped} "
+                           f"| {c.xfailed} | {c.xpassed} | {c.rerun} | {reasons} |")
+            out.append("")
+            for pkg in log.packages:
+                if not pkg.failures:
+                    continue
+                out.append(f"<details><summary>{_md_cell(pkg.package)}: "
+                           f"{len(pkg.failures) + pkg.failures_truncated} failing tests</summary>")
+                out.append("")
+                out += [f"- `{_md_cell(f.test)}` {f.outcome}"
+                        + (f" (known: {_md_cell(f.known_reason)})" if f.known_reason else "")
+                        for f in pkg.failures[:50]]
+                if len(pkg.failures) > 50 or pkg.failures_truncated:
+                    out.append(f"- … and {len(pkg.failures) - 50 + pkg.failures_truncated} more")
+                out += ["", "</details>", ""]
+    notes = _report_notes(report)
+    if notes:
+        out += [_md_cell(n) if not n.startswith("-") else "- " + _md_cell(n[2:]) for n in notes]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def render_junit(report: Report) -> str:
+    """JUnit XML: one testsuite per package; failing tests and the package verdict as testcases."""
+    root = ET.Element("testsuites", name="validate_logs")
+    total_f = total_t = 0
+    for log in report.logs:
+        pkgs = log.packages or [PackageReport(package="(no test phase)", verdict=log.verdict,
+                                              reasons=list(log.reasons))]
+        for pkg in pkgs:
+            c = pkg.counts
+            suite = ET.SubElement(root, "testsuite", name=_safe(f"{log.path}:{pkg.package}", 300),
+                                  tests=str(c.ran + c.skipped + 1), failures=str(c.failed),
+                                  errors=str(c.errors), skipped=str(c.skipped))
+            verdict_case = ET.SubElement(suite, "testcase", classname=_safe(pkg.package, 300),
+                                         name="validate_logs verdict")
+            if pkg.verdict != "pass" and (pkg.verdict == "fail" or log.verdict == "fail"):
+                reasons = pkg.reasons or log.reasons or [pkg.verdict]
+                node = ET.SubElement(verdict_case, "failure",
+                                     message=_safe("; ".join(reasons), 500))
+                node.text = _safe("\n".join(reasons), 5000)
+                total_f += 1
+            total_t += 1
+            for fail in pkg.failures:
+                file_part, _, name = fail.test.rpartition("::")
+                case = ET.SubElement(suite, "testcase",
+                                     classname=_safe(file_part or pkg.package, 300),
+                                     name=_safe(name or fail.test, 300))
+                tag = "error" if fail.outcome in ("error", "crashed") else "failure"
+                if fail.outcome in ("flaky", "known"):
+                    ET.SubElement(case, "skipped", message=_safe(
+                        f"{fail.outcome}: {fail.known_reason or 'passed on retry'}", 300))
+                else:
+                    ET.SubElement(case, tag, message=fail.outcome)
+                    total_f += 1
+                total_t += 1
+    root.set("tests", str(total_t))
+    root.set("failures", str(total_f))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+RENDERERS = {"json": render_json, "markdown": render_markdown, "junit": render_junit,
+             "terminal": render_terminal}

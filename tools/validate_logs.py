@@ -1,0 +1,208 @@
+"""``nox -s validate_logs -- [PATH ...] [options]``: a test verdict from conda-build logs.
+
+Exit status: 0 every log passes, 1 any log fails, 2 unusable input (missing or unreadable path,
+binary file, bad option, bad known-failures or baseline file).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools import paths as repo_paths
+from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError, run_main
+from tools.log_inputs import LogInput, collect_inputs
+from tools.logs import BLOCK_SIZE, LogParser, LogResult
+from tools.policy import (
+    DEFAULT_MAX_COVERAGE_DROP,
+    DEFAULT_MAX_FAILURE_RATE,
+    Policy,
+    build_report,
+    load_baseline,
+    load_known_failures,
+)
+from tools.report import RENDERERS, Report, render_markdown, render_terminal
+
+PROG = "nox -s validate_logs --"
+BINARY_NUL_FRACTION = 0.01  # a "log" whose first 64 KiB is over 1% NUL bytes is not text
+FORMATS = ("terminal", "json", "markdown", "junit")
+SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".xml": "junit"}
+
+
+def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE) -> LogResult:
+    """Stream one log through the parser. ToolError(2) if it is binary or cannot be read."""
+    parser = LogParser(log.name, framed=framed)
+    with log.open() as stream:
+        buf = bytearray(block_size)
+        view = memoryview(buf)
+        first = True
+        while True:
+            try:
+                n = stream.readinto(view)
+            except EOFError:  # a .gz cut off: what was read is the (truncated) log
+                parser.notes.append("compressed log ends early (truncated .gz)")
+                break
+            except (zlib.error, gzip.BadGzipFile) as exc:
+                raise ToolError(f"{log.name} is corrupt ({exc}); re-download it",
+                                EXIT_USAGE) from None
+            except OSError as exc:
+                raise ToolError(f"cannot read {log.name}: {exc.strerror or exc}",
+                                EXIT_USAGE) from None
+            if not n:
+                break
+            data = bytes(view[:n])
+            if first:
+                first = False
+                head = data[:65536]
+                if head.count(b"\0") > BINARY_NUL_FRACTION * len(head):
+                    raise ToolError(f"{log.name} is a binary file, not a text log; pass the "
+                                    "conda-build log", EXIT_USAGE)
+            parser.feed(data)
+    return parser.close()
+
+
+def validate(paths: Sequence[str | Path], policy: Policy | None = None, *,
+             unframed: bool = False) -> Report:
+    """Validate logs (files, directories, .gz, .zip, '-') and return the Report.
+
+    ``unframed=True`` reads each log as one test phase: for CI logs without conda-build's
+    ``TEST START:`` framing. Raises ToolError(2) on unusable input.
+    """
+    policy = policy or Policy()
+    inputs = collect_inputs(list(paths))
+    results = [parse_input(log, framed=not unframed) for log in inputs]
+    return build_report(results, policy)
+
+
+def default_paths(logs_dir: Path = repo_paths.LOGS_DIR) -> list[Path]:
+    if not logs_dir.is_dir() or not any(p.is_file() for p in logs_dir.rglob("*")):
+        raise ToolError(f"no logs under {_rel(logs_dir)}/ (nox -s dev_build or release write "
+                        "them there); pass a log file, directory, .gz or .zip", EXIT_USAGE)
+    return [logs_dir]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise ToolError(f"{text!r} is not a fraction (e.g. 0.01 or 1%)", EXIT_USAGE) from None
+    if not 0 <= value <= 1:
+        raise ToolError(f"{text!r} is not between 0 and 1 (e.g. 0.01 or 1%)", EXIT_USAGE)
+    return value
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
+        prog=PROG,
+        description="Turn conda-build logs into a test verdict. A PATH is a log file, a directory "
+                    "(its *.log/*.txt, recursively), a .gz, a .zip of logs, or '-' for stdin; "
+                    "none: the logs under build_artifacts/logs/. Exit 0 pass, 1 fail, 2 bad input.")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default=None,
+                     help="report format (default: terminal table; with --output, from its "
+                          "suffix .json/.md/.xml, else json)")
+    out.add_argument("--output", "-o", metavar="FILE",
+                     help="write the report there; the terminal table is still printed")
+    pol = p.add_argument_group("policy (defaults: any crash, timeout, collection error, "
+                               "interruption, fall-over, truncation, TESTS FAILED or >1%% "
+                               "failures fails)")
+    pol.add_argument("--max-failure-rate", type=_fraction, default=DEFAULT_MAX_FAILURE_RATE,
+                     metavar="FRACTION", help="fail when (failed+errors)/ran exceeds it "
+                                              "(default 0.01 = 1%%)")
+    for flag, what in (("crashes", "crashed test processes (signals, Fatal Python error, "
+                                   "xdist worker crashes)"),
+                       ("timeouts", "test files that timed out"),
+                       ("collection-errors", "collection/import errors of test files"),
+                       ("interrupted", "interrupted runs (KeyboardInterrupt, pytest Exit, ...)"),
+                       ("fell-over", "a suite that fell over before producing results"),
+                       ("truncated", "a test phase that never finished"),
+                       ("tests-failed", "conda-build's TESTS FAILED and failed pip/import checks"),
+                       ("untested", "logs without a test phase and packages without a suite")):
+        pol.add_argument(f"--allow-{flag}", action="store_true", help=f"do not fail on {what}")
+    pol.add_argument("--known-failures", metavar="FILE",
+                     help="YAML list of {test, reason, when: {variant, platform}, expires}; "
+                          "these do not count against the failure rate")
+    pol.add_argument("--baseline", metavar="REPORT.json",
+                     help="an earlier --format json report: list new failures and fixed tests, "
+                          "fail when fewer tests ran")
+    pol.add_argument("--max-coverage-drop", type=_fraction, default=DEFAULT_MAX_COVERAGE_DROP,
+                     metavar="FRACTION", help="with --baseline: fail when the number of tests "
+                                              "that ran drops by more (default 0.05)")
+    pol.add_argument("--variant", help="variant name for known-failure 'when' (default: each "
+                                       "log's file name)")
+    pol.add_argument("--platform", help="platform for known-failure 'when' (default: this host)")
+    p.add_argument("--unframed", action="store_true",
+                   help="read each log as one test phase (CI logs without conda-build's "
+                        "TEST START framing)")
+    return p
+
+
+def _host_platform() -> str | None:
+    try:
+        from tools.variants import host_platform
+    except ImportError:
+        return None
+    try:
+        return host_platform()
+    except Exception:  # noqa: BLE001 - an unknown host only disables platform conditions
+        return None
+
+
+def policy_from_args(args) -> Policy:
+    policy = Policy(max_failure_rate=args.max_failure_rate,
+                    max_coverage_drop=args.max_coverage_drop,
+                    variant=args.variant, platform=args.platform or _host_platform())
+    for flag in ("crashes", "timeouts", "collection_errors", "interrupted", "fell_over",
+                 "truncated", "tests_failed", "untested"):
+        setattr(policy, f"allow_{flag}", getattr(args, f"allow_{flag}"))
+    if args.known_failures:
+        policy.known_failures = load_known_failures(args.known_failures)
+        policy.known_failures_path = args.known_failures
+    if args.baseline:
+        policy.baseline = load_baseline(args.baseline)
+        policy.baseline_path = args.baseline
+    return policy
+
+
+def _write(path: str | Path, text: str, append: bool = False) -> None:
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise ToolError(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    policy = policy_from_args(args)
+    paths = args.paths or default_paths()
+    report = validate(paths, policy, unframed=args.unframed)
+
+    fmt = args.format
+    if args.output:
+        fmt = fmt or SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "json")
+        _write(args.output, RENDERERS[fmt](report))
+        sys.stdout.write(render_terminal(report))
+        print(f"report written to {args.output} ({fmt})")
+    else:
+        sys.stdout.write(RENDERERS[fmt or "terminal"](report))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        _write(summary, render_markdown(report), append=True)
+    return EXIT_OK if report.verdict == "pass" else EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(run_main("python -m tools.validate_logs", main, sys.argv[1:]))
