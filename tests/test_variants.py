@@ -1,0 +1,350 @@
+"""tools/variants.py against hand-checked expectations (fixtures in tests/fixtures/variants/)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools import variants as V
+from tools.cli import EXIT_USAGE, ToolError, run_main
+from tools.paths import CONDA_BUILD_CONFIG
+
+FIX = Path(__file__).parent / "fixtures" / "variants"
+
+
+def names(vs):
+    return [v.name for v in vs]
+
+
+# --- the repository's matrix ------------------------------------------------------------------
+
+LINUX_64 = [
+    "py310-cpu-mkl", "py310-cuda12.6-mkl", "py310-cuda12.8-mkl",
+    "py310-cpu-openblas", "py310-cuda12.6-openblas", "py310-cuda12.8-openblas",
+    "py311-cpu-mkl", "py311-cuda12.6-mkl", "py311-cuda12.8-mkl",
+    "py311-cpu-openblas", "py311-cuda12.6-openblas", "py311-cuda12.8-openblas",
+    "py312-cpu-mkl", "py312-cuda12.6-mkl", "py312-cuda12.8-mkl",
+    "py312-cpu-openblas", "py312-cuda12.6-openblas", "py312-cuda12.8-openblas",
+    "py313-cpu-mkl", "py313-cuda12.6-mkl", "py313-cuda12.8-mkl",
+    "py313-cpu-openblas", "py313-cuda12.6-openblas", "py313-cuda12.8-openblas",
+]  # fmt: skip
+OSX_ARM64 = [
+    "py310-cpu-openblas", "py310-metal-openblas", "py311-cpu-openblas", "py311-metal-openblas",
+    "py312-cpu-openblas", "py312-metal-openblas", "py313-cpu-openblas", "py313-metal-openblas",
+]  # fmt: skip
+WIN_64 = [
+    "py310-cpu-mkl", "py310-cuda12.8-mkl", "py311-cpu-mkl", "py311-cuda12.8-mkl",
+    "py312-cpu-mkl", "py312-cuda12.8-mkl", "py313-cpu-mkl", "py313-cuda12.8-mkl",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("linux-64", LINUX_64), ("osx-arm64", OSX_ARM64), ("win-64", WIN_64)],
+)
+def test_repo_matrix_per_platform(platform, expected):
+    assert names(V.load_variants(platform=platform)) == expected
+
+
+def test_repo_matrix_values_are_strings_and_zipped_consistently():
+    v = V.find_variant(V.load_variants(platform="linux-64"), "py310-cuda12.6-openblas")
+    assert v.values == {
+        "python": "3.10",  # a string: YAML would have made 3.10 the float 3.1
+        "blas_impl": "openblas",
+        "gpu_variant": "cuda-12.6",
+        "cuda_compiler_version": "12.6",
+        "cuda_compiler": "cuda-nvcc",
+        "c_compiler_version": "13",
+        "cxx_compiler_version": "13",
+        "c_compiler": "gcc",
+        "cxx_compiler": "gxx",
+        "c_stdlib": "sysroot",
+        "c_stdlib_version": "2.28",
+    }
+    assert (v.python, v.is_cuda, v.cuda_version) == ("3.10", True, "12.6")
+    cpu = V.find_variant(V.load_variants(platform="linux-64"), "py313-cpu-mkl")
+    assert (cpu.is_cuda, cpu.cuda_version) == (False, None)
+    assert (cpu.values["cuda_compiler_version"], cpu.values["c_compiler_version"]) == ("None", "14")
+
+
+def test_repo_matrix_osx_and_win_keys():
+    metal = V.find_variant(V.load_variants(platform="osx-arm64"), "py312-metal-openblas")
+    assert metal.values["c_compiler"] == "clang"
+    assert "c_compiler_version" not in metal.values  # removed by its [linux] selector
+    assert not metal.is_cuda
+    win = V.find_variant(V.load_variants(platform="win-64"), "py311-cuda12.8-mkl")
+    assert (win.values["c_compiler"], win.values["c_stdlib"], win.cuda_version) == (
+        "vs2022", "vs", "12.8")  # fmt: skip
+
+
+def test_matrix_is_cpu_only_unless_cuda():
+    assert names(V.matrix()) == [n for n in LINUX_64 if "cuda" not in n]
+    assert names(V.matrix(cuda=True)) == LINUX_64
+    assert names(V.matrix(platform="osx-arm64")) == OSX_ARM64  # Metal is not CUDA
+    assert names(V.matrix(platform="win-64")) == [n for n in WIN_64 if "cpu" in n]
+
+
+def test_to_json_shape():
+    data = V.to_json(V.matrix()[:1])
+    assert json.loads(json.dumps(data)) == [
+        {"name": "py310-cpu-mkl", "variant": V.matrix()[0].values}
+    ]
+    assert data[0]["variant"]["python"] == "3.10"
+
+
+# --- selectors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [
+        ("linux-64", ["py311-cpu-mkl", "py311-cuda12.8-mkl", "py311-cpu-openblas",
+                      "py311-cuda12.8-openblas", "py312-cpu-mkl", "py312-cuda12.8-mkl",
+                      "py312-cpu-openblas", "py312-cuda12.8-openblas"]),
+        ("osx-arm64", ["py311-cpu-openblas", "py311-metal-openblas", "py312-cpu-openblas",
+                       "py312-metal-openblas"]),
+        ("win-64", ["py311-cpu-mkl", "py311-cuda12.8-mkl"]),
+    ],
+)  # fmt: skip
+def test_selectors_fixture(platform, expected):
+    vs = V.load_variants([FIX / "selectors.yaml"], platform=platform)
+    assert names(vs) == expected
+    if platform == "linux-64":
+        assert all(v.values["linux_only_key"] == "yes" for v in vs)
+    else:
+        assert all("linux_only_key" not in v.values for v in vs)
+
+
+@pytest.mark.parametrize(
+    ("expr", "linux64", "osx_arm64", "win64"),
+    [
+        ("linux", True, False, False),
+        ("osx and arm64", False, True, False),
+        ("x86_64", True, False, True),
+        ("x86", True, False, True),
+        ("unix", True, True, False),
+        ("not win", True, True, False),
+        ("linux64 or win64", True, False, True),
+        ("aarch64", False, False, False),
+        ("target_platform == 'osx-arm64'", False, True, False),
+        ("target_platform.startswith('win')", False, False, True),
+    ],
+)
+def test_selector_language(expr, linux64, osx_arm64, win64):
+    got = [V.evaluate_selector(expr, V.platform_namespace(p))
+           for p in ("linux-64", "osx-arm64", "win-64")]  # fmt: skip
+    assert got == [linux64, osx_arm64, win64]
+
+
+def test_selector_line_rules():
+    ns = V.platform_namespace("win-64")
+    text = "\n".join([
+        "# a comment line",
+        "a: 1  # [win]",
+        "b: 2  # [linux]",
+        "c: 3  # note [win] trailing words",  # selector inside a comment, text after it
+        "d: [x, y]",  # conda-build reads a bare trailing [..] as a selector too
+        "e: 5",
+    ])  # fmt: skip
+    with pytest.raises(ToolError, match=r"line 5: unknown selector name 'x', 'y'"):
+        V.select_lines(text, ns, "t.yaml")
+    kept = V.select_lines(text.replace("d: [x, y]", "d: z"), ns, "t.yaml")
+    assert kept.splitlines() == ["", "a: 1", "c: 3", "d: z", "e: 5"]
+
+
+@pytest.mark.parametrize("expr", ["__import__('os')", "(lambda: 1)()", "linux.__class__", "1 +"])
+def test_selector_rejects_code(expr):
+    with pytest.raises(ToolError):
+        V.evaluate_selector(expr, V.platform_namespace("linux-64"))
+
+
+# --- zip_keys and overriding -----------------------------------------------------------------
+
+
+def test_zip_keys_product():
+    vs = V.load_variants([FIX / "zipped.yaml"])
+    assert names(vs) == ["py310-cpu", "py310-cuda12.6", "py310-cuda12.8",
+                         "py312-cpu", "py312-cuda12.6", "py312-cuda12.8"]  # fmt: skip
+    assert [(v.values["gpu_variant"], v.values["cuda_compiler_version"]) for v in vs[:3]] == [
+        ("cpu", "None"), ("cuda-12.6", "12.6"), ("cuda-12.8", "12.8")]  # fmt: skip
+
+
+def test_later_file_replaces_whole_zip_group():
+    vs = V.load_variants([FIX / "zipped.yaml", FIX / "override_whole_group.yaml"])
+    assert names(vs) == ["py310-cuda12.9", "py312-cuda12.9"]
+    assert vs[0].values["cuda_compiler_version"] == "12.9"
+
+
+def test_later_file_subset_of_one_zipped_key_narrows_the_group():
+    vs = V.load_variants([FIX / "zipped.yaml", FIX / "override_subset.yaml"])
+    assert names(vs) == ["py310-cuda12.8", "py312-cuda12.8"]
+    assert vs[0].values["gpu_variant"] == "cuda-12.8"  # narrowed consistently
+
+
+def test_later_file_same_length_zipped_key_replaces_that_key():
+    vs = V.load_variants([FIX / "zipped.yaml", FIX / "override_same_length.yaml"])
+    assert [(v.values["gpu_variant"], v.values["cuda_compiler_version"]) for v in vs[:3]] == [
+        ("cpu", "None"), ("cuda-12.6", "12.6.3"), ("cuda-12.8", "12.8.1")]  # fmt: skip
+
+
+def test_later_file_replaces_independent_key():
+    vs = V.load_variants([FIX / "zipped.yaml", FIX / "override_scalar.yaml"])
+    assert names(vs) == ["py313-cpu", "py313-cuda12.6", "py313-cuda12.8"]
+
+
+def test_ambiguous_partial_override_is_rejected_with_conda_builds_reason():
+    with pytest.raises(ToolError) as err:
+        V.load_variants([FIX / "zipped.yaml", FIX / "override_ambiguous.yaml"])
+    msg = err.value.message
+    assert "\n" not in msg
+    assert msg.startswith(f"variant config in {FIX / 'override_ambiguous.yaml'} is ambiguous "
+                          "because it does not fully implement all zipped keys "
+                          "(missing ['gpu_variant']) or specifies a subspace that is not fully "
+                          "implemented (we did not find ['13.0']")  # fmt: skip
+
+
+# --- override files -----------------------------------------------------------------------------
+
+EXPECTED_OVERRIDE = """\
+# variant: py311-cuda12.8-mkl
+# Written by tools/variants.py for conda-build -m: narrows the matrix to the variant(s)
+# named above. Generated; do not edit.
+python:
+- '3.11'
+blas_impl:
+- mkl
+gpu_variant:
+- cuda-12.8
+cuda_compiler_version:
+- '12.8'
+cuda_compiler:
+- cuda-nvcc
+c_compiler_version:
+- '14'
+cxx_compiler_version:
+- '14'
+c_compiler:
+- gcc
+cxx_compiler:
+- gxx
+c_stdlib:
+- sysroot
+c_stdlib_version:
+- '2.28'
+zip_keys:
+- - gpu_variant
+  - cuda_compiler_version
+  - cuda_compiler
+  - c_compiler_version
+  - cxx_compiler_version
+"""
+
+
+def test_override_text_hand_checked(tmp_path):
+    variant = V.find_variant(V.load_variants(), "py311-cuda12.8-mkl")
+    assert V.override_yaml([variant]) == EXPECTED_OVERRIDE
+    path = V.write_override([variant], tmp_path / "sub" / "variant.yaml")
+    assert path.read_text() == EXPECTED_OVERRIDE
+    assert path.read_text().splitlines()[0] == "# variant: py311-cuda12.8-mkl"
+
+
+@pytest.mark.parametrize("platform", V.TARGET_PLATFORMS)
+def test_override_narrows_to_each_variant(tmp_path, platform):
+    """Read back after the tracked config, as `conda build -m cbc -m override` would."""
+    before = CONDA_BUILD_CONFIG.read_bytes()
+    for variant in V.load_variants(platform=platform):
+        path = V.write_override([variant], tmp_path / f"{variant.name}.yaml")
+        text = path.read_text()
+        # conda-build would take a trailing [...] for a selector: block style only
+        assert not any(line.rstrip().endswith("]") for line in text.splitlines()[1:])
+        assert V.load_variants([CONDA_BUILD_CONFIG, path], platform=platform) == [variant]
+    assert CONDA_BUILD_CONFIG.read_bytes() == before  # tracked files are never modified
+
+
+def test_override_for_a_product_subset(tmp_path):
+    all_linux = V.load_variants()
+    chosen = [V.find_variant(all_linux, n) for n in
+              ("py311-cpu-mkl", "py311-cuda12.8-mkl", "py312-cpu-mkl", "py312-cuda12.8-mkl")]
+    path = V.write_override(chosen, tmp_path / "o.yaml")
+    assert path.read_text().splitlines()[0] == (
+        "# variant: py311-cpu-mkl,py311-cuda12.8-mkl,py312-cpu-mkl,py312-cuda12.8-mkl")
+    assert V.load_variants([CONDA_BUILD_CONFIG, path]) == chosen
+
+
+def test_override_refuses_a_subset_one_file_cannot_express():
+    all_linux = V.load_variants()
+    chosen = [V.find_variant(all_linux, n) for n in ("py311-cpu-mkl", "py312-cuda12.8-openblas")]
+    with pytest.raises(ToolError, match="one per invocation"):
+        V.override_yaml(chosen)
+    with pytest.raises(ToolError, match="no variant chosen"):
+        V.override_yaml([])
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "pattern"),
+    [
+        (["malformed.yaml"], r"malformed\.yaml: not valid YAML \(.* at line 3\); fix the file"),
+        (["unknown_selector.yaml"], r"unknown_selector\.yaml line 3: unknown selector name "
+                                    r"'linx' in \[linx\]"),
+        (["py_selector.yaml"], r"py_selector\.yaml line 4: Python-version selectors"),
+        (["unequal_zip.yaml"], r"unequal_zip\.yaml: zipped keys have unequal lengths "
+                               r"\(gpu_variant=2, cuda_compiler_version=1\)"),
+        (["dash_key.yaml"], r"dash_key\.yaml: key 'blas-impl' contains '-'"),
+        (["does_not_exist.yaml"], r"variant config not found: .*does_not_exist\.yaml"),
+    ],
+)  # fmt: skip
+def test_bad_configs_give_one_line(files, pattern):
+    with pytest.raises(ToolError) as err:
+        V.load_variants([FIX / f for f in files])
+    assert "\n" not in err.value.message
+    assert re.search(pattern, err.value.message), err.value.message
+    assert err.value.exit_code == EXIT_USAGE
+
+
+def test_unknown_variant_name_lists_the_valid_ones():
+    with pytest.raises(ToolError) as err:
+        V.find_variant(V.matrix(), "py39-cpu-mkl")
+    assert err.value.message == (
+        "unknown variant 'py39-cpu-mkl'; choose one of: "
+        + ", ".join(n for n in LINUX_64 if "cuda" not in n)
+    )
+
+
+def test_unknown_platform():
+    with pytest.raises(ToolError, match="unknown target platform 'linux-65'"):
+        V.load_variants(platform="linux-65")
+
+
+def test_bad_config_through_the_cli_contract(capsys):
+    def main(argv):
+        V.load_variants([FIX / "unknown_selector.yaml"])
+        return 0
+
+    assert run_main("nox -s release --", main, []) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unknown selector name 'linx'" in err
+
+
+@pytest.mark.parametrize(
+    ("sys_platform", "machine", "expected"),
+    [("linux", "x86_64", "linux-64"), ("darwin", "arm64", "osx-arm64"),
+     ("win32", "AMD64", "win-64"), ("linux", "aarch64", "linux-aarch64")],
+)  # fmt: skip
+def test_host_platform(monkeypatch, sys_platform, machine, expected):
+    monkeypatch.setattr(sys, "platform", sys_platform)
+    monkeypatch.setattr(V._platform, "machine", lambda: machine)
+    assert V.host_platform() == expected
+
+
+def test_host_platform_unknown(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "sunos5")
+    with pytest.raises(ToolError, match="unsupported host platform"):
+        V.host_platform()
