@@ -142,7 +142,7 @@ def test_arch_list_ignored_for_cpu(tmp_path):
 def _fake_ccache(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     exe = directory / "ccache"
-    exe.write_text("#!/bin/sh\nexec \"$@\"\n")
+    exe.write_text('#!/bin/sh\nexec "$@"\n')
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
     return exe
 

@@ -267,11 +267,14 @@ def test_override_narrows_to_each_variant(tmp_path, platform):
 
 def test_override_for_a_product_subset(tmp_path):
     all_linux = V.load_variants()
-    chosen = [V.find_variant(all_linux, n) for n in
-              ("py311-cpu-mkl", "py311-cuda12.8-mkl", "py312-cpu-mkl", "py312-cuda12.8-mkl")]
+    chosen = [
+        V.find_variant(all_linux, n)
+        for n in ("py311-cpu-mkl", "py311-cuda12.8-mkl", "py312-cpu-mkl", "py312-cuda12.8-mkl")
+    ]
     path = V.write_override(chosen, tmp_path / "o.yaml")
     assert path.read_text().splitlines()[0] == (
-        "# variant: py311-cpu-mkl,py311-cuda12.8-mkl,py312-cpu-mkl,py312-cuda12.8-mkl")
+        "# variant: py311-cpu-mkl,py311-cuda12.8-mkl,py312-cpu-mkl,py312-cuda12.8-mkl"
+    )
     assert V.load_variants([CONDA_BUILD_CONFIG, path]) == chosen
 
 

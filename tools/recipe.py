@@ -17,6 +17,7 @@ one (python, cuda-version from cuda_compiler_version, numpy) and is the bare nam
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -201,6 +202,16 @@ class Rendered:
         raise KeyError(name)
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _template(text: str) -> jinja2.Template:
+    """Compiled once per distinct selected text (variants differing only in python share one)."""
+    return _JINJA.from_string(text)
+
+
 def _render_text(text: str, variant: Variant, platform: str, version: str, build_number: str,
                  environ: Mapping[str, str], source: str) -> dict:  # fmt: skip
     ns = selector_namespace(variant.values, platform)
@@ -224,14 +235,13 @@ def _render_text(text: str, variant: Variant, platform: str, version: str, build
         pin_subpackage=ctx.pin_subpackage,
         cdt=ctx.cdt,
     )
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     try:
-        rendered = env.from_string(selected).render(context)
+        rendered = _template(selected).render(context)
     except jinja2.TemplateError as exc:
         raise ToolError(f"{source} [{variant.name}, {platform}]: Jinja2 error: {exc}") from None
     rendered = select_lines(rendered, ns, source)
     try:
-        data = yaml.safe_load(rendered)
+        data = yaml.load(rendered, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at rendered line {mark.line + 1}" if mark is not None else ""
@@ -280,9 +290,10 @@ def render(
         raise ToolError(f"cannot read {meta}: {exc.strerror or exc}") from None
     version = recipe_version(recipe_dir)
     env = environ or {}
-    first = _render_text(text, variant, platform, version, "0", env, str(meta))
-    number = str((first.get("build") or {}).get("number", "0"))
-    data = _render_text(text, variant, platform, version, number, env, str(meta))
+    data = _render_text(text, variant, platform, version, "0", env, str(meta))
+    if "PKG_BUILDNUM" in text:  # a second pass with the build number the first one found
+        number = str((data.get("build") or {}).get("number", "0"))
+        data = _render_text(text, variant, platform, version, number, env, str(meta))
     return Rendered(variant=variant, platform=platform, data=data, outputs=_outputs(data))
 
 

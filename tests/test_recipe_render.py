@@ -1,0 +1,258 @@
+"""Render check: meta.yaml through selectors + Jinja2 + YAML for every variant of every platform."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tools import recipe as R
+from tools import variants as V
+from tools.cli import ToolError
+from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR
+
+ALL = [(p, v.name) for p in V.TARGET_PLATFORMS for v in V.load_variants(platform=p)]
+
+
+def render(name: str, platform: str = "linux-64", recipe_dir: Path = RECIPE_DIR) -> R.Rendered:
+    return R.render(V.find_variant(V.load_variants(platform=platform), name), platform, recipe_dir)
+
+
+@pytest.mark.parametrize(("platform", "name"), ALL, ids=[f"{p}:{n}" for p, n in ALL])
+def test_every_variant_renders_and_checks(platform, name):
+    rendered = render(name, platform)
+    assert not rendered.skipped
+    assert R.check_rendered(rendered) == []
+
+
+def test_matrix_covered():
+    assert len(ALL) == 24 + 8 + 8
+
+
+# --- hand-checked content of a few variants ----------------------------------------------------
+
+
+def test_linux_cuda_variant_content():
+    r = render("py311-cuda12.8-mkl")
+    torch = r.output("pytorch")
+    assert torch.build_string == "cuda128_mkl_py311_h1234567_200"
+    assert torch.build["number"] == 200
+    assert torch.reqs("build")[:4] == [
+        "sysroot_linux-64 2.28",
+        "gcc_linux-64 14",
+        "gxx_linux-64 14",
+        "cuda-nvcc_linux-64 12.8",
+    ]
+    assert {"cuda-version 12.8", "mkl-devel", "nccl", "cudnn"} <= set(torch.reqs("host"))
+    assert {"__cuda", "triton 3.7.1", "cuda-version >=12.8,<12.9.0a0"} <= set(torch.reqs("run"))
+    assert torch.reqs("run_constrained") == ["pytorch-cpu <0.0a0"]
+    meta = r.output("pytorch-gpu")
+    assert meta.reqs("run") == ["pytorch 2.13.0 cuda128_mkl_*_200"]
+    assert meta.build_string == "cuda128_mkl_h1234567_200"
+    cmds = torch.commands
+    assert cmds[0] == (
+        'if [ "${PYTORCH_SKIP_TESTS:-}" = 1 ]; then echo "PYTORCH_SKIP_TESTS=1, PyTorch test suite '
+        'skipped"; else python ./test/run_test.py --core --continue-through-error || true; fi'
+    )
+    assert "inductor/test_torchinductor.py" in cmds[1]
+    assert cmds[2] == "pip check"
+    assert r.data["build"]["script_env"] == list(R.KNOBS)
+
+
+def test_linux_cpu_openblas_variant_content():
+    r = render("py310-cpu-openblas")
+    torch = r.output("pytorch")
+    assert torch.build_string == "cpu_openblas_py310_h1234567_0"
+    assert "gcc_linux-64 14" in torch.reqs("build")
+    assert not [b for b in torch.reqs("build") if "nvcc" in b]
+    assert {"libblas * *openblas", "libcblas * *openblas", "liblapack * *openblas"} <= set(
+        torch.reqs("host"))  # fmt: skip
+    assert "nomkl" in torch.reqs("run")
+    assert [o.name for o in r.outputs] == ["pytorch", "pytorch-cpu"]
+    assert r.output("pytorch-cpu").reqs("run") == ["pytorch 2.13.0 cpu_openblas_*_0"]
+    assert not [c for c in torch.commands if "torchinductor" in c or "--mps" in c]
+
+
+def test_osx_metal_variant_content():
+    r = render("py312-metal-openblas", "osx-arm64")
+    torch = r.output("pytorch")
+    assert torch.build_string == "metal_openblas_py312_h1234567_200"
+    assert torch.reqs("build")[:3] == [
+        "macosx_deployment_target_osx-arm64 11.0",
+        "clang_osx-arm64",
+        "clangxx_osx-arm64",
+    ]
+    assert "make" not in torch.reqs("build")
+    assert {"llvm-openmp", "libuv"} <= set(torch.reqs("host"))
+    assert any("./test/run_test.py --mps --continue-through-error || true" in c
+               for c in torch.commands)  # fmt: skip
+    assert 'python -c "import torch; assert torch.backends.mps.is_built()"' in torch.commands
+    assert [o.name for o in r.outputs] == ["pytorch", "pytorch-gpu"]
+
+
+def test_windows_cuda_variant_content():
+    r = render("py313-cuda12.8-mkl", "win-64")
+    torch = r.output("pytorch")
+    assert torch.reqs("build")[:4] == [
+        "vs_win-64 2022",
+        "vs2022_win-64",
+        "vs2022_win-64",
+        "cuda-nvcc_win-64 12.8",
+    ]
+    assert "nccl" not in torch.reqs("host")
+    assert "triton 3.7.1" not in torch.reqs("run")
+    assert torch.commands[0] == (
+        'if "%PYTORCH_SKIP_TESTS%"=="1" (echo PYTORCH_SKIP_TESTS=1, PyTorch test suite skipped) '
+        'else (python ./test/run_test.py --core --continue-through-error || cmd /c "exit /b 0")'
+    )
+    assert not any("$" in c for c in torch.commands)  # no POSIX shell syntax for cmd.exe
+    assert r.data["build"]["missing_dso_whitelist"] == ["*/nvcuda.dll"]
+
+
+def test_gpu_builds_outrank_cpu_builds():
+    cpu = render("py311-cpu-mkl").output("pytorch").build["number"]
+    gpu = render("py311-cuda12.6-mkl").output("pytorch").build["number"]
+    metal = render("py311-metal-openblas", "osx-arm64").output("pytorch").build["number"]
+    assert gpu > cpu and metal > render("py311-cpu-openblas", "osx-arm64").output(
+        "pytorch").build["number"]  # fmt: skip
+
+
+def test_recipe_version_and_source():
+    assert R.recipe_version() == "2.13.0"
+    r = render("py311-cpu-mkl")
+    assert r.data["source"] == {
+        "url": "https://github.com/pytorch/pytorch/releases/download/v2.13.0/pytorch-v2.13.0.tar.gz",
+        "sha256": "66614a19060f69cfd63cd0295f65a1241bd15df2fa65c60ae51066c11c2ce812",
+    }
+    meta = (RECIPE_DIR / "meta.yaml").read_text()
+    assert "conda-forge/pytorch-cpu-feedstock" in meta  # where the sha256 was confirmed
+    assert "402ed71df3221bd239e029aad59dbe0ec98ca148" in meta
+
+
+def test_recipe_version_errors(tmp_path):
+    with pytest.raises(ToolError, match="cannot read"):
+        R.recipe_version(tmp_path)
+    (tmp_path / "meta.yaml").write_text("package:\n  name: x\n")
+    with pytest.raises(ToolError, match="no {% set version"):
+        R.recipe_version(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("version", "min_pin", "max_pin", "expected"),
+    [("12.8", "x.x", "x.x", ">=12.8,<12.9.0a0"), ("2.13.0", "x.x.x", "x.x", ">=2.13.0,<2.14.0a0"),
+     ("3.11", "x.x", "x", ">=3.11,<4.0a0"), ("12", "x", "x.x", ">=12,<12.1.0a0")],
+)  # fmt: skip
+def test_pin_expressions(version, min_pin, max_pin, expected):
+    assert R._pin(version, min_pin, max_pin) == expected
+
+
+def test_template_functions():
+    ctx = R._Context({"c_compiler": "gcc", "c_compiler_version": "14", "python": "3.12",
+                      "cuda_compiler_version": "None"}, "linux-64", "2.13.0")  # fmt: skip
+    assert ctx.compiler("c") == "gcc_linux-64 14"
+    assert ctx.compiler("cxx") == "gxx_linux-64"  # conda-build's native default, no version
+    assert ctx.stdlib("c") == "c_linux-64"
+    assert ctx.pin_compatible("python", max_pin="x.x") == "python >=3.12,<3.13.0a0"
+    assert ctx.pin_compatible("cuda-version") == "cuda-version"  # not a CUDA variant
+    assert ctx.pin_subpackage("pytorch", max_pin="x.x") == "pytorch >=2.13.0,<2.14.0a0"
+    assert ctx.pin_subpackage("pytorch", exact=True) == "pytorch 2.13.0"
+    assert ctx.cdt("libx11-devel") == "libx11-devel-cos6-x86_64"
+    assert R._Context({}, "linux-aarch64", "1").cdt("mesa 1.0") == "mesa-cos7-aarch64 1.0"
+
+
+def test_environ_reaches_jinja(tmp_path):
+    recipe = _copy_recipe(tmp_path)
+    meta = recipe / "meta.yaml"
+    meta.write_text(
+        meta.read_text().replace(
+            "summary: Tensors", 'summary: {{ environ.get("SUMMARY_PREFIX", "") }}Tensors'
+        )
+    )
+    v = V.find_variant(V.load_variants(), "py311-cpu-mkl")
+    r = R.render(v, "linux-64", recipe, environ={"SUMMARY_PREFIX": "X "})
+    assert r.data["about"]["summary"].startswith("X Tensors")
+
+
+# --- a recipe edit that breaks one variant fails the check --------------------------------------
+
+
+def _copy_recipe(tmp_path: Path) -> Path:
+    dest = tmp_path / "recipe"
+    shutil.copytree(RECIPE_DIR, dest)
+    return dest
+
+
+def _broken(tmp_path: Path, old: str, new: str, platforms=V.TARGET_PLATFORMS) -> dict[str, list]:
+    recipe = _copy_recipe(tmp_path)
+    meta = recipe / "meta.yaml"
+    text = meta.read_text()
+    assert text.count(old) == 1, old
+    meta.write_text(text.replace(old, new))
+    results = R.render_check(platforms, (CONDA_BUILD_CONFIG,), recipe)
+    return {f"{r.platform}:{r.variant}": list(r.problems) for r in results if r.problems}
+
+
+def test_unchanged_copy_passes(tmp_path):
+    assert _broken(tmp_path, "license_family: BSD", "license_family: BSD") == {}
+
+
+def test_selector_edit_breaking_one_python_is_caught(tmp_path):
+    bad = _broken(
+        tmp_path,
+        '- mkl-devel               # [blas_impl == "mkl"]',
+        '- mkl-devel               # [blas_impl == "mkl" and py != 312]',
+    )
+    assert sorted(bad) == ["linux-64:py312-cpu-mkl", "linux-64:py312-cuda12.6-mkl",
+                           "linux-64:py312-cuda12.8-mkl", "win-64:py312-cpu-mkl",
+                           "win-64:py312-cuda12.8-mkl"]  # fmt: skip
+    assert all("lack ['mkl-devel'] for blas_impl mkl" in p[0] for p in bad.values())
+
+
+def test_losing_the_mps_run_is_caught(tmp_path):
+    bad = _broken(
+        tmp_path,
+        '|| true; fi  # [gpu_variant == "metal"]',
+        '|| true; fi  # [gpu_variant == "cuda-12.6"]',
+    )
+    assert sorted(bad) == sorted(
+        [f"osx-arm64:py3{m}-metal-openblas" for m in (10, 11, 12, 13)]
+        + [f"linux-64:py3{m}-cuda12.6-{b}" for m in (10, 11, 12, 13) for b in ("mkl", "openblas")]
+    )
+
+
+def test_masking_a_fatal_check_is_caught(tmp_path):
+    bad = _broken(tmp_path, "    - pip check\n", "    - pip check || true\n",
+                  platforms=("linux-64",))  # fmt: skip
+    assert len(bad) == 24
+    assert all(any("lack `pip check`" in p for p in probs) for probs in bad.values())
+
+
+def test_removing_a_knob_from_script_env_is_caught(tmp_path):
+    bad = _broken(tmp_path, "    - MAX_JOBS\n", "", platforms=("win-64",))
+    assert len(bad) == 8
+    assert all(p[0].startswith("build/script_env is") for p in bad.values())
+
+
+def test_yaml_error_in_one_variant_is_caught(tmp_path):
+    bad = _broken(tmp_path, "  license: BSD-3-Clause\n",
+                  '  license: BSD-3-Clause\n{% if gpu_variant == "metal" %}  oops: [\n{% endif %}',
+                  platforms=("osx-arm64",))  # fmt: skip
+    assert sorted(bad) == [f"osx-arm64:py3{m}-metal-openblas" for m in (10, 11, 12, 13)]
+    assert all("rendered recipe is not valid YAML" in p[0] for p in bad.values())
+
+
+def test_jinja_error_and_unknown_selector_are_caught(tmp_path):
+    bad = _broken(tmp_path, "{{ triton }}", "{{ triton_version }}", platforms=("linux-64",))
+    # only the 16 CUDA variants: selectors drop the line before Jinja sees it, as in conda-build
+    assert sorted(bad) == sorted(f"linux-64:{v.name}" for v in V.load_variants() if v.is_cuda)
+    assert all("Jinja2 error: 'triton_version' is undefined" in p[0] for p in bad.values())
+    bad = _broken(tmp_path / "2", "- make                    # [linux]",
+                  "- make                    # [linnux]", platforms=("linux-64",))  # fmt: skip
+    assert all(re.search(r"line \d+: unknown selector name 'linnux'", p[0]) for p in bad.values())
+
+
+def test_main_reports(capsys):
+    assert R.main(["--platform", "win-64"]) == 0
+    assert capsys.readouterr().out.strip() == "render check: 8/8 variants ok"
