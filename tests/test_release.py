@@ -1,0 +1,482 @@
+"""nox -s release: selection, listing, pre-flight refusals, dry run, and whole releases run
+against the strict conda-build stand-in (tests/standin/conda-build) with chosen failures."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tools import release
+from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
+from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, REPO_ROOT
+from tools.recipe import recipe_version
+from tools.release_state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
+from tools.variants import matrix, to_json
+
+STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
+PROG = release.PROG
+BIG = str(10**15)  # PYTORCH_RELEASE_FREE_BYTES for runs that must pass the disk check
+
+
+def run(argv):
+    return run_main(PROG, release.main, argv)
+
+
+def only_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """A clean caller environment: no stand-in knobs, no dev knobs, plenty of (reported) disk."""
+    for name in (*release.DEV_KNOBS, "CONDA_BUILD_STANDIN_FAIL_BUILD",
+                 "CONDA_BUILD_STANDIN_FAIL_TESTS", "CONDA_BUILD_STANDIN_SLEEP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTORCH_RELEASE_FREE_BYTES", BIG)
+    return monkeypatch
+
+
+def four() -> list[str]:
+    return [v.name for v in matrix()[:4]]
+
+
+def release_argv(tmp_path, names, *more):
+    argv = ["--artifacts", str(tmp_path / "rel"), "--conda-build", str(STANDIN), "--allow-dirty"]
+    for n in names:
+        argv += ["--variant", n]
+    return argv + list(more)
+
+
+def recorded_env(croot: Path) -> dict:
+    """The environment build.sh gave $PYTHON (tests/standin/python-recorder's record)."""
+    (record,) = croot.glob("*/work_moved_*/python-recorder.jsonl")
+    return json.loads(record.read_text().splitlines()[-1])["env"]
+
+
+def version_dir(tmp_path) -> Path:
+    (d,) = (tmp_path / "rel").iterdir()
+    return d
+
+
+# ------------------------------------------------------------------------------ pure functions
+
+
+def test_split_extra_and_forbidden_conda_build_args(capsys):
+    assert release.split_extra(["--cuda", "--", "--stats-file", "s.json"]) == (
+        ["--cuda"], ["--stats-file", "s.json"])
+    assert release.split_extra(["--list"]) == (["--list"], [])
+    release.check_extra(["--stats-file", "s.json", "-c", "conda-forge"])
+    for bad in (["--dirty"], ["--croot=/x"], ["-m", "x.yaml"], ["--no-test"]):
+        assert run(["--list", "--", *bad]) == EXIT_USAGE
+        assert "not allowed in a release" in only_line(capsys.readouterr().err)
+
+
+def test_release_env_removes_dev_knobs_and_keeps_the_rest():
+    base = {"PATH": "/bin", "TORCH_CUDA_ARCH_LIST": "8.6", "PYTORCH_CCACHE": "/x/ccache",
+            "CCACHE_CONFIGPATH": "/x/c.conf", "MAX_JOBS": "3", "PYTORCH_SKIP_TESTS": "1",
+            "CONDA_PY": "311", "CONDA_BUILD_STANDIN_SLEEP": "1"}
+    env, changed, removed = release.release_env(base)
+    assert env == {"PATH": "/bin", "CONDA_BUILD_STANDIN_SLEEP": "1"}
+    assert changed == {}
+    assert removed == sorted(release.DEV_KNOBS)
+    env, changed, removed = release.release_env(base, {"PYTORCH_CCACHE": "/c/ccache"})
+    assert env["PYTORCH_CCACHE"] == "/c/ccache" and "PYTORCH_CCACHE" not in removed
+    assert "MAX_JOBS" not in env
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (59.4, "59s"), (61, "1m01s"), (3600, "1h00m"),
+                          (7800, "2h10m"), (90061, "25h01m")])
+def test_fmt_duration(seconds, text):
+    assert release.fmt_duration(seconds) == text
+
+
+def test_progress_line_estimates_from_earlier_durations():
+    line = release.progress_line(3, 8, "py312-cpu-mkl", 7800, [3600, 4200], 6)
+    # mean 3900 s x 6 variants still to build (this one included) = 6h30m
+    assert line == "[3/8] py312-cpu-mkl  elapsed 2h10m  ~6h30m left"
+    assert "estimated after the first variant" in release.progress_line(1, 8, "a", 0, [], 8)
+
+
+def test_skip_only_built_and_passed_with_the_same_recipe():
+    done = VariantRecord("a", BUILT, 0, "pass", fingerprint="f1")
+    assert release.skip_reason(done, "f1", restart=False)
+    assert release.skip_reason(done, "f1", restart=True) is None
+    assert release.skip_reason(done, "f2", restart=False) is None
+    assert "changed" in release.build_reason(done, "f2", restart=False)
+    for rec in (VariantRecord("a", BUILT, 0, "fail", fingerprint="f1"),
+                VariantRecord("a", BUILT, 0, "error", fingerprint="f1"),
+                VariantRecord("a", BUILD_FAILED, 1, "fail", fingerprint="f1"),
+                VariantRecord("a", "interrupted", -2, None, fingerprint="f1"), None):
+        assert release.skip_reason(rec, "f1", restart=False) is None
+
+
+# ------------------------------------------------------------------------------ listing
+
+
+def test_list_json_is_the_matrix(capsys):
+    assert run(["--list", "--format", "json"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert json.loads(out) == to_json(matrix(cuda=False))
+    assert out.count("\n") == 1  # one line: ready for $GITHUB_OUTPUT
+
+
+def test_list_cuda_adds_the_cuda_variants(capsys):
+    assert run(["--list", "--format", "json"]) == EXIT_OK
+    cpu = json.loads(capsys.readouterr().out)
+    assert run(["--list", "--cuda", "--format", "json"]) == EXIT_OK
+    full = json.loads(capsys.readouterr().out)
+    assert full == to_json(matrix(cuda=True))
+    cuda_names = {v.name for v in matrix(cuda=True) if v.is_cuda}
+    assert cuda_names, "the matrix has CUDA variants"
+    assert not cuda_names & {e["name"] for e in cpu}
+    assert {e["name"] for e in full} == {e["name"] for e in cpu} | cuda_names
+
+
+def test_list_text_and_filters(capsys):
+    py = matrix()[0].python
+    assert run(["--list", "--python", py]) == EXIT_OK
+    out = capsys.readouterr().out
+    names = [v.name for v in matrix() if v.python == py]
+    for n in names:
+        assert n in out
+    assert f"{len(names)} variant(s), 0 CUDA" in out
+    cuda = next(v for v in matrix(cuda=True) if v.is_cuda)
+    assert run(["--list", "--variant", cuda.name, "--format", "json"]) == EXIT_OK
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)] == [cuda.name]
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--list", "--variant", "py99-cpu-mkl"], "unknown variant 'py99-cpu-mkl'"),
+    (["--list", "--python", "2.7"], "unknown Python version 2.7"),
+    (["--list", "--resume", "--restart"], "not allowed with argument"),
+])
+def test_bad_selection_is_one_line_exit_2(capsys, argv, needle):
+    assert run(argv) == EXIT_USAGE
+    assert needle in only_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------------------ pre-flight
+
+
+def test_conda_build_missing_is_refused(tmp_path, env, capsys):
+    env.setenv("PATH", str(tmp_path))  # no conda-build on PATH
+    env.delenv("CONDA_EXE", raising=False)
+    code = run(["--artifacts", str(tmp_path / "rel"), "--allow-dirty", "--variant", four()[0]])
+    assert code == EXIT_USAGE
+    assert "conda-build not found" in only_line(capsys.readouterr().err)
+    assert not (tmp_path / "rel").exists()
+
+
+def test_dirty_tree_is_refused(tmp_path, env, capsys):
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "recipe-hack.patch").write_text("uncommitted\n")
+    env.setattr(release, "REPO_ROOT", repo)
+    argv = ["--artifacts", str(tmp_path / "rel"), "--conda-build", str(STANDIN),
+            "--variant", four()[0]]
+    assert run(argv) == EXIT_USAGE
+    line = only_line(capsys.readouterr().err)
+    assert "git tree is dirty" in line and "recipe-hack.patch" in line and "--allow-dirty" in line
+    assert not (tmp_path / "rel").exists()
+
+
+def test_disk_space_refusal_prints_the_estimate(tmp_path, env, capsys):
+    env.setenv("PYTORCH_RELEASE_FREE_BYTES", str(60 * 10**9))
+    argv = release_argv(tmp_path, four()[:3])
+    assert run(argv) == EXIT_USAGE
+    line = only_line(capsys.readouterr().err)
+    assert "not enough free disk space" in line
+    assert "~75 GB needed for 3 CPU x 25 GB + 0 CUDA x 60 GB, 60 GB free" in line
+    assert not (tmp_path / "rel").exists()
+
+
+def test_cuda_without_gpu_is_refused(tmp_path, env, capsys):
+    from tools import cuda_arch
+
+    env.setattr(cuda_arch, "gpus_visible", lambda nvml=None: False)
+    cuda = next(v.name for v in matrix(cuda=True) if v.is_cuda)
+    assert run(release_argv(tmp_path, [cuda])) == EXIT_USAGE
+    assert "no NVIDIA GPU is visible" in only_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------------------ dry run
+
+
+def test_dry_run_prints_every_plan_and_writes_nothing(tmp_path, env, capsys):
+    env.setenv("TORCH_CUDA_ARCH_LIST", "8.6")
+    env.setenv("MAX_JOBS", "2")
+    rel = tmp_path / "rel"
+    assert run(["--artifacts", str(rel), "--dry-run", "--format", "json",
+                "--conda-build", str(STANDIN), "--allow-dirty", "--", "--stats-file", "s"]) == 0
+    captured = capsys.readouterr()
+    plans = json.loads(captured.out)
+    assert [p["name"] for p in plans] == [v.name for v in matrix()]
+    version = plans[0]["croot"].split(os.sep)[-2]
+    for p in plans:
+        assert p["action"] == "build" and p["reason"] == "not built yet"
+        argv = p["argv"]
+        assert argv[0] == str(STANDIN.resolve())
+        assert argv[argv.index("--croot") + 1] == str(rel / version / p["name"])
+        assert argv[argv.index("--output-folder") + 1] == str(rel / version / "channel")
+        m_files = [argv[i + 1] for i, a in enumerate(argv) if a == "-m"]
+        assert m_files[-1] == str(rel / version / "overrides" / f"{p['name']}.yaml")
+        assert "--dirty" not in argv and "--no-build-id" not in argv
+        assert argv[-2:] == ["--stats-file", "s"]
+        assert p["env"]["removed"] == ["MAX_JOBS", "TORCH_CUDA_ARCH_LIST"]
+        assert p["override_content"].startswith(f"# variant: {p['name']}\n")
+        assert p["log"] == str(rel / version / "logs" / f"{p['name']}.log")
+    assert not rel.exists()
+
+
+def test_dry_run_text_without_conda_build(tmp_path, env, capsys):
+    env.setenv("PATH", str(tmp_path))
+    env.delenv("CONDA_EXE", raising=False)
+    rel = tmp_path / "rel"
+    assert run(["--artifacts", str(rel), "--dry-run", "--cuda"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "a real run would refuse: conda-build not found" in out
+    for i, v in enumerate(matrix(cuda=True), 1):
+        assert f"[{i}/{len(matrix(cuda=True))}] {v.name}: build" in out
+    assert out.count("  argv: ") == len(matrix(cuda=True))
+    assert not rel.exists()
+
+
+# ------------------------------------------------------------------------------ whole releases
+
+
+@pytest.mark.slow
+def test_four_variants_one_build_failure_one_test_failure(tmp_path, env, capsys):
+    names = four()
+    env.setenv("CONDA_BUILD_STANDIN_FAIL_BUILD", names[1])
+    env.setenv("CONDA_BUILD_STANDIN_FAIL_TESTS", names[2])
+    # dev knobs left in the shell must not reach the build (PYTORCH_SKIP_TESTS would also make
+    # the passing variants "untested", so fail their validation)
+    env.setenv("MAX_JOBS", "3")
+    env.setenv("PYTORCH_SKIP_TESTS", "1")
+    env.setenv("PYTORCH_CCACHE", shutil.which("ccache") or "/usr/bin/ccache")
+    code = run(release_argv(tmp_path, names))
+    out = capsys.readouterr().out
+    assert code == EXIT_FAIL
+    root = version_dir(tmp_path)
+
+    report = json.loads((root / "release-report.json").read_text())
+    rows = {r["name"]: r for r in report["variants"]}
+    assert list(rows) == names and report["verdict"] == "fail"
+    assert (rows[names[0]]["build"], rows[names[0]]["verdict"]) == (BUILT, "pass")
+    assert (rows[names[1]]["build"], rows[names[1]]["verdict"]) == (BUILD_FAILED, "fail")
+    assert rows[names[1]]["reasons"][0] == "conda-build exited with status 1"
+    assert (rows[names[2]]["build"], rows[names[2]]["verdict"]) == (BUILT, "fail")
+    assert (rows[names[3]]["build"], rows[names[3]]["verdict"]) == (BUILT, "pass")
+    # the stand-in's suite: 5 tests, 2 files; the failing one loses test_cat and test_view
+    assert rows[names[0]]["counts"]["passed"] == 5 and rows[names[0]]["counts"]["failed"] == 0
+    assert rows[names[2]]["counts"]["failed"] >= 1
+    for n in names:
+        assert rows[n]["log"] == f"logs/{n}.log"
+        assert rows[n]["elapsed"] > 0
+
+    md = (root / "release-report.md").read_text()
+    for n in names:
+        assert f"[logs/{n}.log](logs/{n}.log)" in md
+    assert f"| {names[1]} | build-failed | fail |" in md
+    assert f"| {names[2]} | built | fail |" in md
+    assert f"| {names[0]} | built | pass | 5 | 0 |" in md
+    with zipfile.ZipFile(root / "log_files.zip") as zf:
+        assert sorted(zf.namelist()) == sorted(f"logs/{n}.log" for n in names)
+        assert b"BuildScriptException" in zf.read(f"logs/{names[1]}.log")
+
+    # each variant: its own croot, its own log, packages in the one channel
+    for n in names:
+        assert (root / n).is_dir()
+        assert "BUILD START:" in (root / "logs" / f"{n}.log").read_text()
+    channel = {p.name for p in (root / "channel").glob("*/*.conda")}
+    for n in names:  # BUILD START lists the package files conda-build is about to make
+        line = next(x for x in (root / "logs" / f"{n}.log").read_text().splitlines()
+                    if x.startswith("BUILD START: "))
+        files = set(ast.literal_eval(line.removeprefix("BUILD START: ")))
+        assert files and (files <= channel) == (n != names[1]), n
+        assert not files & channel or n != names[1]
+    # what the PyTorch build saw (the recorder $PYTHON, run by the real build.sh): release defaults
+    seen = recorded_env(root / names[0])
+    assert seen["MAX_JOBS"] == seen["CPU_COUNT"] != "3"
+    assert seen["USE_CCACHE"] == "0" and "CMAKE_CXX_COMPILER_LAUNCHER" not in seen
+
+    state = json.loads((root / "state.json").read_text())
+    assert set(state["variants"]) == set(names)
+    assert "[4/4] " in out and "release: FAIL" in out
+
+    # Rerun without the failure knobs: the two good variants are skipped, the others rebuilt.
+    env.delenv("CONDA_BUILD_STANDIN_FAIL_BUILD")
+    env.delenv("CONDA_BUILD_STANDIN_FAIL_TESTS")
+    assert run(release_argv(tmp_path, names)) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"[1/4] {names[0]}  skipped" in out and f"[4/4] {names[3]}  skipped" in out
+    assert f"[2/4] {names[1]}  elapsed" in out and "(last attempt: build-failed)" in out
+    assert f"[3/4] {names[2]}  elapsed" in out and "(last attempt: built, tests fail)" in out
+    report = json.loads((root / "release-report.json").read_text())
+    assert report["verdict"] == "pass"
+    assert [r["from_earlier_run"] for r in report["variants"]] == [True, False, False, True]
+    previous = sorted(p.name for p in (root / "logs" / "previous").iterdir())
+    assert [p.split(".")[0] for p in previous] == sorted([names[1], names[2]])
+
+    # --restart would build all four again
+    assert run([*release_argv(tmp_path, names), "--restart", "--dry-run"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.count(": build (--restart)") == 4
+
+
+def test_corrupt_state_is_reported_and_treated_as_empty(tmp_path, env, capsys):
+    names = four()[:2]
+    version = recipe_version()
+    fingerprint = release.recipe_fingerprint(RECIPE_DIR, (CONDA_BUILD_CONFIG,))
+    state = ReleaseState(version)
+    for n in names:
+        state.record(VariantRecord(n, BUILT, 0, "pass", [], {"passed": 5}, 3.0, f"logs/{n}.log",
+                                   fingerprint))
+    path = tmp_path / "rel" / version / "state.json"
+    save_state(state, path)
+    argv = [*release_argv(tmp_path, names), "--dry-run"]
+    assert run(argv) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.count("skip (built and validated (pass) by an earlier run)") == 2
+
+    path.write_text(path.read_text()[:100])  # truncated, as by a full disk or a copy cut short
+    assert run(argv) == EXIT_OK
+    captured = capsys.readouterr()
+    line = only_line(captured.err)
+    assert line.startswith(f"warning: state file {path} is corrupt (")
+    assert line.endswith("treating it as empty: every selected variant will be built")
+    assert captured.out.count(": build (not built yet)") == 2
+
+
+def test_ccache_only_when_asked(tmp_path, env, capsys):
+    if shutil.which("ccache") is None:
+        pytest.skip("no ccache")
+    env.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    name = four()[0]
+    assert run([*release_argv(tmp_path, [name]), "--ccache"]) == EXIT_OK
+    out = capsys.readouterr().out
+    root = version_dir(tmp_path)
+    conf = root / "ccache" / "ccache.conf"
+    assert "pre-flight: ccache: " in out and str(conf) in out
+    assert f"base_dir = {root}" in conf.read_text()
+    seen = recorded_env(root / name)
+    assert Path(seen["CMAKE_CXX_COMPILER_LAUNCHER"]).is_absolute()
+    assert seen["CCACHE_CONFIGPATH"] == str(conf)
+
+
+# ------------------------------------------------------------------------------ kill and resume
+
+
+def _wait_for(predicate, proc, timeout=60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"release ended early with {proc.returncode}")
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
+def test_kill_in_variant_3_then_resume(tmp_path, signame):
+    import signal
+    import sys
+
+    names = four()
+    env = {k: v for k, v in os.environ.items()
+           if k not in release.DEV_KNOBS and not k.startswith("CONDA_BUILD_STANDIN_")}
+    env.update(PYTORCH_RELEASE_FREE_BYTES=BIG, CONDA_BUILD_STANDIN_SLEEP="0.4",
+               PYTHONPATH=str(REPO_ROOT))
+    argv = [sys.executable, "-m", "tools.release", *release_argv(tmp_path, names)]
+    log3 = None
+    with open(tmp_path / "first.out", "wb") as out:
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+        try:
+            def in_variant_3():
+                nonlocal log3
+                logs = list((tmp_path / "rel").glob(f"*/logs/{names[2]}.log"))
+                if not logs:
+                    return False
+                log3 = logs[0]
+                return "Building CXX object" in log3.read_text(errors="replace")
+
+            _wait_for(in_variant_3, proc)
+            proc.send_signal(getattr(signal, signame))
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    root = log3.parents[1]
+    state = json.loads((root / "state.json").read_text())["variants"]
+    assert [state[n]["build"] for n in names[:2]] == [BUILT, BUILT]
+    assert names[3] not in state
+    if signame == "SIGKILL":
+        assert code == -signal.SIGKILL
+        assert names[2] not in state
+    else:  # forwarded to conda-build, recorded, reported, exit 130
+        assert code == 130
+        assert state[names[2]]["build"] == "interrupted"
+        assert json.loads((root / "release-report.json").read_text())["verdict"] == "fail"
+    assert "BUILD START" in log3.read_text()  # the log of the killed variant was kept
+
+    env["CONDA_BUILD_STANDIN_SLEEP"] = "0"
+    second = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    out = second.stdout
+    assert f"[1/4] {names[0]}  skipped" in out and f"[2/4] {names[1]}  skipped" in out
+    assert f"[3/4] {names[2]}  elapsed" in out and f"[4/4] {names[3]}  elapsed" in out
+    assert "~" in out.split(f"[3/4] {names[2]}")[1].splitlines()[0]  # estimate from 1-2
+    why = "not built yet" if signame == "SIGKILL" else "last attempt: interrupted"
+    assert f"({why})" in out
+    final = json.loads((root / "state.json").read_text())["variants"]
+    assert all(final[n]["build"] == BUILT and final[n]["verdict"] == "pass" for n in names)
+    # the interrupted attempt's log was moved aside, not deleted
+    assert list((root / "logs" / "previous").glob(f"{names[2]}.*.log"))
+
+
+# ------------------------------------------------------------------------------ through nox
+
+
+@pytest.mark.slow
+def test_through_real_nox(tmp_path):
+    import sys
+
+    if subprocess.run([sys.executable, "-m", "nox", "--version"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("nox is not installed in this interpreter")
+    env = {k: v for k, v in os.environ.items() if k not in ("CONDA_EXE",)}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    nox = [sys.executable, "-m", "nox", "-f", str(REPO_ROOT / "noxfile.py"), "-s", "release",
+           "--"]
+    listing = subprocess.run([*nox, "--list", "--cuda", "--format", "json"], cwd=REPO_ROOT,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert listing.returncode == 0, listing.stderr
+    assert json.loads(listing.stdout) == to_json(matrix(cuda=True))
+
+    dry = subprocess.run([*nox, "--dry-run", "--artifacts", str(tmp_path / "rel")],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr
+    for v in matrix():
+        assert f"] {v.name}: build" in dry.stdout
+    assert "a real run would refuse: conda-build not found" in dry.stdout
+    assert not (tmp_path / "rel").exists()
