@@ -121,6 +121,56 @@ def test_skip_only_built_and_passed_with_the_same_recipe():
         assert release.skip_reason(rec, "f1", restart=False) is None
 
 
+# Hand-written logs in conda-build's format (../shared/reference/conda-build.md "What the log
+# shows") with a PyTorch suite in the format of ../shared/reference/pytorch-test-output.md.
+_PKG = "/b/linux-64/pytorch-2.13.0-cpu_mkl_py311h1234567_0.conda"
+_META = "/b/linux-64/pytorch-cpu-2.13.0-cpu_mkl_py311h1234567_0.conda"
+_SUITE = """\
++ python ./test/run_test.py --core --continue-through-error
+Running all tests
+Running test_nn 1/1 ... [2026-11-25 10:00:00.000000]
+============================= test session starts ==============================
+platform linux -- Python 3.11.9, pytest-8.3.4, pluggy-1.5.0
+collecting ... collected 3 items
+
+test_nn.py::TestNN::test_a PASSED [0.0112s] [ 33%]
+test_nn.py::TestNN::test_b PASSED [0.0112s] [ 66%]
+test_nn.py::TestNN::test_c PASSED [0.0112s] [100%]
+
+============================== 3 passed in 0.05s ===============================
++ pip check
+No broken requirements found.
+"""
+
+
+def _log(with_suite: bool) -> str:
+    suite = _SUITE if with_suite else "+ pip check\nNo broken requirements found.\n"
+    return (f"BUILD START: ['{Path(_PKG).name}', '{Path(_META).name}']\n"
+            "Packaging pytorch\nPackaging pytorch-cpu\n"
+            f"TEST START: {_PKG}\nimport: 'torch'\n{suite}TEST END: {_PKG}\n"
+            f"TEST START: {_META}\nimport: 'torch'\nTEST END: {_META}\n"
+            "# Automatic uploading is disabled\n")
+
+
+def test_validation_accepts_a_metapackage_without_suite_only_beside_a_suite(tmp_path):
+    log = tmp_path / "py311-cpu-mkl.log"
+    log.write_text(_log(with_suite=True))
+    verdict, counts, reasons = release.validate_log(log)
+    assert (verdict, counts["passed"], reasons) == ("pass", 3, [])
+
+    log.write_text(_log(with_suite=False))  # e.g. PYTORCH_SKIP_TESTS=1 leaked into the build
+    verdict, counts, reasons = release.validate_log(log)
+    assert verdict == "fail" and counts["passed"] == 0
+    assert "tests did not run: no package of this log ran the test suite" in reasons
+
+    log.write_text(f"BUILD START: ['{Path(_PKG).name}']\nPackaging pytorch\n")  # no test phase
+    verdict, _, reasons = release.validate_log(log)
+    assert verdict == "fail" and reasons
+
+    log.write_text("")
+    assert release.validate_log(log)[0] == "fail"
+
+
 # ------------------------------------------------------------------------------ listing
 
 

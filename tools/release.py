@@ -551,8 +551,8 @@ def main(argv: Sequence[str]) -> int:
     from tools.recipe import recipe_version
 
     version = recipe_version(args.recipe)
-    root = args.artifacts / version
-    layout = Layout(root=root, output_folder=args.output_folder or root / "channel")
+    root = args.artifacts.absolute() / version
+    layout = Layout(root=root, output_folder=(args.output_folder or root / "channel").absolute())
     state, warning = load_state(layout.state, version)
     if warning:
         _print(f"warning: {warning}", err=True)
