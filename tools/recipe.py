@@ -360,7 +360,10 @@ def check_rendered(r: Rendered) -> list[str]:
     nvcc = [b for b in build if b.startswith("cuda-nvcc_")]
     if bool(nvcc) != bool(cuda):
         problems.append(f"CUDA compiler in build requirements: {nvcc} for gpu_variant {gpu}")
-    for name in ("cmake", "ninja", "python", "pip", "numpy", "setuptools", "pyyaml"):
+    # cmake/ninja run on the build machine; the rest is PyTorch's [build-system] requires
+    build_needs = ("cmake", "ninja", "python", "pip", "numpy", "setuptools", "packaging",
+                   "pyyaml", "requests", "six", "typing_extensions")  # fmt: skip
+    for name in build_needs:
         if name not in _names(build) + _names(host):
             problems.append(f"build/host requirements lack {name}")
     blas_host = {"mkl": ["mkl-devel"], "openblas": ["libblas", "libcblas", "liblapack"]}.get(blas)
