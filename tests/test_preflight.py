@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,27 @@ def test_preflight_order_conda_build_first(tmp_path, repo):
     with pytest.raises(ToolError, match="not an executable file"):
         preflight.run_preflight(variants_to_build=CPU, conda_build=str(tmp_path / "nope"),
                                 repo_root=repo, allow_dirty=False, disk_path=tmp_path)
+
+
+def test_preflight_collects_every_refusal_for_a_dry_run(tmp_path, repo):
+    (repo / "meta.yaml").write_text("dirty\n")
+    exe, lines, problems = preflight.run_preflight(
+        variants_to_build=CPU + CUDA, conda_build=str(tmp_path / "nope"), repo_root=repo,
+        allow_dirty=False, disk_path=tmp_path, gpus_visible=lambda: False,
+        environ={preflight.FREE_BYTES_ENV: "0"}, collect=True)
+    assert exe is None and lines == []
+    assert [p.split(" ")[0:2] for p in problems] == [
+        ["conda-build", repr(str(tmp_path / "nope"))], ["the", "git"], ["--cuda", "selects"],
+        ["not", "enough"]]
+
+
+def test_preflight_passes_with_info_lines(tmp_path, repo):
+    standin = Path(__file__).parent / "standin" / "conda-build"
+    exe, lines, problems = preflight.run_preflight(
+        variants_to_build=CUDA, conda_build=str(standin), repo_root=repo, allow_dirty=False,
+        disk_path=tmp_path, gpus_visible=lambda: True,
+        environ={preflight.FREE_BYTES_ENV: str(61 * 10**9)})
+    assert exe == str(standin.resolve()) and problems == []
+    assert lines == [f"conda-build: {exe}", "git: tree clean", "gpu: visible, 1 CUDA variant(s)",
+                     f"disk: ~60 GB needed for 0 CPU x 25 GB + 1 CUDA x 60 GB, 61 GB free at "
+                     f"{tmp_path} (from {preflight.FREE_BYTES_ENV})"]

@@ -299,6 +299,7 @@ def test_dry_run_text_without_conda_build(tmp_path, env, capsys):
     assert run(["--artifacts", str(rel), "--dry-run", "--cuda"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "a real run would refuse: conda-build not found" in out
+    assert "a real run would refuse: --cuda selects" in out or "gpu: visible" in out
     for i, v in enumerate(matrix(cuda=True), 1):
         assert f"[{i}/{len(matrix(cuda=True))}] {v.name}: build" in out
     assert out.count("  argv: ") == len(matrix(cuda=True))

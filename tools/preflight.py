@@ -179,16 +179,38 @@ def run_preflight(
     disk_path: Path,
     gpus_visible: Callable[[], bool] | None = None,
     environ: dict[str, str] | None = None,
-) -> tuple[str, list[str]]:
-    """Run every check in order; return (conda-build path, info lines) or raise the first refusal.
+    collect: bool = False,
+) -> tuple[str | None, list[str], list[str]]:
+    """Run every check in order; return (conda-build path, info lines, refusals).
 
     ``variants_to_build`` are the selected variants a resume does not skip: they decide the GPU
-    check (a CUDA variant among them) and the disk estimate.
+    check (a CUDA variant among them) and the disk estimate. By default the first refusal is
+    raised as a ToolError; with ``collect`` (a dry run) every check runs and the refusals are
+    returned instead.
     """
-    exe = check_conda_build(conda_build)
-    lines = [f"conda-build: {exe}", check_git_clean(repo_root, allow_dirty)]
-    gpu = check_gpu(variants_to_build, gpus_visible)
-    if gpu:
-        lines.append(gpu)
-    lines.append(check_disk(variants_to_build, disk_path, environ))
-    return exe, lines
+    exe: str | None = None
+    lines: list[str] = []
+    problems: list[str] = []
+
+    def conda() -> str:
+        nonlocal exe
+        exe = check_conda_build(conda_build)
+        return f"conda-build: {exe}"
+
+    checks: list[Callable[[], str | None]] = [
+        conda,
+        lambda: check_git_clean(repo_root, allow_dirty),
+        lambda: check_gpu(variants_to_build, gpus_visible),
+        lambda: check_disk(variants_to_build, disk_path, environ),
+    ]
+    for check in checks:
+        try:
+            line = check()
+        except ToolError as exc:
+            if not collect:
+                raise
+            problems.append(exc.message)
+            continue
+        if line:
+            lines.append(line)
+    return exe, lines, problems

@@ -569,7 +569,7 @@ def main(argv: Sequence[str]) -> int:
     if args.dry_run:
         return _dry_run(args, extra, plans, to_build, layout, config_paths)
 
-    conda_build, lines = preflight.run_preflight(
+    conda_build, lines, _ = preflight.run_preflight(
         variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
         allow_dirty=args.allow_dirty, disk_path=layout.root,
     )
@@ -603,16 +603,12 @@ def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, cca
 
 
 def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
-    notes: list[str] = []
-    try:
-        conda_build, lines = preflight.run_preflight(
-            variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
-            allow_dirty=args.allow_dirty, disk_path=layout.root,
-        )
-        notes += lines
-    except ToolError as exc:
-        notes.append(f"a real run would refuse: {exc.message}")
-        conda_build = args.conda_build or "conda-build"
+    found, notes, problems = preflight.run_preflight(
+        variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
+        allow_dirty=args.allow_dirty, disk_path=layout.root, collect=True,
+    )
+    notes += [f"a real run would refuse: {p}" for p in problems]
+    conda_build = found or args.conda_build or "conda-build"
     ccache_env = None
     if args.ccache:
         try:
