@@ -429,6 +429,20 @@ def test_ccache_only_when_asked(tmp_path, env, capsys):
     assert seen["CCACHE_CONFIGPATH"] == str(conf)
 
 
+def test_a_second_release_of_the_same_version_is_refused(tmp_path, env, capsys):
+    from tools import lock
+
+    version = recipe_version()
+    held = lock.acquire(tmp_path / "rel" / version / "release.lock", what="release")
+    try:
+        assert run(release_argv(tmp_path, four()[:1])) == EXIT_USAGE
+    finally:
+        held.release()
+    line = only_line(capsys.readouterr().err)
+    assert line.startswith(f"{PROG}: error: another release (pid {os.getpid()}")
+    assert not (tmp_path / "rel" / version / "logs").exists()
+
+
 # ------------------------------------------------------------------------------ kill and resume
 
 
@@ -497,6 +511,8 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
     assert f"[1/4] {names[0]}  skipped" in out and f"[2/4] {names[1]}  skipped" in out
     assert f"[3/4] {names[2]}  elapsed" in out and f"[4/4] {names[3]}  elapsed" in out
     assert "~" in out.split(f"[3/4] {names[2]}")[1].splitlines()[0]  # estimate from 1-2
+    # SIGKILL left the lock behind; its owner is gone, so it is taken over with a note
+    assert ("took over a stale lock" in second.stderr) == (signame == "SIGKILL")
     why = "not built yet" if signame == "SIGKILL" else "last attempt: interrupted"
     assert f"({why})" in out
     final = json.loads((root / "state.json").read_text())["variants"]

@@ -580,8 +580,15 @@ def main(argv: Sequence[str]) -> int:
     for line in lines:
         _print(f"pre-flight: {line}")
     _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
-    layout.output_folder.mkdir(parents=True, exist_ok=True)
-    return _run(plans, state, layout, version, fingerprint, selected)
+    from tools import lock
+
+    # One release per version folder at a time: two would overwrite each other's state and logs.
+    with lock.acquire(layout.root / "release.lock", what="release",
+                      command=" ".join([PROG, *argv])) as held:
+        if held.message:
+            _print(f"note: {held.message}", err=True)
+        layout.output_folder.mkdir(parents=True, exist_ok=True)
+        return _run(plans, state, layout, version, fingerprint, selected)
 
 
 def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, ccache_env,
