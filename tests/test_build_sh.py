@@ -300,3 +300,16 @@ def test_bld_bat_mirrors_build_sh():
     assert "CMAKE_CUDA_COMPILER_LAUNCHER=%PYTORCH_CCACHE%" in bat
     assert 'set "USE_CCACHE=0"' in bat
     assert BLD_BAT.read_bytes().count(b"\r\n") == BLD_BAT.read_bytes().count(b"\n")  # CRLF
+
+
+def test_recorder_contract(tmp_path):
+    """The stand-in other tests rely on: one JSON line per call in its cwd, exit 1 on request."""
+    env = {"PATH": os.environ.get("PATH", ""), "MARK": "x"}
+    ok = subprocess.run([str(RECORDER), "-c", "pass"], cwd=tmp_path, env=env)
+    bad = subprocess.run([str(RECORDER)], cwd=tmp_path, env={**env, "PYTHON_RECORDER_FAIL": "1"},
+                         capture_output=True, text=True)  # fmt: skip
+    assert (ok.returncode, bad.returncode) == (0, 1)
+    assert "simulated build failure" in bad.stderr
+    lines = [json.loads(ln) for ln in (tmp_path / "python-recorder.jsonl").read_text().splitlines()]
+    assert [r["argv"] for r in lines] == [["-c", "pass"], []]
+    assert lines[0]["cwd"] == str(tmp_path) and lines[0]["env"]["MARK"] == "x"
