@@ -301,7 +301,8 @@ def evaluate_package(phase: PhaseResult, policy: Policy, variant: str | None = N
         notes.insert(0, "conda-build: nothing to test for this package")
     elif not suite_ran:
         verdict = "untested"
-        notes.insert(0, "tests did not run: the test phase ran no test suite")
+        notes.insert(0, "tests did not run: the test phase ran no test suite"
+                     + (f" (errors: {_join(phase.exceptions)})" if phase.exceptions else ""))
     else:
         verdict = "pass"
     return PackageReport(

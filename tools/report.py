@@ -156,6 +156,20 @@ def _first_failures(pkg: PackageReport, n: int = FIRST_FAILURES) -> list[str]:
     return shown
 
 
+def render_summary(report: Report) -> str:
+    """A few plain lines (no table): what is printed when the full report goes to --output."""
+    out = []
+    for log in report.logs:
+        out.append(f"{_safe(log.path, 150)}: {log.verdict.upper()}"
+                   + (f" ({'; '.join(_safe(r) for r in log.reasons)})" if log.reasons else ""))
+        for pkg in log.packages:
+            out.append(f"  {_safe(pkg.package, 100)}: {pkg.verdict.upper()}: "
+                       f"{_counts_line(pkg.counts)}")
+            out += [f"    - {_safe(r)}" for r in pkg.reasons]
+    out.append(f"verdict: {report.verdict.upper()}")
+    return "\n".join(out) + "\n"
+
+
 def render_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2) + "\n"
 

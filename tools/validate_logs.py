@@ -7,6 +7,7 @@ binary file, bad option, bad known-failures or baseline file).
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
 import sys
 import zlib
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from tools import paths as repo_paths
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError, run_main
-from tools.log_inputs import LogInput, collect_inputs
-from tools.logs import BLOCK_SIZE, LogParser, LogResult
+from tools.log_inputs import GZIP_MAGIC, LogInput, collect_inputs
+from tools.logs import BLOCK_SIZE, LogParser, LogResult, parse_mapped
 from tools.policy import (
     DEFAULT_MAX_COVERAGE_DROP,
     DEFAULT_MAX_FAILURE_RATE,
@@ -25,7 +26,7 @@ from tools.policy import (
     load_baseline,
     load_known_failures,
 )
-from tools.report import RENDERERS, Report, render_markdown, render_terminal
+from tools.report import RENDERERS, Report, render_markdown, render_summary
 
 PROG = "nox -s validate_logs --"
 BINARY_NUL_FRACTION = 0.01  # a "log" whose first 64 KiB is over 1% NUL bytes is not text
@@ -33,8 +34,39 @@ FORMATS = ("terminal", "json", "markdown", "junit")
 SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".xml": "junit"}
 
 
+def _check_text(name: str, head: bytes) -> None:
+    if head.count(b"\0") > BINARY_NUL_FRACTION * len(head):
+        raise ToolError(f"{name} is a binary file, not a text log; pass the conda-build log",
+                        EXIT_USAGE)
+
+
+def _parse_plain_file(log: LogInput, framed: bool) -> LogResult | None:
+    """A regular uncompressed file: memory-map it (fast skip of the build phase). None if that
+    does not apply (compressed, empty, or mapping refused), so the caller streams it."""
+    if log.path is None or log.member is not None:
+        return None
+    try:
+        with open(log.path, "rb") as f:
+            if f.read(2) == GZIP_MAGIC or os.fstat(f.fileno()).st_size == 0:
+                return None
+            try:
+                # private writable mapping: pages are only read, never copied, but
+                # ctypes (memmem) can address it
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            except (OSError, ValueError):
+                return None
+            with mm:
+                _check_text(log.name, mm[:65536])
+                return parse_mapped(mm, log.name, framed=framed)
+    except OSError as exc:
+        raise ToolError(f"cannot read {log.name}: {exc.strerror or exc}", EXIT_USAGE) from None
+
+
 def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE) -> LogResult:
-    """Stream one log through the parser. ToolError(2) if it is binary or cannot be read."""
+    """Parse one log. ToolError(2) if it is binary or cannot be read."""
+    mapped = _parse_plain_file(log, framed)
+    if mapped is not None:
+        return mapped
     parser = LogParser(log.name, framed=framed)
     with log.open() as stream:
         buf = bytearray(block_size)
@@ -57,10 +89,7 @@ def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE
             data = bytes(view[:n])
             if first:
                 first = False
-                head = data[:65536]
-                if head.count(b"\0") > BINARY_NUL_FRACTION * len(head):
-                    raise ToolError(f"{log.name} is a binary file, not a text log; pass the "
-                                    "conda-build log", EXIT_USAGE)
+                _check_text(log.name, data[:65536])
             parser.feed(data)
     return parser.close()
 
@@ -194,7 +223,7 @@ def main(argv: Sequence[str]) -> int:
     if args.output:
         fmt = fmt or SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "json")
         _write(args.output, RENDERERS[fmt](report))
-        sys.stdout.write(render_terminal(report))
+        sys.stdout.write(render_summary(report))
         print(f"report written to {args.output} ({fmt})")
     else:
         sys.stdout.write(RENDERERS[fmt or "terminal"](report))

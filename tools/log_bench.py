@@ -1,0 +1,300 @@
+"""``nox -s bench -- logs [--size 1G]``: validate_logs' speed and memory on a realistic big log.
+
+Generates (once; reused) a conda-build log of the chosen size under build_artifacts/bench/: per
+package a verbose build phase (CMAKE_VERBOSE_MAKEFILE-style compile lines), then a test phase
+where run_test.py runs test files with ~15k pytest -vv results (a few failures with tracebacks,
+skips, xfails). Then it times ``grep -c -E 'PASSED|FAILED'`` and ``python -m tools.validate_logs``
+on the same file, in this run, alternating, best of N, and prints the ratio and validate_logs'
+peak RSS (from wait4's rusage of that child). It also checks that the counts validate_logs
+found equal the generated ones. Exit 0 when the targets (<= 2x grep, < 100 MB) are met, else 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError, run_main
+from tools.paths import ARTIFACTS_DIR, REPO_ROOT
+
+BENCH_DIR = ARTIFACTS_DIR / "bench"
+TARGET_RATIO = 2.0
+TARGET_RSS_MB = 100.0
+GENERATOR_VERSION = 1  # bump when the generated content changes: old files are regenerated
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    t = text.strip().upper().removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise ToolError(f"--size {text!r}: expected e.g. 200M, 1G or 5000000", EXIT_USAGE) from None
+    if value < 1 << 20:
+        raise ToolError(f"--size {text!r}: at least 1M", EXIT_USAGE)
+    return int(value)
+
+
+@dataclass
+class PackageTruth:
+    package: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Truth:
+    size: int
+    version: int = GENERATOR_VERSION
+    packages: list[PackageTruth] = field(default_factory=list)
+
+
+_SOURCES = ["aten/src/ATen/native/cpu/{}.cpp", "torch/csrc/autograd/{}.cpp",
+            "aten/src/ATen/native/{}.cpp", "caffe2/serialize/{}.cc", "torch/csrc/jit/passes/{}.cpp"]
+_WORDS = ["Activation", "BinaryOps", "Blas", "Convolution", "Distance", "Embedding", "Loss",
+          "Normalization", "Pooling", "Reduce", "Sorting", "TensorCompare", "UnaryOps", "Unfold",
+          "Indexing", "Copy", "Fill", "Lerp", "Scan", "Histogram", "graph_fuser", "variable"]
+
+
+def _build_lines(rng: random.Random, n: int) -> list[bytes]:
+    prefix = "$PREFIX"
+    lines = []
+    for i in range(n):
+        src = rng.choice(_SOURCES).format(rng.choice(_WORDS) + str(rng.randint(0, 99)))
+        obj = src.replace("/", "_")
+        if i % 40 == 7:
+            lines.append(f"$SRC_DIR/{src}:{rng.randint(10, 2000)}:{rng.randint(1, 80)}: warning: "
+                         f"unused variable 'tmp{i}' [-Wunused-variable]\n".encode())
+            continue
+        lines.append(
+            f"[{i}/{n}] $BUILD_PREFIX/bin/x86_64-conda-linux-gnu-c++ -DAT_PER_OPERATOR_HEADERS "
+            f"-DCPUINFO_SUPPORTED_PLATFORM=1 -DFMT_HEADER_ONLY=1 -DUSE_DISTRIBUTED "
+            f"-DUSE_C10D_GLOO -I$SRC_DIR/build/aten/src -I$SRC_DIR/aten/src -I$SRC_DIR/build "
+            f"-isystem {prefix}/include -isystem $SRC_DIR/third_party/protobuf/src "
+            f"-fvisibility-inlines-hidden -fmessage-length=0 "
+            f"-march=nocona -mtune=haswell -ftree-vectorize -fPIC -fstack-protector-strong -O3 "
+            f"-DNDEBUG -std=gnu++17 -MD -MT caffe2/CMakeFiles/torch_cpu.dir/{obj}.o "
+            f"-MF caffe2/CMakeFiles/torch_cpu.dir/{obj}.o.d "
+            f"-o caffe2/CMakeFiles/torch_cpu.dir/{obj}.o "
+            f"-c $SRC_DIR/{src}\n".encode())
+    return lines
+
+
+def _test_phase(rng: random.Random, pkg_file: str, truth: PackageTruth, tests: int) -> bytes:
+    out: list[str] = [f"TEST START: {pkg_file}\n", "import: 'torch'\n", "import: 'torch.nn'\n",
+                      "+ python ./test/run_test.py --core --continue-through-error\n",
+                      "Running all tests\n", "Running parallel tests on 2 processes\n"]
+    files = [f"test_{w.lower()}" for w in _WORDS[:12]]
+    per_file = tests // len(files)
+    any_failed = False
+    for fi, name in enumerate(files):
+        n = per_file + (tests - per_file * len(files) if fi == len(files) - 1 else 0)
+        out.append(f"Running {name} 1/1 ... [2025-08-01 17:{fi:02d}:33.052528]\n")
+        out.append(f"Executing ['$PREFIX/bin/python', '-bb', '{name}.py', '--shard-id=1', "
+                   "'--num-shards=1', '-vv', '-rfEX', '-p', 'no:xdist', '--use-pytest', "
+                   "'--reruns=2'] ... [2025-08-01 17:09:33.052528]\n")
+        out.append("=" * 29 + " test session starts " + "=" * 30 + "\n")
+        out.append("platform linux -- Python 3.11.9, pytest-8.3.4, pluggy-1.5.0 -- "
+                   "$PREFIX/bin/python\n")
+        out.append(f"collecting ... collected {n} items\n\n")
+        c = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0}
+        failed_here: list[str] = []
+        for t in range(n):
+            test = f"{name}.py::Test{name[5:].title()}CPU::test_op_{t}_cpu_float32"
+            r = rng.random()
+            pct = (t + 1) * 100 // n
+            if r < 0.0004:
+                out.append(f"{test} FAILED [{rng.random():.4f}s] [{pct:3d}%]\n")
+                c["failed"] += 1
+                failed_here.append(test)
+            elif r < 0.15:
+                out.append(f"{test} SKIPPED [0.0001s] (test requires CUDA) [{pct:3d}%]\n")
+                c["skipped"] += 1
+            elif r < 0.16:
+                out.append(f"{test} XFAIL [{rng.random():.4f}s] [{pct:3d}%]\n")
+                c["xfailed"] += 1
+            else:
+                out.append(f"{test} PASSED [{rng.random():.4f}s] [{pct:3d}%]\n")
+                c["passed"] += 1
+        if failed_here:
+            out.append("\n" + "=" * 35 + " FAILURES " + "=" * 35 + "\n")
+            for test in failed_here:
+                out.append(f"_____ {test.split('::', 1)[1].replace('::', '.')} _____\n"
+                           "Traceback (most recent call last):\n"
+                           f'  File "$PREFIX/lib/python3.11/site-packages/torch/testing/_internal/'
+                           f'common_utils.py", line 2918, in wrapper\n    method(*args, **kwargs)\n'
+                           "AssertionError: Tensor-likes are not close!\n\n"
+                           "To execute this test, run the following from the base repo dir:\n"
+                           f"    python test/{name}.py -k {test.rsplit('::', 1)[1]}\n\n")
+            out.append("=" * 27 + " short test summary info " + "=" * 28 + "\n")
+            for test in failed_here:
+                out.append(f"FAILED [0.0123s] {test} - AssertionError: Tensor-likes are not "
+                           "close!\n")
+        words = [f"{c['failed']} failed"] if c["failed"] else []
+        words.append(f"{c['passed']} passed")
+        if c["skipped"]:
+            words.append(f"{c['skipped']} skipped")
+        if c["xfailed"]:
+            words.append(f"{c['xfailed']} xfailed")
+        out.append(f"{'=' * 10} {', '.join(words)} in {rng.uniform(5, 900):.2f}s {'=' * 10}\n")
+        if failed_here:
+            any_failed = True
+            out.append("Got exit code 1\n")
+            out.append(f"The following tests failed consistently: "
+                       f"{['test/' + f for f in failed_here]!r}\n")
+            out.append(f"{name} 1/1 failed!\n")
+        truth.passed += c["passed"]
+        truth.failed += c["failed"]
+        truth.skipped += c["skipped"]
+        truth.xfailed += c["xfailed"]
+        truth.failures += failed_here
+    if any_failed:
+        out.append("+ true\n")
+    out += ["+ pip check\n", "No broken requirements found.\n",
+            f"\nResource usage statistics from testing {truth.package}:\n",
+            "   Process count: 5\n   CPU time: Sys=0:00:10.1, User=0:20:00.0\n",
+            f"TEST END: {pkg_file}\n"]
+    return "".join(out).encode()
+
+
+def generate_log(path: Path, size: int, packages: int = 4, tests_per_phase: int = 15000,
+                 seed: int = 0) -> Truth:
+    """Write a realistic conda-build log of about ``size`` bytes; return what it contains."""
+    rng = random.Random(seed)
+    truth = Truth(size=size)
+    pyvers = ["310", "311", "312", "313", "39", "314"]
+    phases = []
+    for i in range(packages):
+        name = f"pytorch-2.5.1-cpu_mkl_py{pyvers[i % len(pyvers)]}h{1000 + i}_0"
+        pt = PackageTruth(package=name)
+        phases.append((name, pt, _test_phase(rng, f"/croot/linux-64/{name}.conda", pt,
+                                             tests_per_phase)))
+        truth.packages.append(pt)
+    build_budget = max(0, size - sum(len(p[2]) for p in phases)) // packages
+    lines = _build_lines(rng, 4000)
+    block = b"".join(lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        for name, _pt, test_bytes in phases:
+            f.write(f"BUILD START: ['{name}.conda']\nexport PREFIX=/croot/_h_env_placehold"
+                    f"{'_placehold' * 20}\nexport SRC_DIR=/croot/work\n".encode())
+            written = 0
+            while written + len(block) <= build_budget:
+                f.write(block)
+                written += len(block)
+            for line in lines:
+                if written + len(line) > build_budget:
+                    break
+                f.write(line)
+                written += len(line)
+            f.write(f"Packaging {name.split('-')[0]}\nPackaging {name}\n".encode())
+            f.write(test_bytes)
+        f.write(b"# Automatic uploading is disabled\n" + b"#" * 84 + b"\nResource usage summary:\n"
+                b"\nTotal time: 2:31:07.4\n")
+    tmp.replace(path)
+    return truth
+
+
+def _load_or_generate(directory: Path, size: int, label: str) -> tuple[Path, Truth]:
+    log = directory / f"bench-{label}.log"
+    meta = log.with_suffix(".truth.json")
+    if log.exists() and meta.exists():
+        try:
+            data = json.loads(meta.read_text())
+            if data.get("version") == GENERATOR_VERSION and data.get("size") == size:
+                truth = Truth(size=size, packages=[PackageTruth(**p) for p in data["packages"]])
+                print(f"reusing {log}")
+                return log, truth
+        except (ValueError, KeyError, TypeError):
+            pass
+    print(f"generating {log} ({size / (1 << 30):.2f} GiB) ...", flush=True)
+    t0 = time.perf_counter()
+    truth = generate_log(log, size)
+    meta.write_text(json.dumps(asdict(truth)))
+    print(f"generated in {time.perf_counter() - t0:.1f} s")
+    return log, truth
+
+
+def _timed(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, float]:
+    """Run argv; return (wall seconds, exit status, peak RSS in MB of that child)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=REPO_ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.stderr.close() if proc.stderr else None
+    if proc.returncode not in (0, 1):
+        raise ToolError(f"{' '.join(argv[:3])} ... exited {proc.returncode}: {err.strip()[:300]}",
+                        EXIT_FAIL)
+    rss_kb = usage.ru_maxrss  # kilobytes on Linux
+    return wall, proc.returncode, rss_kb / 1024
+
+
+def main(argv: Sequence[str]) -> int:
+    p = ArgumentParser(prog="nox -s bench -- logs",
+                       description="validate_logs vs grep on a generated conda-build log.")
+    p.add_argument("--size", default="1G", help="log size, e.g. 200M, 1G (default 1G)")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs of each (best counts)")
+    p.add_argument("--dir", type=Path, default=BENCH_DIR, help="where the log is generated")
+    args = p.parse_args(list(argv))
+    if args.repeat < 1:
+        raise ToolError("--repeat must be at least 1", EXIT_USAGE)
+    size = parse_size(args.size)
+    grep = shutil.which("grep")
+    if grep is None:
+        raise ToolError("grep is not on PATH; the benchmark's reference needs it", EXIT_USAGE)
+    log, truth = _load_or_generate(args.dir, size, args.size.upper())
+    report = log.with_suffix(".report.json")
+    grep_argv = [grep, "-c", "-E", "PASSED|FAILED", str(log)]
+    val_argv = [sys.executable, "-m", "tools.validate_logs", str(log), "--format", "json",
+                "--output", str(report)]
+    _timed(grep_argv)  # warm the page cache: both read a cached file
+    grep_times, val_times, rss = [], [], []
+    for _ in range(args.repeat):
+        grep_times.append(_timed(grep_argv)[0])
+        wall, code, mb = _timed(val_argv)
+        val_times.append(wall)
+        rss.append(mb)
+    g, v = min(grep_times), min(val_times)
+    ratio = v / g if g > 0 else float("inf")
+    peak = max(rss)
+
+    data = json.loads(report.read_text())
+    found = [pkg for lg in data["logs"] for pkg in lg["packages"]]
+    counts_ok = len(found) == len(truth.packages) and all(
+        pkg["counts"]["passed"] == t.passed and pkg["counts"]["failed"] == t.failed
+        and pkg["counts"]["skipped"] == t.skipped and pkg["counts"]["xfailed"] == t.xfailed
+        and {f["test"] for f in pkg["failures"]} == {f.removeprefix("test/") for f in t.failures}
+        for pkg, t in zip(found, truth.packages, strict=True))
+    tests = sum(t.passed + t.failed + t.skipped + t.xfailed for t in truth.packages)
+    print(f"log: {log} ({log.stat().st_size / (1 << 30):.2f} GiB, {len(truth.packages)} test "
+          f"phases, {tests} test results)")
+    print(f"grep -c -E 'PASSED|FAILED': {g:.3f} s (best of {args.repeat})")
+    print(f"validate_logs:              {v:.3f} s (best of {args.repeat}), verdict "
+          f"{data['verdict']}, peak RSS {peak:.1f} MB")
+    print(f"ratio: {ratio:.2f}x grep (target <= {TARGET_RATIO:g}x): "
+          f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}")
+    print(f"peak RSS: {peak:.1f} MB (target < {TARGET_RSS_MB:g} MB): "
+          f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}")
+    print(f"counts found == counts generated: {'yes' if counts_ok else 'NO'}")
+    ok = ratio <= TARGET_RATIO and peak < TARGET_RSS_MB and counts_ok
+    return EXIT_OK if ok else EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(run_main("python -m tools.log_bench", main, sys.argv[1:]))
