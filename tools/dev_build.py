@@ -528,17 +528,17 @@ def execute(plan: Plan, *, out=None) -> int:
     if plan.no_test:
         say("  tests:       off (--no-test), not validated")
         return EXIT_OK
-    from tools import validate_logs
+    # The same verdict rule as a release (validate_logs' default policy; the import-only
+    # pytorch-cpu/-gpu metapackage is accepted when the pytorch package ran the suite and passed).
+    from tools.release import validate_log
 
-    report = validate_logs.validate([plan.log_path])
-    say(f"  tests:       {report.verdict.upper()} (nox -s validate_logs -- {plan.log_path})")
-    for log in report.logs:
-        for pkg in log.packages:
-            c = pkg.counts
-            say(f"    {pkg.package}: {pkg.verdict} ({c.passed} passed, {c.failed} failed, "
-                f"{c.errors} errors, {c.skipped} skipped)"
-                + (f" - {'; '.join(pkg.reasons)}" if pkg.reasons else ""))
-    return EXIT_OK if report.verdict == "pass" else EXIT_FAIL
+    verdict, counts, reasons = validate_log(plan.log_path)
+    shown = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
+    say(f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
+        f"{plan.log_path}")
+    for reason in reasons:
+        say(f"    - {reason}")
+    return EXIT_OK if verdict == "pass" else EXIT_FAIL
 
 
 def main(argv: Sequence[str]) -> int:
