@@ -1,0 +1,226 @@
+"""dev_build end to end: tools.dev_build.main and `nox -s dev_build` with the conda-build stand-in
+running the real recipe/build.sh (python-recorder as $PYTHON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tools import dev_build, lock
+from tools.cli import run_main
+from tools.paths import RECIPE_DIR, REPO_ROOT
+
+STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
+PATCH = "0001-dev-build-test.patch"
+pytestmark = pytest.mark.skipif(not (RECIPE_DIR / "meta.yaml").is_file(), reason="no recipe yet")
+
+
+@pytest.fixture
+def box(tmp_path, monkeypatch):
+    """A recipe copy with one patch (tracked files are never edited), croot, logs, HOME."""
+    recipe = tmp_path / "recipe"
+    shutil.copytree(RECIPE_DIR, recipe)
+    (recipe / PATCH).write_text("--- a/setup.py\n+++ b/setup.py\n@@ -1 +1 @@\n-a\n+b\n")
+    meta = recipe / "meta.yaml"
+    text = meta.read_text()
+    assert "  sha256: {{ sha256 }}\n" in text
+    meta.write_text(text.replace("  sha256: {{ sha256 }}\n",
+                                 f"  sha256: {{{{ sha256 }}}}\n  patches:\n    - {PATCH}\n"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name in ("CONDA_BUILD_STANDIN_FAIL_BUILD", "CONDA_BUILD_STANDIN_FAIL_TESTS",
+                 "CONDA_BUILD_STANDIN_SLEEP", "CONDA_PY", "PYTORCH_SKIP_TESTS"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(tmp_path)
+    box = type("Box", (), {})()
+    box.root, box.recipe = tmp_path, recipe
+    box.croot, box.logs = tmp_path / "croot", tmp_path / "logs"
+    box.args = ["--croot", str(box.croot), "--log-dir", str(box.logs), "--recipe-dir",
+                str(recipe), "--conda-build", str(STANDIN)]
+    return box
+
+
+def run(box, capsys, *extra):
+    code = run_main("nox -s dev_build --", dev_build.main, [*box.args, *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def records(work: Path) -> list[dict]:
+    path = work / "python-recorder.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def logs(box) -> list[Path]:
+    return sorted(box.logs.glob("dev-*.log"))
+
+
+def test_fresh_then_dirty_then_patch_edit(box, capsys):
+    code, out, _ = run(box, capsys)
+    assert code == 0, out
+    assert "work dir:    fresh: no previous work dir" in out
+    assert "tests:       PASS" in out
+    work = box.croot / "work"
+    first = records(work)
+    assert len(first) == 1 and first[0]["env"]["DIRTY"] == ""
+    assert first[0]["argv"] == ["-m", "pip", "install", ".", "--no-deps", "--no-build-isolation",
+                                "-vv"]
+    assert "Applying patch:" in logs(box)[0].read_text()
+    assert not [p for p in box.croot.iterdir() if p.name.startswith("work_moved_")]
+
+    time.sleep(1.1)  # log names carry seconds
+    code, out, _ = run(box, capsys)
+    assert code == 0, out
+    assert "work dir:    reuse: recipe, patches and variant unchanged" in out
+    both = records(work)
+    assert len(both) == 2 and both[1]["env"]["DIRTY"] == "1"
+    assert both[0]["cwd"] == both[1]["cwd"] == str(work)
+    assert both[0]["env"]["PREFIX"] == both[1]["env"]["PREFIX"]  # stable paths for ccache
+    second_log = logs(box)[-1].read_text()
+    assert "Using previously unpacked source tree" in second_log
+    assert "Applying patch:" not in second_log
+
+    (box.recipe / PATCH).write_text("--- a/setup.py\n+++ b/setup.py\n@@ -1 +1 @@\n-a\n+c\n")
+    time.sleep(1.1)
+    code, out, _ = run(box, capsys)
+    assert code == 0, out
+    assert f"changed: {PATCH}" in out
+    moved = [p for p in box.croot.iterdir() if p.name.startswith("work_moved_")]
+    assert len(moved) == 1
+    assert len(records(moved[0])) == 2  # the old work dir, kept whole
+    assert len(records(work)) == 1  # a fresh one
+    assert "Applying patch:" in logs(box)[-1].read_text()
+    assert f"previous work dir kept at {moved[0]}" in out
+    assert len(logs(box)) == 3
+
+
+def test_cuda_arch_reaches_build_sh(box, capsys):
+    code, out, _ = run(box, capsys, "--cuda", "--arch", "8.6")
+    assert code == 0, out
+    env = records(box.croot / "work")[0]["env"]
+    assert env["TORCH_CUDA_ARCH_LIST"] == "8.6"
+    assert env["USE_CUDA"] == "1"
+    assert env["CMAKE_CUDA_COMPILER_LAUNCHER"] == env["PYTORCH_CCACHE"]
+    assert Path(env["CCACHE_CONFIGPATH"]).read_text().count("base_dir = " + str(box.croot)) == 1
+    assert "py311-cuda" in logs(box)[-1].name
+    assert "CUDA arch:   8.6" in out
+
+
+def test_no_test_skips_suite_and_validation(box, capsys, monkeypatch):
+    monkeypatch.setenv("CONDA_PY", "312")  # would silently narrow python: must not leak
+    code, out, _ = run(box, capsys, "--no-test", "--jobs", "3")
+    assert code == 0, out
+    env = records(box.croot / "work")[0]["env"]
+    assert env["MAX_JOBS"] == "3" and env["PYTORCH_SKIP_TESTS"] == "1"
+    assert "CONDA_PY" not in env
+    assert "py311" in next((box.croot / "linux-64").iterdir()).name
+    log = logs(box)[-1].read_text()
+    assert "PyTorch test suite skipped" in log and "test session starts" not in log
+    assert "tests:       off (--no-test), not validated" in out
+
+
+def test_build_failure_non_zero_and_log_kept(box, capsys, monkeypatch):
+    monkeypatch.setenv("CONDA_BUILD_STANDIN_FAIL_BUILD", "all")
+    code, out, _ = run(box, capsys)
+    assert code == 1
+    assert "build:       FAILED (conda-build exit status 1)" in out
+    log = logs(box)[-1]
+    assert "BuildScriptException" in log.read_text()
+    assert f"log:         {log}" in out
+    assert not (box.croot / dev_build.LOCK_FILE).exists()
+
+
+def test_failing_tests_fail_the_run(box, capsys, monkeypatch):
+    monkeypatch.setenv("CONDA_BUILD_STANDIN_FAIL_TESTS", "all")
+    code, out, _ = run(box, capsys)
+    assert code == 1, out
+    assert "build:       succeeded" in out and "tests:       FAIL" in out
+
+
+def test_conda_build_missing_is_one_line_exit_2(box, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(box.root / "empty"))
+    monkeypatch.delenv("CONDA_EXE", raising=False)
+    args = [a for a in box.args]
+    i = args.index("--conda-build")
+    del args[i:i + 2]
+    code = run_main("nox -s dev_build --", dev_build.main, args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "conda install -n base -c conda-forge conda-build" in err
+    assert not logs(box) and not (box.croot / "work").exists()
+
+
+@pytest.mark.slow
+def test_sigint_mid_build_keeps_log_and_work_and_concurrent_run_is_refused(box, capsys):
+    env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
+    code = ("import sys; from tools.cli import run_main; from tools import dev_build; "
+            "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, *box.args], env=env, cwd=box.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        seen.append(line.decode())
+        if b"Building CXX object" in line or time.monotonic() > deadline:
+            break
+    assert any("Building CXX object" in x for x in seen), "".join(seen)
+
+    # A second dev_build on the same croot is refused while the first runs.
+    refused = run_main("nox -s dev_build --", dev_build.main, box.args)
+    err = capsys.readouterr().err
+    assert refused == 2 and f"another dev_build (pid {proc.pid}" in err
+
+    proc.send_signal(signal.SIGINT)  # to dev_build only: it forwards to conda-build's group
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + rest.decode()
+    assert proc.returncode == 130, out
+    log = logs(box)[-1]
+    assert "Building CXX object" in log.read_text()
+    assert "build:       interrupted" in out and f"log:         {log}" in out
+    assert f"{box.croot / 'work'}" in out
+    assert (box.croot / "work" / "setup.py").exists()  # work kept for the next run
+    assert not (box.croot / dev_build.LOCK_FILE).exists()
+
+
+def test_stale_lock_from_a_crashed_run_is_taken_over(box, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    held = lock.acquire(box.croot / dev_build.LOCK_FILE)
+    data = json.loads(held.path.read_text())
+    data["pid"] = int(dead)
+    held.path.write_text(json.dumps(data))
+    code, out, _ = run(box, capsys, "--no-test")
+    assert code == 0, out
+    assert f"took over a stale lock of dev_build pid {dead}" in out
+
+
+@pytest.mark.slow
+def test_nox_session_dry_run_plans(tmp_path):
+    if not shutil.which("nox"):
+        pytest.skip("nox not on PATH")
+    env = {k: v for k, v in os.environ.items() if k != "CONDA_EXE"}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
+                                  if not (Path(p) / "conda-build").exists())
+    out = subprocess.run(["nox", "-s", "dev_build", "--", "--dry-run", "--format", "json",
+                          "--croot", str(tmp_path / "croot")],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert plan["variant"]["python"] == "3.11" and plan["cuda_arch_list"] is None
+    assert plan["croot"] == str(tmp_path / "croot") and "--no-build-id" in plan["argv"]
+    text = subprocess.run(["nox", "-s", "dev_build", "--", "--dry-run", "--cuda", "--arch", "8.6",
+                           "--croot", str(tmp_path / "croot")], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0, text.stderr
+    assert "CUDA arch:   8.6" in text.stdout and "TORCH_CUDA_ARCH_LIST=8.6" in text.stdout
+    assert not (tmp_path / "croot").exists()
