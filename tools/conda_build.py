@@ -27,7 +27,10 @@ INSTALL_HINT = (
     "install it into the base environment: conda install -n base -c conda-forge conda-build "
     "(or pass its path with --conda-build PATH)"
 )
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP too: the child is in its own session, so a closed terminal would not reach it otherwise.
+FORWARDED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                          if hasattr(signal, n))
+_POSIX = hasattr(os, "killpg")
 
 
 def find_conda_build(explicit: str | None = None) -> str:
@@ -107,8 +110,9 @@ def run_logged(
       after every line, so a killed or interrupted run keeps everything printed so far.
     - The terminal copy has control sequences stripped (``tools.text.strip_controls``).
     - The child runs in its own session/process group: a Ctrl-C in the terminal reaches only us,
-      and we forward SIGINT/SIGTERM exactly once per signal to the child's whole group (conda-build,
-      bash and the compilers, as a terminal would), then keep reading until the child has exited.
+      and we forward SIGINT/SIGTERM/SIGHUP exactly once per signal to the child's whole group
+      (conda-build, bash and the compilers, as a terminal would), then keep reading until the
+      child has exited.
       Without the separate group the child would get every Ctrl-C twice (from the terminal and from
       us). stdin is closed for the child: it is not in the foreground group, so it must not read
       the terminal.
@@ -125,14 +129,17 @@ def run_logged(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=_POSIX,
         )
 
         def forward(signum: int, _frame: object) -> None:
             nonlocal interrupted
             interrupted = True
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signum)
+                if _POSIX:
+                    os.killpg(proc.pid, signum)
+                else:  # Windows: no process groups to signal; the child itself only
+                    proc.send_signal(signum)
 
         previous = _install_handlers(forward)
         try:
@@ -172,6 +179,10 @@ def _restore_handlers(previous: Mapping[int, object]) -> None:
 
 def _terminate(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
+        return
+    if not _POSIX:
+        proc.kill()
+        proc.wait()
         return
     try:
         os.killpg(proc.pid, signal.SIGTERM)

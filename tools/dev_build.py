@@ -444,12 +444,17 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
     ]
     if plan.env_unset:
         lines.append(f"    removed: {', '.join(plan.env_unset)}")
-    lines += ["  command:", f"    {shlex.join(plan.argv)}",
-              f"  override file {plan.override_path}:",
+    lines += ["  command:", f"    {shlex.join(plan.argv)}"]
+    if not dry_run:  # the files are written: name them
+        lines.append(f"  override file: {plan.override_path}")
+        if plan.ccache_config_path:
+            lines.append(f"  ccache config: {plan.ccache_config_path}")
+        return "\n".join(lines)
+    lines += [f"  override file {plan.override_path} (not written):",
               *[f"    {x}" for x in plan.override_content.splitlines()]]
     if plan.ccache_config_path:
         settings = d["ccache"]["settings"]
-        lines += [f"  ccache config {plan.ccache_config_path}:",
+        lines += [f"  ccache config {plan.ccache_config_path} (not written):",
                   *[f"    {line}" for line in ccache_mod.render_config(settings).splitlines()]]
     return "\n".join(lines)
 
