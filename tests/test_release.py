@@ -102,10 +102,19 @@ def test_fmt_duration(seconds, text):
 
 
 def test_progress_line_estimates_from_earlier_durations():
-    line = release.progress_line(3, 8, "py312-cpu-mkl", 7800, [3600, 4200], 6)
-    # mean 3900 s x 6 variants still to build (this one included) = 6h30m
+    # two CPU variants took 1h and 1h10m: six CPU variants left (this one included) = 6h30m
+    left = release.estimate_left({False: [3600, 4200], True: []}, [False] * 6)
+    line = release.progress_line(3, 8, "py312-cpu-mkl", 7800, left)
     assert line == "[3/8] py312-cpu-mkl  elapsed 2h10m  ~6h30m left"
-    assert "estimated after the first variant" in release.progress_line(1, 8, "a", 0, [], 8)
+    assert "estimated after the first variant" in release.progress_line(1, 8, "a", 0, None)
+    assert release.estimate_left({False: [], True: []}, [False]) is None
+
+
+def test_estimate_uses_each_kind_s_own_mean():
+    durations = {False: [3600.0], True: [4 * 3600.0, 2 * 3600.0]}
+    assert release.estimate_left(durations, [False, True, True]) == 3600 + 2 * 3 * 3600
+    # no CUDA variant finished yet: the mean of every earlier variant stands in
+    assert release.estimate_left({False: [100.0, 300.0]}, [True]) == 200.0
 
 
 def test_skip_only_built_and_passed_with_the_same_recipe():

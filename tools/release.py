@@ -322,14 +322,28 @@ def fmt_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m"
 
 
-def progress_line(index: int, total: int, name: str, elapsed: float,
-                  durations: Sequence[float], remaining: int) -> str:
-    """``[3/8] py312-cpu-mkl  elapsed 2h10m  ~4h left`` (mean of earlier variants x remaining)."""
-    if durations:
-        left = sum(durations) / len(durations) * remaining
-        estimate = f"~{fmt_duration(left)} left"
-    else:
-        estimate = "time left: estimated after the first variant"
+def estimate_left(durations: Mapping[bool, Sequence[float]], remaining: Sequence[bool]
+                  ) -> float | None:
+    """Seconds left for the ``remaining`` variants (True = CUDA), from earlier durations.
+
+    A CUDA build takes much longer than a CPU one, so each kind is estimated from the mean of its
+    own kind when there is one, else from the mean of every earlier variant; None before any.
+    """
+    every = [d for kind in durations.values() for d in kind]
+    if not every:
+        return None
+    overall = sum(every) / len(every)
+    total = 0.0
+    for is_cuda in remaining:
+        same = durations.get(is_cuda) or []
+        total += sum(same) / len(same) if same else overall
+    return total
+
+
+def progress_line(index: int, total: int, name: str, elapsed: float, left: float | None) -> str:
+    """``[3/8] py312-cpu-mkl  elapsed 2h10m  ~4h left``."""
+    estimate = (f"~{fmt_duration(left)} left" if left is not None
+                else "time left: estimated after the first variant")
     return f"[{index}/{total}] {name}  elapsed {fmt_duration(elapsed)}  {estimate}"
 
 
@@ -656,8 +670,13 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
 
     start = time.monotonic()
     total = len(plans)
-    durations = [r.elapsed for r in state.variants.values() if r.build == BUILT and r.elapsed > 0]
-    remaining = sum(1 for p in plans if p.action == "build")
+    # Earlier durations by kind (CUDA or not): this release's earlier runs, then this run's.
+    by_name = {v.name: v for v in selected}
+    durations: dict[bool, list[float]] = {False: [], True: []}
+    for r in state.variants.values():
+        if r.build == BUILT and r.elapsed > 0 and r.name in by_name:
+            durations[by_name[r.name].is_cuda].append(r.elapsed)
+    remaining = [p.variant.is_cuda for p in plans if p.action == "build"]
     skipped: set[str] = set()
     interrupted = False
     for i, p in enumerate(plans, 1):
@@ -666,15 +685,15 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
             skipped.add(name)
             _print(f"[{i}/{total}] {name}  skipped: {p.reason}")
             continue
-        _print(progress_line(i, total, name, time.monotonic() - start, durations, remaining)
-               + f"  ({p.reason})")
+        _print(progress_line(i, total, name, time.monotonic() - start,
+                             estimate_left(durations, remaining)) + f"  ({p.reason})")
         write_override([p.variant], p.override)
         moved = _move_aside(p.log)
         if moved:
             _print(f"  earlier log moved to {moved}")
         env, _set, _removed = release_env(os.environ, p.env_set)
         result = run_logged(p.argv, env, p.log)
-        remaining -= 1
+        remaining.pop(0)
         rec = VariantRecord(name=name, build=BUILT, returncode=result.returncode,
                             elapsed=round(result.elapsed, 1),
                             log=str(p.log.relative_to(layout.root)), fingerprint=fingerprint,
@@ -689,7 +708,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
             if rec.build == BUILD_FAILED:
                 rec.reasons = [f"conda-build exited with status {result.returncode}",
                                *rec.reasons]
-            durations.append(result.elapsed)
+            durations[p.variant.is_cuda].append(result.elapsed)
         state.record(rec)
         save_state(state, layout.state)
         tests = (f", tests {rec.verdict} ({counts_text(rec.counts)})" if rec.verdict else "")
