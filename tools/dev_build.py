@@ -334,6 +334,8 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         ccache_settings = ccache_mod.config_settings(
             croot=croot, cache_dir=facts.ccache_cache_dir, stats_log=stats_log,
             environ=facts.environ)
+        if facts.ccache:
+            ccache_mod.check_version_for(ccache_settings, facts.ccache)
         settings["PYTORCH_CCACHE"] = facts.ccache.path if facts.ccache else "ccache"
         settings["CCACHE_CONFIGPATH"] = str(ccache_config)
     if facts.cuda_arch_list:
