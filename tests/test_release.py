@@ -180,6 +180,26 @@ def test_validation_accepts_a_metapackage_without_suite_only_beside_a_suite(tmp_
     assert release.validate_log(log)[0] == "fail"
 
 
+def test_validation_applies_known_failures(tmp_path, capsys):
+    log = tmp_path / "py311-cpu-mkl.log"
+    one_failed = _SUITE.replace("test_c PASSED", "test_c FAILED").replace(
+        "3 passed", "1 failed, 2 passed")
+    log.write_text(_log(with_suite=True).replace(_SUITE, one_failed))
+    verdict, counts, _ = release.validate_log(log)
+    assert (verdict, counts["failed"]) == ("fail", 1)  # 1 of 3: over the 1% limit
+    known = tmp_path / "known.yaml"
+    known.write_text("- test: test_nn.py::TestNN::test_c\n  reason: flaky on this runner\n"
+                     "  when: {variant: py311-*}\n")
+    assert release.validate_log(log, known)[0] == "pass"
+    known.write_text("- test: test_nn.py::TestNN::test_c\n  reason: other variants only\n"
+                     "  when: {variant: py312-*}\n")
+    assert release.validate_log(log, known)[0] == "fail"
+    # a bad file is refused before anything runs
+    known.write_text("- test: x\n")
+    assert run(["--dry-run", "--known-failures", str(known)]) == EXIT_USAGE
+    assert "'reason' is required" in only_line(capsys.readouterr().err)
+
+
 # ------------------------------------------------------------------------------ listing
 
 

@@ -116,6 +116,8 @@ def build_parser() -> ArgumentParser:
     run.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
     run.add_argument("--dry-run", action="store_true",
                      help="print each variant's argv, environment and paths; run and write nothing")
+    run.add_argument("--known-failures", type=Path, metavar="FILE",
+                     help="validate_logs' known-failures YAML, applied to every variant's log")
     parser.add_argument("--config", action="append", type=Path, metavar="FILE",
                         help="variant config(s) (default conda_build_config.yaml)")
     parser.add_argument("--recipe", type=Path, default=RECIPE_DIR, metavar="DIR",
@@ -356,20 +358,26 @@ def counts_text(counts: Mapping[str, int]) -> str:
 # Validation
 
 
-def validate_log(log: Path) -> tuple[str, dict[str, int], list[str]]:
+def validate_log(log: Path, known_failures: Path | None = None, platform: str | None = None
+                 ) -> tuple[str, dict[str, int], list[str]]:
     """validate_logs' verdict on one variant's log: (verdict, summed counts, failure reasons).
 
     validate_logs' default policy, with one release rule on top: a package whose test phase ran
     no suite (the pytorch-cpu/pytorch-gpu metapackage: import checks only) is accepted when
     another package of the same log ran the suite and passed. A log where no package ran a suite
     still fails ("tests did not run"), as does an empty log, a failed build or any failing
-    package.
+    package. ``known_failures`` is validate_logs' YAML file; entries with a ``when: variant``
+    condition match the variant name (the log is ``<variant>.log``).
     """
-    from tools.policy import Policy
+    from tools.policy import Policy, load_known_failures
     from tools.validate_logs import validate
 
+    policy = Policy(allow_untested=True, platform=platform)
+    if known_failures is not None:
+        policy.known_failures = load_known_failures(known_failures)
+        policy.known_failures_path = str(known_failures)
     try:
-        report = validate([log], Policy(allow_untested=True))
+        report = validate([log], policy)
     except ToolError as exc:
         return ERROR, {}, [exc.message]
     data = report.to_dict()
@@ -562,6 +570,11 @@ def main(argv: Sequence[str]) -> int:
             _print(list_text(selected))
         return EXIT_OK
 
+    if args.known_failures is not None:  # a bad file is refused now, not after hours of builds
+        from tools.policy import load_known_failures
+
+        load_known_failures(args.known_failures)
+
     from tools.recipe import recipe_version
 
     version = recipe_version(args.recipe)
@@ -602,7 +615,8 @@ def main(argv: Sequence[str]) -> int:
         if held.message:
             _print(f"note: {held.message}", err=True)
         layout.output_folder.mkdir(parents=True, exist_ok=True)
-        return _run(plans, state, layout, version, fingerprint, selected)
+        return _run(plans, state, layout, version, fingerprint, selected,
+                    known_failures=args.known_failures, platform=platform)
 
 
 def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, ccache_env,
@@ -664,7 +678,8 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
 
 
 def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version: str,
-         fingerprint: str, selected: Sequence) -> int:
+         fingerprint: str, selected: Sequence, *, known_failures: Path | None = None,
+         platform: str | None = None) -> int:
     from tools.conda_build import run_logged
     from tools.variants import write_override
 
@@ -704,7 +719,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         else:
             if result.returncode != 0:
                 rec.build = BUILD_FAILED
-            rec.verdict, rec.counts, rec.reasons = validate_log(p.log)
+            rec.verdict, rec.counts, rec.reasons = validate_log(p.log, known_failures, platform)
             if rec.build == BUILD_FAILED:
                 rec.reasons = [f"conda-build exited with status {result.returncode}",
                                *rec.reasons]
