@@ -529,7 +529,10 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
     else:  # forwarded to conda-build, recorded, reported, exit 130
         assert code == 130
         assert state[names[2]]["build"] == "interrupted"
-        assert json.loads((root / "release-report.json").read_text())["verdict"] == "fail"
+        report = json.loads((root / "release-report.json").read_text())
+        assert report["verdict"] == "fail"
+        assert [r["build"] for r in report["variants"]] == [BUILT, BUILT, "interrupted",
+                                                            "not-run"]
     assert "BUILD START" in log3.read_text()  # the log of the killed variant was kept
 
     env["CONDA_BUILD_STANDIN_SLEEP"] = "0"

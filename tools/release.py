@@ -403,8 +403,9 @@ def validate_log(log: Path, known_failures: Path | None = None, platform: str | 
 # Report
 
 
-def report_dict(version: str, selected: Sequence, state: ReleaseState, skipped: set[str],
+def report_dict(version: str, selected: Sequence, state: ReleaseState, attempted: set[str],
                 layout: Layout) -> dict:
+    """The release report; a variant not attempted by this run shows its earlier outcome."""
     rows = []
     for v in selected:
         rec = state.get(v.name)
@@ -418,7 +419,7 @@ def report_dict(version: str, selected: Sequence, state: ReleaseState, skipped: 
             "reasons": rec.reasons if rec else [],
             "elapsed": rec.elapsed if rec else None,
             "log": rec.log if rec else None,
-            "from_earlier_run": v.name in skipped,
+            "from_earlier_run": rec is not None and v.name not in attempted,
         })
     ok = all(r["build"] == BUILT and r["verdict"] == PASS for r in rows)
     return {
@@ -692,16 +693,16 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         if r.build == BUILT and r.elapsed > 0 and r.name in by_name:
             durations[by_name[r.name].is_cuda].append(r.elapsed)
     remaining = [p.variant.is_cuda for p in plans if p.action == "build"]
-    skipped: set[str] = set()
+    attempted: set[str] = set()
     interrupted = False
     for i, p in enumerate(plans, 1):
         name = p.variant.name
         if p.action == "skip":
-            skipped.add(name)
             _print(f"[{i}/{total}] {name}  skipped: {p.reason}")
             continue
         _print(progress_line(i, total, name, time.monotonic() - start,
                              estimate_left(durations, remaining)) + f"  ({p.reason})")
+        attempted.add(name)
         write_override([p.variant], p.override)
         moved = _move_aside(p.log)
         if moved:
@@ -732,7 +733,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         if interrupted:
             break
 
-    report = report_dict(version, selected, state, skipped, layout)
+    report = report_dict(version, selected, state, attempted, layout)
     write_atomic(layout.report_json, json.dumps(report, indent=2) + "\n")
     write_atomic(layout.report_md, report_markdown(report))
     write_logs_zip(layout, [v.name for v in selected])
