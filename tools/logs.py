@@ -81,8 +81,8 @@ RULES: list[Rule] = [
     Rule("pytest.final_counts", "final_counts", r"^=* ?(?P<body>(?:\d+ [a-z ]+?(?:, )?)+|no tests ran) in (?P<secs>\d+(?:\.\d+)?)s(?: \(\d+:\d\d:\d\d\))? ?=*$", r" in ", "pytest's final count line"),
     Rule("pytest.interrupted", "interrupted", r"^!+ (?P<what>Interrupted: .*?|KeyboardInterrupt|_pytest\.outcomes\.Exit: .*?|stopping after \d+ failures?) !+$", r"!!! ", "pytest stopped early: collection errors, Ctrl-C/timeout, Exit, -x"),
     Rule("pytest.collect_error", "collect_error", r"^_+ ERROR collecting (?P<file>\S+) _+$", r"ERROR collecting", "pytest could not import/collect a test file"),
-    Rule("pytest.summary", "summary_result", r"^(?P<outcome>FAILED|ERROR|XPASS)(?: \[\d+(?:\.\d+)?s\])? (?P<test>[^\s\[]\S*(?:\[.*?\])?)(?: - (?P<msg>.*))?$", r"FAILED |ERROR |XPASS ", "pytest's short test summary (-rfEX)"),
-    Rule("pytest.verbose", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? (?P<outcome>FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED)\b", r"FAILED|ERROR|XFAIL|XPASS|RERUN", "pytest -v line: nodeid OUTCOME [duration] [ nn%]"),
+    Rule("pytest.summary", "summary_result", r"^(?P<outcome>FAILED|ERROR|XPASS)(?: \[\d+(?:\.\d+)?s\])? (?P<test>[^\s\[(]\S*(?:\[.*?\])?)(?: - (?P<msg>.*))?$", r"FAILED |ERROR |XPASS ", "pytest's short test summary (-rfEX)"),
+    Rule("pytest.verbose", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? (?P<outcome>FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED)\b", r"FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED", "pytest -v line: nodeid OUTCOME [duration] [ nn%]"),
     Rule("pytest.verbose_rerun_tuple", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? \('(?P<outcome>RERUN)',", r"RERUN", "pytest -v rerun line under PyTorch's conftest"),
     Rule("pytest.xdist", "result", r"^\[gw\d+\] \[ *\d+%\] (?P<outcome>PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED|RERUN) (?P<test>\S.*)$", r"\[gw", "pytest-xdist -v line"),
     Rule("pytest.worker_crash", "worker_crash", r"worker '(?P<worker>gw\d+)' crashed while running '(?P<test>[^']+)'", r"' crashed while", "an xdist worker died in a test"),
@@ -90,7 +90,7 @@ RULES: list[Rule] = [
     Rule("pytest.max_crashed", "worker_limit", r"^maximum crashed workers reached: (?P<n>\d+)", r"maximum crashed workers", "xdist gave up after too many crashes"),
     Rule("pytest.quiet", "quiet", r"^(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$", r"%\]", "pytest -q progress line"),
     # crashes inside a test process
-    Rule("python.fatal", "crash", r"^(?:Fatal Python error|Windows fatal exception): (?P<what>.*)$", r"Fatal Python error|Windows fatal exception", "the interpreter crashed (segfault, abort)"),
+    Rule("python.fatal", "crash", r"(?:^|\s)(?:Fatal Python error|Windows fatal exception): (?P<what>.*)$", r"Fatal Python error|Windows fatal exception", "the interpreter crashed (segfault, abort)"),
     Rule("torch.cuda_oom", "oom", r"(?P<what>(?:torch\.)?(?:cuda\.)?OutOfMemoryError: .*|CUDA out of memory\..*)$", r"OutOfMemoryError|CUDA out of memory", "CUDA ran out of memory"),
     # unittest (pytorch-test-output.md "unittest style")
     Rule("unittest.ran", "unittest_ran", r"^Ran (?P<n>\d+) tests? in \d", r"Ran ", "unittest's total"),
@@ -286,8 +286,13 @@ class PhaseState:
         self.last_exception = ""
 
     def _on_crash(self, m, rule, text):
-        self._add(self.r.crashes, f"{m['what']}" + (f" in {self.current_file}" if
-                                                   self.current_file else ""))
+        what = m["what"]
+        if rule.name == "python.fatal":
+            what = f"Fatal Python error: {what}"
+            running = text[: m.start()].strip()  # the unfinished line of the test that crashed
+            if "::" in running and " " not in running:
+                self._fail(running, "crashed")
+        self._add(self.r.crashes, what + (f" in {self.current_file}" if self.current_file else ""))
         self._evidence(rule, text)
         self._flush_segment()
 
@@ -315,7 +320,7 @@ class PhaseState:
     def _on_exit_code(self, m, rule, text):
         code = int(m["code"])
         self._flush_segment()
-        where = f" ({self.current_file})" if self.current_file else ""
+        where = f" in {self.current_file}" if self.current_file else ""
         signal = m["signal"] or (SIGNAL_NAMES.get(-code) if code < 0 else None)
         if code < 0 or code > 255:
             what = signal or (f"exit code {code}" if code < 0 else f"Windows crash {code:#x}")
@@ -483,7 +488,7 @@ class PhaseState:
             return
         ran, self.pending_ran = self.pending_ran, None
         c = Counts()
-        detail = dict(re.findall(r"([a-z ]+)=(\d+)", m["detail"] or ""))
+        detail = {k.strip(): v for k, v in re.findall(r"([a-z ]+)=(\d+)", m["detail"] or "")}
         c.failed = int(detail.get("failures", 0))
         c.errors = int(detail.get("errors", 0))
         c.skipped = int(detail.get("skipped", 0))
@@ -505,8 +510,7 @@ class PhaseState:
         if self.cmd_kind == "check":
             self._add(self.r.check_failures, what)
             self._evidence(rule, text)
-        elif self.cmd_kind in ("suite", "none") and (
-                not self.results_since_exec or (self.r.count_lines == 0 and not self.segment.ran)):
+        elif not self.results_since_exec or (self.r.count_lines == 0 and not self.segment.ran):
             self._add(self.r.exceptions, what)
 
     def _on_build_start(self, m, rule, text):  # handled by the parser (closes the phase)
@@ -561,7 +565,7 @@ class LogParser:
             if nl < 0:
                 return
             self.discarding = False
-            data = data[nl + 1:]
+            data = data[nl:]  # the newline ends the cut line kept (its head) in carry
         buf = self.carry + data if self.carry else data
         self.carry = b""
         self._process(buf, final=False)

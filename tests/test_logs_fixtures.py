@@ -1,0 +1,116 @@
+"""Whole logs: tests/fixtures/logs/*.log against the verdict in their .expect.yaml sidecar, and the
+real PyTorch CI fragments of ../shared/corpus/pytorch-ci/ (skipped when that folder is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.policy import Policy
+from tools.validate_logs import validate
+
+FIXTURES = Path(__file__).parent / "fixtures" / "logs"
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "pytorch-ci"
+CASES = sorted(p.stem for p in FIXTURES.glob("*.log"))
+
+
+def test_every_fixture_has_an_expectation_with_its_source():
+    assert len(CASES) >= 14
+    for name in CASES:
+        text = (FIXTURES / f"{name}.expect.yaml").read_text()
+        assert text.startswith("# Source") and "../shared/reference/" in text, name
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fixture_verdict(name):
+    expect = yaml.safe_load((FIXTURES / f"{name}.expect.yaml").read_text())
+    report = validate([FIXTURES / f"{name}.log"], Policy(**expect.get("policy", {})))
+    (log,) = report.logs
+    assert log.verdict == expect["verdict"], log
+    assert report.verdict == expect["verdict"]
+    for text in expect.get("log_reasons", []):
+        assert any(text in r for r in log.reasons), (text, log.reasons)
+    assert len(log.packages) == len(expect["packages"])
+    for pkg, want in zip(log.packages, expect["packages"], strict=True):
+        assert pkg.package == want["package"]
+        assert pkg.verdict == want["verdict"], pkg.reasons
+        for key, value in want.get("counts", {}).items():
+            assert getattr(pkg.counts, key) == value, (key, pkg.counts)
+        got = {f.test: f.outcome for f in pkg.failures}
+        for test in want.get("failures", []):
+            assert test in got, (test, got)
+        for test, outcome in want.get("failure_outcomes", {}).items():
+            assert got[test] == outcome
+        if "crashed" in want:
+            assert pkg.crashed == want["crashed"]
+        joined = " | ".join(pkg.reasons)
+        for text in want.get("reasons", []):
+            assert text in joined, (text, joined)
+
+
+def test_few_failures_fail_with_a_stricter_threshold():
+    report = validate([FIXTURES / "few_failures.log"], Policy(max_failure_rate=0.005))
+    assert report.verdict == "fail"
+
+
+def test_multi_package_passes_untested_with_allow_untested_but_still_fails_on_tests_failed():
+    report = validate([FIXTURES / "multi_package.log"], Policy(allow_untested=True))
+    assert [p.verdict for p in report.logs[0].packages] == ["pass", "untested", "fail"]
+    assert report.verdict == "fail"
+    report = validate([FIXTURES / "multi_package.log"],
+                      Policy(allow_untested=True, allow_tests_failed=True))
+    assert report.verdict == "pass"
+
+
+# What each real CI fragment must reveal (found in the failures, crashes, timeouts or reasons).
+CORPUS_EXPECT = {
+    "collection_assertionerror.log": ["collection error", "test_overrides 1/1", "AssertionError"],
+    "collection_syntaxerror.log": ["collection error", "test_ops 3/4", "SyntaxError"],
+    "cuda_oom_class.log": ["out of memory", "OutOfMemoryError"],
+    "error_log_multiple_matches.log": [
+        "inductor/test_triton_kernels.py::KernelTests::test_triton_kernel_tracing_dynamic_True"],
+    "pytest_failure.log": [
+        "distributed/test_c10d_spawn_gloo.py::TestDistributedNNFunctionsGloo::test_all_gather",
+        "timed out"],
+    "pytest_failures_section.log": [
+        "test_torch.py::TestTorchDeviceTypeCPU::test_cauchy_kstest_cpu_bfloat16"],
+    "python_importerror_missing_so.log": ["ImportError: librocm_smi64.so.1"],
+    "python_importerror_name.log": ["ImportError: cannot import name"],
+    "python_test_keyboardinterrupt.log": ["KeyboardInterrupt", "timed out"],
+    "test_file_failed_wrapper.log": ["test_cuda 1/1", "AttributeError"],
+    "test_file_signal_crash.log": ["SIGBUS in nn/test_pruning 1/1"],
+    "test_file_timeout.log": ["timed out: inductor/test_torchinductor_opinfo 4/10"],
+    "unittest_failed_consistently.log": [
+        "dynamo/test_dynamic_shapes.py::DynamicShapesReproTests::"
+        "test_vars_traced_correctly_under_compile_dynamic_shapes"],
+}
+CRASHED = {"test_file_signal_crash.log"}
+FAILING = set(CORPUS_EXPECT) - {"error_log_multiple_matches.log", "pytest_failures_section.log",
+                                "unittest_failed_consistently.log"}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/pytorch-ci/ is absent")
+@pytest.mark.parametrize("name", sorted(CORPUS_EXPECT))
+def test_corpus_fragment_failures_and_crashes_are_found(name):
+    report = validate([CORPUS / name], unframed=True)
+    (pkg,) = report.logs[0].packages
+    found = " | ".join([f"{f.test}" for f in pkg.failures] + pkg.reasons + pkg.crashes)
+    for text in CORPUS_EXPECT[name]:
+        assert text in found, (text, found)
+    assert pkg.crashed == (name in CRASHED)
+    if name in FAILING:
+        assert report.verdict == "fail"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/pytorch-ci/ is absent")
+def test_corpus_covers_every_file():
+    assert {p.name for p in CORPUS.glob("*.log")} == set(CORPUS_EXPECT)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/pytorch-ci/ is absent")
+def test_corpus_fragment_without_framing_says_no_test_phase():
+    report = validate([CORPUS / "pytest_failure.log"])
+    assert report.verdict == "fail" and report.logs[0].packages == []
+    assert any("no test phase" in r for r in report.logs[0].reasons)
