@@ -497,6 +497,14 @@ def execute(plan: Plan, *, out=None) -> int:
             "values": plan.variant.values, "files": plan.recipe_files,
             "created": _dt.datetime.now().isoformat(timespec="seconds")}, indent=1))
     plan.override_path.write_text(plan.override_content, encoding="utf-8")
+    if plan.log_path.exists():  # two runs within one second: never append to another run's log
+        n = 2
+        while plan.log_path.with_name(f"{plan.log_path.stem}-{n}.log").exists():
+            n += 1
+        plan.log_path = plan.log_path.with_name(f"{plan.log_path.stem}-{n}.log")
+        if plan.stats_log:
+            plan.stats_log = plan.log_path.with_suffix(".ccache-stats")
+            plan.ccache_settings["stats_log"] = str(plan.stats_log)
     if plan.ccache_config_path:
         ccache_mod.write_config(plan.ccache_settings, plan.ccache_config_path)
         Path(plan.ccache_settings["cache_dir"]).mkdir(parents=True, exist_ok=True)
