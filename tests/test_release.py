@@ -283,6 +283,15 @@ def test_disk_space_refusal_prints_the_estimate(tmp_path, env, capsys):
     assert not (tmp_path / "rel").exists()
 
 
+def test_cuda_refused_through_real_nvml_without_gpu(tmp_path, env, capsys):
+    from tools import cuda_arch
+
+    if cuda_arch.gpus_visible():
+        pytest.skip("a GPU is visible here: the refusal cannot happen")
+    assert run([*release_argv(tmp_path, []), "--cuda", "--python", matrix()[0].python]) == 2
+    assert "no NVIDIA GPU is visible" in only_line(capsys.readouterr().err)
+
+
 def test_cuda_without_gpu_is_refused(tmp_path, env, capsys):
     from tools import cuda_arch
 
