@@ -269,7 +269,7 @@ def evaluate_package(phase: PhaseResult, policy: Policy, variant: str | None = N
             entry = known.lookup(test, variant, phase.package)
             if entry is not None:
                 failures.append(Failure(test, "known", known_reason=entry.reason))
-                known_count += outcome != "crashed"
+                known_count += 1
                 continue
         failures.append(Failure(test, "error" if outcome == "errors" else outcome))
     order = {"crashed": 0, "failed": 1, "error": 2, "xpassed": 3, "known": 4, "flaky": 5}
@@ -333,7 +333,7 @@ def evaluate_log(log: LogResult, policy: Policy, known: _KnownTracker | None = N
     if log.bytes_read and not log.phases:
         reasons.append("no test phase (no 'TEST START:' line): tests did not run"
                        + (" (allowed by --allow-untested)" if policy.allow_untested else ""))
-        failed = not policy.allow_untested
+        failed = failed or not policy.allow_untested
     if any(p.verdict == "fail" for p in packages):
         failed = True
     untested = [p.package for p in packages if p.verdict == "untested"]

@@ -29,13 +29,18 @@ from tools.policy import (
 from tools.report import RENDERERS, Report, render_markdown, render_summary
 
 PROG = "nox -s validate_logs --"
-BINARY_NUL_FRACTION = 0.01  # a "log" whose first 64 KiB is over 1% NUL bytes is not text
+BINARY_NUL_FRACTION = 0.001  # a "log" whose first 64 KiB is over 0.1% NUL bytes is not text
 FORMATS = ("terminal", "json", "markdown", "junit")
 SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".xml": "junit"}
 
 
+_BINARY_CONTROLS = bytes(c for c in range(32) if c not in b"\t\n\r\x0c\x1b\x08")
+
+
 def _check_text(name: str, head: bytes) -> None:
-    if head.count(b"\0") > BINARY_NUL_FRACTION * len(head):
+    """A text log has (almost) no NUL bytes and few control characters; else ToolError(2)."""
+    controls = len(head) - len(head.translate(None, _BINARY_CONTROLS))
+    if head.count(b"\0") > BINARY_NUL_FRACTION * len(head) or controls > 0.1 * len(head):
         raise ToolError(f"{name} is a binary file, not a text log; pass the conda-build log",
                         EXIT_USAGE)
 
@@ -69,13 +74,16 @@ def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE
         return mapped
     parser = LogParser(log.name, framed=framed)
     with log.open() as stream:
-        buf = bytearray(block_size)
-        view = memoryview(buf)
+        # read1: a cut-off .gz still yields what was decompressed before its end
+        read = getattr(stream, "read1", stream.read)
         first = True
         while True:
             try:
-                n = stream.readinto(view)
+                data = read(block_size)
             except EOFError:  # a .gz cut off: what was read is the (truncated) log
+                if first:
+                    raise ToolError(f"{log.name} is corrupt (compressed data ends before any "
+                                    "text); re-download it", EXIT_USAGE) from None
                 parser.notes.append("compressed log ends early (truncated .gz)")
                 break
             except (zlib.error, gzip.BadGzipFile) as exc:
@@ -84,9 +92,8 @@ def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE
             except OSError as exc:
                 raise ToolError(f"cannot read {log.name}: {exc.strerror or exc}",
                                 EXIT_USAGE) from None
-            if not n:
+            if not data:
                 break
-            data = bytes(view[:n])
             if first:
                 first = False
                 _check_text(log.name, data[:65536])
@@ -107,7 +114,9 @@ def validate(paths: Sequence[str | Path], policy: Policy | None = None, *,
     return build_report(results, policy)
 
 
-def default_paths(logs_dir: Path = repo_paths.LOGS_DIR) -> list[Path]:
+def default_paths(logs_dir: Path | None = None) -> list[Path]:
+    """The logs dev_build and release write (build_artifacts/logs/); ToolError(2) if none."""
+    logs_dir = logs_dir or repo_paths.LOGS_DIR
     if not logs_dir.is_dir() or not any(p.is_file() for p in logs_dir.rglob("*")):
         raise ToolError(f"no logs under {_rel(logs_dir)}/ (nox -s dev_build or release write "
                         "them there); pass a log file, directory, .gz or .zip", EXIT_USAGE)
