@@ -28,8 +28,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from tools.cli import EXIT_USAGE, ToolError
 from tools.logs import LogResult, PhaseResult, normalize_test_id
 from tools.report import Counts, Failure, LogReport, PackageReport, Report
@@ -110,6 +108,8 @@ class Policy:
 
 def load_known_failures(path: str | Path) -> list[KnownFailure]:
     """Read the known-failures YAML; any problem is a ToolError (exit 2) naming the entry."""
+    import yaml  # only needed with --known-failures (startup time)
+
     path = Path(path)
     where = f"known-failures file {path}"
     try:

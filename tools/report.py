@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field, fields
 
 from tools.text import strip_controls
@@ -141,9 +140,9 @@ def _safe(text: str, limit: int = 200) -> str:
 
 
 def _counts_line(c: Counts) -> str:
-    parts = [f"{c.passed} passed", f"{c.failed} failed", f"{c.errors} errors",
-             f"{c.skipped} skipped"]
-    parts += [f"{n} {w}" for n, w in ((c.xfailed, "xfailed"), (c.xpassed, "xpassed"),
+    parts = [f"{c.passed} passed", f"{c.failed} failed"]
+    parts += [f"{n} {w}" for n, w in ((c.errors, "errors"), (c.skipped, "skipped"),
+                                      (c.xfailed, "xfailed"), (c.xpassed, "xpassed"),
                                       (c.rerun, "rerun")) if n]
     return ", ".join(parts)
 
@@ -181,7 +180,10 @@ def render_terminal(report: Report, width: int | None = None) -> str:
     from rich.text import Text
 
     buf = io.StringIO()
-    console = Console(file=buf, width=width or 120, force_terminal=False, highlight=False,
+    import shutil
+
+    width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
+    console = Console(file=buf, width=width, force_terminal=False, highlight=False,
                       color_system=None)
     style = {"pass": "green", "fail": "bold red", "untested": "yellow"}
     for log in report.logs:
@@ -193,7 +195,7 @@ def render_terminal(report: Report, width: int | None = None) -> str:
         if not log.packages:
             continue
         table = Table(show_lines=True, expand=False)
-        table.add_column("package", overflow="fold", max_width=34)
+        table.add_column("package", overflow="fold", min_width=20, max_width=40)
         table.add_column("verdict")
         table.add_column("counts", max_width=30)
         table.add_column("first failures", overflow="fold")
@@ -276,6 +278,8 @@ def render_markdown(report: Report) -> str:
 
 def render_junit(report: Report) -> str:
     """JUnit XML: one testsuite per package; failing tests and the package verdict as testcases."""
+    import xml.etree.ElementTree as ET  # only this renderer needs it (startup time)
+
     root = ET.Element("testsuites", name="validate_logs")
     total_f = total_t = 0
     for log in report.logs:
