@@ -224,3 +224,25 @@ def test_nox_session_dry_run_plans(tmp_path):
     assert text.returncode == 0, text.stderr
     assert "CUDA arch:   8.6" in text.stdout and "TORCH_CUDA_ARCH_LIST=8.6" in text.stdout
     assert not (tmp_path / "croot").exists()
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="gcc not on PATH")
+def test_ccache_hit_rate_of_this_build_is_reported(box, capsys, tmp_path):
+    """A tiny conda-build substitute compiles through the ccache and config dev_build hands it
+    (PYTORCH_CCACHE, CCACHE_CONFIGPATH), as build.sh would; the summary reports the hit rate."""
+    fake = tmp_path / "fake-conda-build"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import os, pathlib, subprocess\n"
+        "src = pathlib.Path(os.environ['CCACHE_CONFIGPATH']).parent / 'work' / 'a.c'\n"
+        "src.parent.mkdir(parents=True, exist_ok=True)\n"
+        "src.write_text('int f(void) { return 42; }\\n')\n"
+        "for _ in range(4):\n"
+        "    subprocess.run([os.environ['PYTORCH_CCACHE'], 'gcc', '-c', str(src), '-o',\n"
+        "                    str(src.with_suffix('.o'))], check=True)\n")
+    fake.chmod(0o755)
+    args = [a if a != str(STANDIN) else str(fake) for a in box.args]
+    code = run_main("nox -s dev_build --", dev_build.main, [*args, "--no-test"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ccache:      75.0% (3 hits, 1 misses)" in out
