@@ -566,6 +566,7 @@ def main(argv: Sequence[str]) -> int:
         else:
             print(plan_text(plan, dry_run=True))
         return EXIT_OK
+    conda_build.find_conda_build(opts.conda_build)  # refuse before anything is written
     opts.croot.mkdir(parents=True, exist_ok=True)
     with lock.acquire(opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--",
                                                                   *argv])) as held:
