@@ -246,3 +246,10 @@ def test_ccache_hit_rate_of_this_build_is_reported(box, capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "ccache:      75.0% (3 hits, 1 misses)" in out
+
+
+def test_conda_builds_own_no_test_after_double_dash_skips_validation(box, capsys):
+    code, out, _ = run(box, capsys, "--", "--no-test")
+    assert code == 0, out
+    assert "TEST START" not in logs(box)[-1].read_text()
+    assert "tests:       off (conda-build's test phase switched off), not validated" in out

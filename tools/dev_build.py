@@ -34,6 +34,8 @@ KNOBS = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOB
          "PYTORCH_SKIP_TESTS")
 # CONDA_PY silently narrows conda-build's python list (conda-build.md): never inherited.
 ALWAYS_UNSET = ("CONDA_PY",)
+# conda-build flags after "--" that skip its whole test phase: nothing to validate then.
+CONDA_BUILD_NO_TEST = ("--no-test", "-b", "--build-only")
 
 
 # --------------------------------------------------------------------------- options
@@ -281,6 +283,7 @@ class Plan:
     lock_path: Path = Path()
     fingerprint_path: Path = Path()
     no_test: bool = False
+    tests_off_by_extra: bool = False  # conda-build's own --no-test / -b given after "--"
     subdir: str = "linux-64"
     recipe_files: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -308,7 +311,7 @@ class Plan:
             },
             "conda_build": {"path": self.conda_build, "found": self.conda_build_found},
             "log_path": str(self.log_path),
-            "tests": not self.no_test,
+            "tests": not (self.no_test or self.tests_off_by_extra),
         }
 
 
@@ -356,7 +359,8 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         conda_build=facts.conda_build, conda_build_found=facts.conda_build_found, argv=argv,
         env=changed, env_unset=removed, full_env=full_env, log_path=log_path, stats_log=stats_log,
         lock_path=croot / LOCK_FILE, fingerprint_path=croot / FINGERPRINT_FILE,
-        no_test=opts.no_test, subdir=facts.subdir, recipe_files=dict(facts.recipe_files))
+        no_test=opts.no_test, subdir=facts.subdir, recipe_files=dict(facts.recipe_files),
+        tests_off_by_extra=any(x in CONDA_BUILD_NO_TEST for x in opts.extra))
 
 
 # --------------------------------------------------------------------------- facts (I/O)
@@ -439,7 +443,9 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
         f"  jobs:        {plan.jobs.count} ({plan.jobs.reason})",
         f"  ccache:      {tool}",
         "  tests:       " + ("off (--no-test: import checks only, no validation)"
-                             if plan.no_test else "on"),
+                             if plan.no_test else
+                             "off (conda-build test phase off after '--', no validation)"
+                             if plan.tests_off_by_extra else "on"),
         f"  log:         {plan.log_path}",
         "  environment given to conda-build (set or changed):",
         *[f"    {k}={v}" for k, v in plan.env.items()],
@@ -540,8 +546,9 @@ def execute(plan: Plan, *, out=None) -> int:
     if result.returncode != 0:
         say("  tests:       not validated (build failed)")
         return EXIT_FAIL
-    if plan.no_test:
-        say("  tests:       off (--no-test), not validated")
+    if plan.no_test or plan.tests_off_by_extra:
+        why = "--no-test" if plan.no_test else "conda-build's test phase switched off"
+        say(f"  tests:       off ({why}), not validated")
         return EXIT_OK
     # The same verdict rule as a release (validate_logs' default policy; the import-only
     # pytorch-cpu/-gpu metapackage is accepted when the pytorch package ran the suite and passed).
