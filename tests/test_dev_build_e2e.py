@@ -120,7 +120,7 @@ def test_no_test_skips_suite_and_validation(box, capsys, monkeypatch):
     code, out, _ = run(box, capsys, "--no-test", "--jobs", "3")
     assert code == 0, out
     env = records(box.croot / "work")[0]["env"]
-    assert env["MAX_JOBS"] == "3" and env["PYTORCH_SKIP_TESTS"] == "1"
+    assert env["MAX_JOBS"] == "3" and env["CPU_COUNT"] == "3" and env["PYTORCH_SKIP_TESTS"] == "1"
     assert "CONDA_PY" not in env
     assert "py311" in next((box.croot / "linux-64").iterdir()).name
     log = logs(box)[-1].read_text()

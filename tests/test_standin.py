@@ -182,3 +182,15 @@ def test_sigint_kills_build_and_leaves_work(env, tmp_path, override):
     proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert (croot / "work" / "setup.py").exists()
+
+
+def test_dirty_with_build_id_reuses_the_only_matching_folder(env, tmp_path, override):
+    croot = tmp_path / "croot"
+    args = ["--croot", croot, "-m", CONDA_BUILD_CONFIG, "-m", override, "--no-remove-work-dir",
+            "--no-test"]
+    assert run(args, env, tmp_path).returncode == 0
+    second = run([*args, "--dirty"], env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    folders = [p for p in croot.iterdir() if re.fullmatch(r"pytorch_\d{13}", p.name)]
+    assert len(folders) == 1
+    assert [r["env"]["DIRTY"] for r in records(folders[0] / "work")] == ["", "1"]
