@@ -6,13 +6,12 @@ Log lines follow ../shared/reference/pytorch-test-output.md and ../shared/refere
 
 from __future__ import annotations
 
-import mmap
-
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tools import logs
-from tools.logs import LogParser, normalize_test_id, parse_bytes, parse_mapped, parse_stream
+from tools.logs import LogParser, normalize_test_id, parse_bytes, parse_file, parse_stream
 
 PKG = "/croot/linux-64/pytorch-2.5.1-py311_0.conda"
 
@@ -165,26 +164,35 @@ def test_block_boundaries_do_not_matter():
                [(p.package, p.counts, p.failures, p.ended) for p in whole.phases]
 
 
-def test_mapped_and_streamed_parses_agree(tmp_path):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_file_and_streamed_parses_agree(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(logs, "SCAN_BLOCK", 4096)  # markers cross block and range borders
     data = b"[1/9] c++ -c x.cpp\n" * 50_000 + phase(*SESSION) + b"[2/9] c++\n" * 1000 \
-        + phase(*SESSION, "+ true")
+        + phase(*SESSION, "+ true") + b"TEST START: /x/last-1-0.conda\n" + b"tail " * 100
     path = tmp_path / "x.log"
     path.write_bytes(data)
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as mm:
-        mapped = parse_mapped(mm, "x", block_size=4096)
+    with open(path, "rb") as f:
+        by_offset = parse_file(f.fileno(), "x", block_size=4096, workers=workers)
     with open(path, "rb") as f:
         streamed = parse_stream(f, "x", block_size=4096)
-    key = [(p.counts, p.failures, p.ended, p.suite_exit_nonzero) for p in streamed.phases]
-    assert len(key) == 2
-    assert [(p.counts, p.failures, p.ended, p.suite_exit_nonzero) for p in mapped.phases] == key
+    key = [(p.package, p.counts, p.failures, p.ended, p.suite_exit_nonzero)
+           for p in streamed.phases]
+    assert len(key) == 3 and key[2][3] == "truncated"
+    assert [(p.package, p.counts, p.failures, p.ended, p.suite_exit_nonzero)
+            for p in by_offset.phases] == key
 
 
-def test_read_only_mapping_falls_back_to_mmap_find(tmp_path):
-    path = tmp_path / "x.log"
-    path.write_bytes(b"noise\n" * 1000 + phase(*SESSION))
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        r = parse_mapped(mm, "x")
-    assert r.phases[0].counts.failed == 1
+def test_scan_markers_finds_every_marker_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(logs, "SCAN_BLOCK", 64)
+    data = bytearray(b"x" * 5000)
+    spots = [0, 60, 128, 1000, 1660, 2495, 3330, 4989]  # across blocks and thread ranges
+    for at in spots:
+        data[at:at + 11] = b"TEST START:"
+    path = tmp_path / "m.log"
+    path.write_bytes(bytes(data))
+    for workers in (1, 2, 3, 7):
+        with open(path, "rb") as f:
+            assert logs.scan_markers(f.fileno(), len(data), b"TEST START:", workers) == spots
 
 
 def test_ten_megabyte_line_is_bounded(tmp_path):

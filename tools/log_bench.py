@@ -6,7 +6,8 @@ where run_test.py runs test files with ~15k pytest -vv results (a few failures w
 skips, xfails). Then it times ``grep -c -E 'PASSED|FAILED'`` and ``python -m tools.validate_logs``
 on the same file, in this run, alternating, best of N, and prints the ratio and validate_logs'
 peak RSS (from wait4's rusage of that child). It also checks that the counts validate_logs
-found equal the generated ones. Exit 0 when the targets (<= 2x grep, < 100 MB) are met, else 1.
+found equal the generated ones. Exit 0 when those match and, for a log of 1 GiB or more, the
+targets (<= 2x grep, < 100 MB) are met; else 1.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tools.paths import ARTIFACTS_DIR, REPO_ROOT
 BENCH_DIR = ARTIFACTS_DIR / "bench"
 TARGET_RATIO = 2.0
 TARGET_RSS_MB = 100.0
+TARGET_SIZE = 1 << 30
 GENERATOR_VERSION = 1  # bump when the generated content changes: old files are regenerated
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -287,12 +289,14 @@ def main(argv: Sequence[str]) -> int:
     print(f"grep -c -E 'PASSED|FAILED': {g:.3f} s (best of {args.repeat})")
     print(f"validate_logs:              {v:.3f} s (best of {args.repeat}), verdict "
           f"{data['verdict']}, peak RSS {peak:.1f} MB")
+    judged = size >= TARGET_SIZE  # below 1 GiB, interpreter start-up dominates the ratio
+    note = "" if judged else f" (targets are for >= 1 GiB; not judged at {args.size})"
     print(f"ratio: {ratio:.2f}x grep (target <= {TARGET_RATIO:g}x): "
-          f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}")
+          f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}{note}")
     print(f"peak RSS: {peak:.1f} MB (target < {TARGET_RSS_MB:g} MB): "
-          f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}")
+          f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}{note}")
     print(f"counts found == counts generated: {'yes' if counts_ok else 'NO'}")
-    ok = ratio <= TARGET_RATIO and peak < TARGET_RSS_MB and counts_ok
+    ok = counts_ok and (not judged or (ratio <= TARGET_RATIO and peak < TARGET_RSS_MB))
     return EXIT_OK if ok else EXIT_FAIL
 
 

@@ -7,7 +7,6 @@ binary file, bad option, bad known-failures or baseline file).
 from __future__ import annotations
 
 import gzip
-import mmap
 import os
 import sys
 import zlib
@@ -17,7 +16,7 @@ from pathlib import Path
 from tools import paths as repo_paths
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError, run_main
 from tools.log_inputs import GZIP_MAGIC, LogInput, collect_inputs
-from tools.logs import BLOCK_SIZE, LogParser, LogResult, parse_mapped
+from tools.logs import BLOCK_SIZE, CAN_SCAN_FILES, LogParser, LogResult, parse_file
 from tools.policy import (
     DEFAULT_MAX_COVERAGE_DROP,
     DEFAULT_MAX_FAILURE_RATE,
@@ -46,23 +45,18 @@ def _check_text(name: str, head: bytes) -> None:
 
 
 def _parse_plain_file(log: LogInput, framed: bool) -> LogResult | None:
-    """A regular uncompressed file: memory-map it (fast skip of the build phase). None if that
-    does not apply (compressed, empty, or mapping refused), so the caller streams it."""
-    if log.path is None or log.member is not None:
+    """A regular uncompressed file: parsed by offset (parallel search for the test phases, the
+    build output is skipped without reading it into Python). None if that does not apply
+    (compressed, empty, or no pread here), so the caller streams it."""
+    if log.path is None or log.member is not None or not CAN_SCAN_FILES:
         return None
     try:
         with open(log.path, "rb") as f:
-            if f.read(2) == GZIP_MAGIC or os.fstat(f.fileno()).st_size == 0:
+            head = f.read(65536)
+            if not head or head[:2] == GZIP_MAGIC:
                 return None
-            try:
-                # private writable mapping: pages are only read, never copied, but
-                # ctypes (memmem) can address it
-                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-            except (OSError, ValueError):
-                return None
-            with mm:
-                _check_text(log.name, mm[:65536])
-                return parse_mapped(mm, log.name, framed=framed)
+            _check_text(log.name, head)
+            return parse_file(f.fileno(), log.name, framed=framed)
     except OSError as exc:
         raise ToolError(f"cannot read {log.name}: {exc.strerror or exc}", EXIT_USAGE) from None
 
