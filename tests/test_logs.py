@@ -259,3 +259,21 @@ def test_no_input_crashes_the_parser(chunks, framed, block):
     for p in result.phases:
         assert p.counts.failed >= 0 and p.counts.errors >= 0
         assert p.ended in ("end", "tests-failed", "nothing-to-test", "truncated", "next-build")
+
+
+def test_prefix_rewrites_and_placeholder_paths():
+    """conda-build.md: stdout has $PREFIX/$SRC_DIR rewritten, stderr keeps the 255-character
+    placeholder prefix; Windows logs show %PREFIX%. None of it hides the suite or its results."""
+    placeholder = "/croot/pytorch_1724234567890/_test_env_" + "placehold_" * 24
+    p = one(phase(
+        f"+ {placeholder}/bin/python ./test/run_test.py --core --continue-through-error",
+        "Executing ['$PREFIX/bin/python', '-bb', 'test_nn.py'] ... [2024-07-12 17:09:33]",
+        "test_nn.py::TestNN::test_a PASSED [0.1s] [ 50%]",
+        "test_nn.py::TestNN::test_b FAILED [0.1s] [100%]",
+        f'  File "{placeholder}/lib/python3.11/site-packages/torch/nn/functional.py", line 9',
+        "==== 1 failed, 1 passed in 1.00s ====",
+        "+ true",
+        "+ %PREFIX%\\python.exe -c \"import torch\""))
+    assert p.suite_started and p.suite_exit_nonzero
+    assert (p.counts.passed, p.counts.failed) == (1, 1)
+    assert list(p.failures) == ["test_nn.py::TestNN::test_b"]

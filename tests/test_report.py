@@ -88,3 +88,11 @@ def test_junit_is_valid_xml_with_failures():
     assert cases["b"].find("failure") is not None
     assert cases["k"].find("skipped") is not None  # known failure
     assert suites[2].find("testcase/failure").get("message") == "empty log: tests did not run"
+
+
+def test_junit_survives_characters_xml_forbids():
+    report = sample()
+    report.logs[0].packages[0].failures.append(Failure("t.py::T::bad\ufffe\x0b\x1b[1m", "failed"))
+    report.logs[0].packages[0].reasons.append("bell \x07 and \uffff")
+    root = ET.fromstring(render_junit(report))
+    assert root.find("testsuite") is not None

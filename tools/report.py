@@ -134,8 +134,11 @@ class Report:
 # ---------------------------------------------------------------------------- renderers
 
 
+_NOT_XML = {0xFFFE: None, 0xFFFF: None}  # valid UTF-8, but not allowed in XML 1.0
+
+
 def _safe(text: str, limit: int = 200) -> str:
-    text = strip_controls(text).replace("\n", " ").replace("\t", " ")
+    text = strip_controls(text).replace("\n", " ").replace("\t", " ").translate(_NOT_XML)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
