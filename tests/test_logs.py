@@ -84,10 +84,25 @@ def test_retry_session_counts_as_rerun_and_flaky_is_not_a_failure():
         "test_nn.py::TestNN::test_b PASSED [0.1s] [100%]",
         "================== 1 passed, 2 deselected in 0.36s ==================",
         "Test succeeeded in new process, continuing with the rest of the tests",
+        "The following tests failed and then succeeded when run in a new process"
+        "['test/test_nn.py::TestNN::test_b']",
     ]
     p = one(phase(*body))
     assert (p.counts.passed, p.counts.failed, p.counts.rerun) == (1, 0, 1)
     assert p.failures["test_nn.py::TestNN::test_b"] == "flaky"
+
+
+def test_retry_of_the_last_test_does_not_hide_the_real_failure():
+    """pytest-test-output.md WARNING: without -x the retry can re-run only the file's last test,
+    see it pass and report success although pytest printed FAILED for another test."""
+    body = SESSION[:-1] + [
+        "Got exit code 1", "Retrying single test...",
+        "test_nn.py::TestNN::test_c PASSED [0.1s] [100%]",
+        "================== 1 passed, 2 deselected in 0.36s ==================",
+        "Test succeeeded in new process, continuing with the rest of the tests",
+    ]
+    p = one(phase(*body))
+    assert p.failures == {"test_nn.py::TestNN::test_b": "failed"} and p.counts.failed == 1
 
 
 def test_plus_true_after_the_suite_is_evidence_but_not_after_other_commands():
