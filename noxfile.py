@@ -59,7 +59,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def validate_logs(session: nox.Session) -> None:
-    """Turn conda-build logs into a test verdict you can trust (exit 0 pass, 1 fail, 2 bad input)."""
+    """Turn conda-build logs into a test verdict (exit 0 pass, 1 fail, 2 bad input)."""
     _run_tool(session, "validate_logs", "nox -s validate_logs --")
 
 
@@ -71,7 +71,7 @@ def dev_build(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def release(session: nox.Session) -> None:
-    """Build and validate every variant, resumably, with a release report (--list shows the matrix)."""
+    """Build and validate every variant, resumably, with a release report (--list: the matrix)."""
     _run_tool(session, "release", "nox -s release --")
 
 

@@ -65,3 +65,11 @@ def test_unexpected_exceptions_are_not_swallowed():
 )
 def test_strip_controls(raw, clean):
     assert strip_controls(raw) == clean
+
+
+def test_broken_pipe_is_quiet(capsys):
+    def main(argv):
+        raise BrokenPipeError
+
+    assert run_main("demo", main, []) == 0
+    assert capsys.readouterr().err == ""

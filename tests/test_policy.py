@@ -80,6 +80,22 @@ def test_untested_and_nothing_to_test():
     assert evaluate_log(log, Policy(allow_untested=True)).verdict == "pass"
 
 
+def test_untested_is_judged_per_log():
+    # pytorch ran the suite and passed; the pytorch-cpu metapackage only has import checks.
+    suite = ran_phase(counts=Counts(passed=500))
+    meta = ran_phase(suite_started=False, counts=Counts(), count_lines=0)
+    meta.package = "pytorch-cpu-2.13.0-cpu_mkl_h0_300.conda"
+    both = evaluate_log(LogResult(name="v.log", phases=[suite, meta], bytes_read=10), Policy())
+    assert [p.verdict for p in both.packages] == ["pass", "untested"]
+    assert both.verdict == "pass"
+    assert any("no test suite in: pytorch-cpu" in r for r in both.reasons)
+    # The same two packages where neither ran the suite: tests did not run.
+    idle = ran_phase(suite_started=False, counts=Counts(), count_lines=0)
+    neither = evaluate_log(LogResult(name="v.log", phases=[idle, meta], bytes_read=10), Policy())
+    assert neither.verdict == "fail"
+    assert any(r.startswith("tests did not run") for r in neither.reasons)
+
+
 def test_log_level_verdicts():
     empty = evaluate_log(LogResult(name="e.log"), Policy(allow_untested=True))
     assert empty.verdict == "fail" and "empty log" in empty.reasons[0]

@@ -18,6 +18,7 @@ from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, REPO_ROOT
 from tools.recipe import recipe_version
 from tools.release_state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
+from tools.validate_logs import log_outcome
 from tools.variants import matrix, to_json
 
 STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
@@ -161,39 +162,39 @@ def _log(with_suite: bool) -> str:
             "# Automatic uploading is disabled\n")
 
 
-def test_validation_accepts_a_metapackage_without_suite_only_beside_a_suite(tmp_path):
+def test_log_outcome_accepts_a_metapackage_without_suite_only_beside_a_suite(tmp_path):
     log = tmp_path / "py311-cpu-mkl.log"
     log.write_text(_log(with_suite=True))
-    verdict, counts, reasons = release.validate_log(log)
-    assert (verdict, counts["passed"], reasons) == ("pass", 3, [])
+    verdict, counts, reasons = log_outcome(log)
+    assert (verdict, counts.passed, reasons) == ("pass", 3, [])
 
     log.write_text(_log(with_suite=False))  # e.g. PYTORCH_SKIP_TESTS=1 leaked into the build
-    verdict, counts, reasons = release.validate_log(log)
-    assert verdict == "fail" and counts["passed"] == 0
-    assert "tests did not run: no package of this log ran the test suite" in reasons
+    verdict, counts, reasons = log_outcome(log)
+    assert verdict == "fail" and counts.passed == 0
+    assert any(r.startswith("tests did not run: no package ran a test suite") for r in reasons)
 
     log.write_text(f"BUILD START: ['{Path(_PKG).name}']\nPackaging pytorch\n")  # no test phase
-    verdict, _, reasons = release.validate_log(log)
+    verdict, _, reasons = log_outcome(log)
     assert verdict == "fail" and reasons
 
     log.write_text("")
-    assert release.validate_log(log)[0] == "fail"
+    assert log_outcome(log)[0] == "fail"
 
 
-def test_validation_applies_known_failures(tmp_path, capsys):
+def test_log_outcome_applies_known_failures(tmp_path, capsys):
     log = tmp_path / "py311-cpu-mkl.log"
     one_failed = _SUITE.replace("test_c PASSED", "test_c FAILED").replace(
         "3 passed", "1 failed, 2 passed")
     log.write_text(_log(with_suite=True).replace(_SUITE, one_failed))
-    verdict, counts, _ = release.validate_log(log)
-    assert (verdict, counts["failed"]) == ("fail", 1)  # 1 of 3: over the 1% limit
+    verdict, counts, _ = log_outcome(log)
+    assert (verdict, counts.failed) == ("fail", 1)  # 1 of 3: over the 1% limit
     known = tmp_path / "known.yaml"
     known.write_text("- test: test_nn.py::TestNN::test_c\n  reason: flaky on this runner\n"
                      "  when: {variant: py311-*}\n")
-    assert release.validate_log(log, known)[0] == "pass"
+    assert log_outcome(log, known)[0] == "pass"
     known.write_text("- test: test_nn.py::TestNN::test_c\n  reason: other variants only\n"
                      "  when: {variant: py312-*}\n")
-    assert release.validate_log(log, known)[0] == "fail"
+    assert log_outcome(log, known)[0] == "fail"
     # a bad file is refused before anything runs
     known.write_text("- test: x\n")
     assert run(["--dry-run", "--known-failures", str(known)]) == EXIT_USAGE

@@ -1,4 +1,4 @@
-"""What every command of the suite shares: exit codes, one-line errors, argparse without tracebacks."""
+"""What every command of the suite shares: exit codes, one-line errors, no tracebacks."""
 
 from __future__ import annotations
 
@@ -41,3 +41,17 @@ def run_main(prog: str, main: Callable[[Sequence[str]], int], argv: Sequence[str
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (captured output)
+        pass

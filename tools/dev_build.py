@@ -550,11 +550,10 @@ def execute(plan: Plan, *, out=None) -> int:
         why = "--no-test" if plan.no_test else "conda-build's test phase switched off"
         say(f"  tests:       off ({why}), not validated")
         return EXIT_OK
-    # The same verdict rule as a release (validate_logs' default policy; the import-only
-    # pytorch-cpu/-gpu metapackage is accepted when the pytorch package ran the suite and passed).
-    from tools.release import validate_log
+    from tools.validate_logs import log_outcome
 
-    verdict, counts, reasons = validate_log(plan.log_path)
+    verdict, counts, reasons = log_outcome(plan.log_path)
+    counts = counts.to_dict()
     shown = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
     say(f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
         f"{plan.log_path}")

@@ -15,8 +15,9 @@ A package whose test phase ran a test suite FAILS when
 - conda-build reported ``TESTS FAILED``, or pip check / an import or assert check failed
   [--allow-tests-failed]
 - (failed + errors - known failures) / tests that ran > 1% [--max-failure-rate FRACTION]
-A log with no test phase, or a package that ran no suite, fails ("tests did not run") unless
---allow-untested. An empty log or a failed build always fails.
+A log with no test phase, or whose packages never ran a suite, fails ("tests did not run") unless
+--allow-untested; a package without a suite (an import-only metapackage) is "untested" and does
+not fail a log in which another package ran the suite. An empty log or a failed build always fails.
 """
 
 from __future__ import annotations
@@ -336,10 +337,16 @@ def evaluate_log(log: LogResult, policy: Policy, known: _KnownTracker | None = N
         failed = failed or not policy.allow_untested
     if any(p.verdict == "fail" for p in packages):
         failed = True
+    # Judged per log, as a recipe is: an import-only output (the pytorch-cpu/-gpu metapackage)
+    # beside a package that ran the suite is fine; a log where no package ran one is not.
     untested = [p.package for p in packages if p.verdict == "untested"]
-    if untested and not policy.allow_untested:
-        reasons.append(f"tests did not run for: {_join(untested)} (--allow-untested to accept)")
-        failed = True
+    if untested and len(untested) == len(packages):
+        reasons.append(f"tests did not run: no package ran a test suite ({_join(untested)})"
+                       + (" (allowed by --allow-untested)" if policy.allow_untested
+                          else "; --allow-untested to accept"))
+        failed = failed or not policy.allow_untested
+    elif untested:
+        reasons.append(f"no test suite in: {_join(untested)} (another package ran it)")
     return LogReport(path=log.name, verdict="fail" if failed else "pass", packages=packages,
                      reasons=reasons)
 

@@ -36,8 +36,6 @@ from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
 from tools.release_state import (
     BUILD_FAILED,
     BUILT,
-    COUNT_KEYS,
-    ERROR,
     INTERRUPTED,
     PASS,
     ReleaseState,
@@ -46,6 +44,7 @@ from tools.release_state import (
     save_state,
     write_atomic,
 )
+from tools.validate_logs import log_outcome
 
 PROG = "nox -s release --"
 
@@ -356,47 +355,6 @@ def counts_text(counts: Mapping[str, int]) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Validation
-
-
-def validate_log(log: Path, known_failures: Path | None = None, platform: str | None = None
-                 ) -> tuple[str, dict[str, int], list[str]]:
-    """validate_logs' verdict on one variant's log: (verdict, summed counts, failure reasons).
-
-    validate_logs' default policy, with one release rule on top: a package whose test phase ran
-    no suite (the pytorch-cpu/pytorch-gpu metapackage: import checks only) is accepted when
-    another package of the same log ran the suite and passed. A log where no package ran a suite
-    still fails ("tests did not run"), as does an empty log, a failed build or any failing
-    package. ``known_failures`` is validate_logs' YAML file; entries with a ``when: variant``
-    condition match the variant name (the log is ``<variant>.log``).
-    """
-    from tools.policy import Policy, load_known_failures
-    from tools.validate_logs import validate
-
-    policy = Policy(allow_untested=True, platform=platform)
-    if known_failures is not None:
-        policy.known_failures = load_known_failures(known_failures)
-        policy.known_failures_path = str(known_failures)
-    try:
-        report = validate([log], policy)
-    except ToolError as exc:
-        return ERROR, {}, [exc.message]
-    data = report.to_dict()
-    counts = dict.fromkeys(COUNT_KEYS, 0)
-    reasons: list[str] = []
-    verdict = data.get("verdict", ERROR)
-    for log_entry in data.get("logs", []):
-        packages = log_entry.get("packages", [])
-        for pkg in packages:
-            for k in COUNT_KEYS:
-                counts[k] += int(pkg.get("counts", {}).get(k, 0) or 0)
-            if pkg.get("verdict") == "fail":
-                reasons += [f"{pkg.get('package')}: {r}" for r in pkg.get("reasons", [])]
-        if log_entry.get("verdict") != PASS:
-            reasons += [r for r in log_entry.get("reasons", []) if "allowed by" not in r]
-        if not any(pkg.get("verdict") == PASS for pkg in packages):
-            verdict = "fail"
-            reasons.append("tests did not run: no package of this log ran the test suite")
-    return verdict, counts, list(dict.fromkeys(reasons))[:10]
 
 
 # --------------------------------------------------------------------------------------------
@@ -720,7 +678,8 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         else:
             if result.returncode != 0:
                 rec.build = BUILD_FAILED
-            rec.verdict, rec.counts, rec.reasons = validate_log(p.log, known_failures, platform)
+            rec.verdict, counts, reasons = log_outcome(p.log, known_failures, platform)
+            rec.counts, rec.reasons = counts.to_dict(), reasons[:10]
             if rec.build == BUILD_FAILED:
                 rec.reasons = [f"conda-build exited with status {result.returncode}",
                                *rec.reasons]

@@ -30,7 +30,6 @@ PASS = "pass"
 FAIL = "fail"
 ERROR = "error"
 
-COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "rerun")
 
 
 @dataclass

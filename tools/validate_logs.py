@@ -25,7 +25,7 @@ from tools.policy import (
     load_baseline,
     load_known_failures,
 )
-from tools.report import RENDERERS, Report, render_markdown, render_summary
+from tools.report import RENDERERS, Counts, Report, render_markdown, render_summary
 
 PROG = "nox -s validate_logs --"
 BINARY_NUL_FRACTION = 0.001  # a "log" whose first 64 KiB is over 0.1% NUL bytes is not text
@@ -108,6 +108,29 @@ def validate(paths: Sequence[str | Path], policy: Policy | None = None, *,
     return build_report(results, policy)
 
 
+def log_outcome(log: Path, known_failures: str | Path | None = None,
+                platform: str | None = None) -> tuple[str, Counts, list[str]]:
+    """The default verdict on one build log, for dev_build and release: (verdict, counts summed
+    over its packages, reasons). Unusable input gives ("error", empty counts, [its message])."""
+    policy = Policy(platform=platform)
+    if known_failures is not None:
+        policy.known_failures = load_known_failures(known_failures)
+        policy.known_failures_path = str(known_failures)
+    try:
+        report = validate([log], policy)
+    except ToolError as exc:
+        return "error", Counts(), [exc.message]
+    counts = Counts()
+    reasons: list[str] = list(report.reasons)
+    for log_report in report.logs:
+        reasons += log_report.reasons if log_report.verdict != "pass" else []
+        for pkg in log_report.packages:
+            counts.add(pkg.counts)
+            if pkg.verdict == "fail":
+                reasons += [f"{pkg.package}: {r}" for r in pkg.reasons]
+    return report.verdict, counts, list(dict.fromkeys(reasons))
+
+
 def default_paths(logs_dir: Path | None = None) -> list[Path]:
     """The logs dev_build and release write (build_artifacts/logs/); ToolError(2) if none."""
     logs_dir = logs_dir or repo_paths.LOGS_DIR
@@ -182,13 +205,11 @@ def build_parser() -> ArgumentParser:
 
 
 def _host_platform() -> str | None:
-    try:
-        from tools.variants import host_platform
-    except ImportError:
-        return None
+    from tools.variants import host_platform
+
     try:
         return host_platform()
-    except Exception:  # noqa: BLE001 - an unknown host only disables platform conditions
+    except ToolError:  # an unknown host only disables platform conditions
         return None
 
 
