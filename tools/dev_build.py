@@ -21,6 +21,7 @@ from tools import ccache as ccache_mod
 from tools import conda_build, cuda_arch, jobs, lock, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
+from tools.recipe import KNOBS
 
 PROG = "nox -s dev_build --"
 DEFAULT_PYTHON = "3.11"
@@ -28,10 +29,8 @@ FINGERPRINT_FILE = "dev_build-fingerprint.json"
 LOCK_FILE = "dev_build.lock"
 OVERRIDE_FILE = "variant.yaml"
 CCACHE_CONFIG_FILE = "ccache.conf"
-# The recipe's knobs (meta.yaml build: script_env). dev_build owns them: an inherited value we do
-# not set is removed, so a stray PYTORCH_SKIP_TESTS=1 or TORCH_CUDA_ARCH_LIST cannot change a run.
-KNOBS = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS",
-         "PYTORCH_SKIP_TESTS")
+# The recipe's knobs (tools.recipe.KNOBS, meta.yaml build: script_env) are dev_build's: an
+# inherited value we do not set is removed, so a stray PYTORCH_SKIP_TESTS=1 cannot change a run.
 # CONDA_PY silently narrows conda-build's python list (conda-build.md): never inherited.
 ALWAYS_UNSET = ("CONDA_PY",)
 # conda-build flags after "--" that skip its whole test phase: nothing to validate then.

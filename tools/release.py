@@ -33,6 +33,7 @@ from pathlib import Path
 from tools import preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
+from tools.recipe import KNOBS
 from tools.release_state import (
     BUILD_FAILED,
     BUILT,
@@ -50,14 +51,7 @@ PROG = "nox -s release --"
 
 # Development knobs of the recipe (and conda-build's CONDA_PY, which silently narrows the python
 # matrix): removed from conda-build's environment so a release builds the release configuration.
-DEV_KNOBS = (
-    "TORCH_CUDA_ARCH_LIST",
-    "PYTORCH_CCACHE",
-    "CCACHE_CONFIGPATH",
-    "MAX_JOBS",
-    "PYTORCH_SKIP_TESTS",
-    "CONDA_PY",
-)
+DEV_KNOBS = (*KNOBS, "CONDA_PY")
 
 # conda-build flags that would break what a release promises; each with what to do instead.
 _FORBIDDEN_EXTRA = {
