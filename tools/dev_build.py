@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import ccache as ccache_mod
-from tools import conda_build, cuda_arch, files, jobs, lock, variants
+from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
@@ -46,8 +46,9 @@ CCACHE_CONFIG_FILE = "ccache.conf"
 # inherited value we do not set is removed, so a stray PYTORCH_SKIP_TESTS=1 cannot change a run.
 # CONDA_PY silently narrows conda-build's python list (conda-build.md): never inherited.
 ALWAYS_UNSET = ("CONDA_PY",)
-# conda-build flags after "--" that skip its whole test phase: nothing to validate then.
-CONDA_BUILD_NO_TEST = ("--no-test", "-b", "--build-only")
+# conda-build flags after "--" (argparse dests) that skip its whole test phase: nothing to
+# validate then.
+CONDA_BUILD_NO_TEST = ("no_test", "build_only")
 
 
 # --------------------------------------------------------------------------- options
@@ -71,6 +72,7 @@ class Options:
     variant_config: Path = CONDA_BUILD_CONFIG
     log_dir: Path = LOGS_DIR
     extra: tuple[str, ...] = ()
+    tests_off_by_extra: bool = False  # conda-build's own --no-test / -b given after "--"
 
 
 def _positive_int(text: str) -> int:
@@ -126,13 +128,17 @@ def parse_args(argv: Sequence[str]) -> Options:
     a = p.parse_args(argv)
     if a.format != "text" and not a.dry_run:
         raise ToolError("--format only applies to --dry-run", EXIT_USAGE)
+    # Read as conda-build reads them (prefixes, attached values): nothing may move the build out
+    # of the locked, fingerprinted croot or change the variant.
+    given = conda_build_cli.check(extra, conda_build_cli.ALWAYS_REFUSED, "dev_build")
     return Options(
         cuda=a.cuda or a.cuda_version is not None, cuda_version=a.cuda_version, arch=a.arch,
         python=a.python, blas=a.blas, croot=a.croot.expanduser().absolute(), jobs=a.jobs,
         mode="fresh" if a.fresh else "reuse" if a.reuse else "auto", no_test=a.no_test,
         dry_run=a.dry_run, format=a.format, conda_build=a.conda_build, ccache=not a.no_ccache,
         recipe_dir=a.recipe_dir.absolute(), variant_config=a.variant_config.absolute(),
-        log_dir=a.log_dir.absolute(), extra=tuple(extra))
+        log_dir=a.log_dir.absolute(), extra=tuple(extra),
+        tests_off_by_extra=any(d in given for d in CONDA_BUILD_NO_TEST))
 
 
 def argparse_suppress() -> str:
@@ -377,7 +383,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         env=changed, env_unset=removed, full_env=full_env, log_path=log_path, stats_log=stats_log,
         lock_path=croot / LOCK_FILE, fingerprint_path=croot / FINGERPRINT_FILE,
         no_test=opts.no_test, subdir=facts.subdir, recipe_files=dict(facts.recipe_files),
-        tests_off_by_extra=any(x in CONDA_BUILD_NO_TEST for x in opts.extra))
+        tests_off_by_extra=opts.tests_off_by_extra)
 
 
 # --------------------------------------------------------------------------- facts (I/O)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools import files, preflight
+from tools import conda_build_cli, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
@@ -53,21 +53,20 @@ PROG = "nox -s release --"
 # matrix): removed from conda-build's environment so a release builds the release configuration.
 DEV_KNOBS = (*KNOBS, "CONDA_PY")
 
-# conda-build flags that would break what a release promises; each with what to do instead.
-_FORBIDDEN_EXTRA = {
-    "--dirty": "a release always builds from fresh sources",
-    "--keep-old-work": "a release always builds from fresh sources",
-    "--no-build-id": "each release variant has its own croot with fresh build ids",
-    "--croot": "the croot is build_artifacts/release/<version>/<variant>/ (see --artifacts)",
-    "--output-folder": "use release's own --output-folder",
-    "--no-test": "a release validates every variant's tests",
-    "-b": "a release validates every variant's tests",
-    "--build-only": "a release validates every variant's tests",
-    "-m": "the variant comes from --variant/--python/--cuda",
-    "--variant-config-files": "the variant comes from --variant/--python/--cuda",
-    "-e": "the variant comes from --variant/--python/--cuda",
-    "--exclusive-config-files": "the variant comes from --variant/--python/--cuda",
-    "--python": "use release's own --python",
+# conda-build flags (argparse dests, tools.conda_build_cli) that would break what a release
+# promises, on top of those no session allows; each with what to do instead.
+_RELEASE_REFUSED = {
+    **conda_build_cli.ALWAYS_REFUSED,
+    "dirty": "a release always builds from fresh sources",
+    "keep_old_work": "a release always builds from fresh sources",
+    "no_build_id": "each release variant has its own croot with fresh build ids",
+    "croot": "the croot is build_artifacts/release/<version>/<variant>/ (see --artifacts)",
+    "output_folder": "use release's own --output-folder",
+    "no_test": "a release validates every variant's tests",
+    "build_only": "a release validates every variant's tests",
+    "variant_config_files": "the variant comes from --variant/--python/--cuda",
+    "exclusive_config_files": "the variant comes from --variant/--python/--cuda",
+    "python": "use release's own --python",
 }
 
 
@@ -128,11 +127,8 @@ def split_extra(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def check_extra(extra: Sequence[str]) -> None:
-    for arg in extra:
-        flag = arg.split("=", 1)[0]
-        if flag in _FORBIDDEN_EXTRA:
-            raise ToolError(f"conda-build argument {flag} is not allowed in a release: "
-                            f"{_FORBIDDEN_EXTRA[flag]}")
+    """Refuse, in one line, conda-build arguments that a release decides itself."""
+    conda_build_cli.check(extra, _RELEASE_REFUSED, "a release")
 
 
 def select_variants(all_variants: Sequence, *, cuda: bool, names: Sequence[str],
