@@ -350,3 +350,33 @@ def test_work_dir_after_the_run_names_what_conda_build_left(tmp_path):
     assert where == renamed and "moved it there anyway" in note
     (croot / "work" / "x").mkdir(parents=True)
     assert dev_build.work_dir_after(plan, since) == (croot / "work", "kept for the next run")
+
+
+def test_lock_is_not_taken_over_while_the_dead_owners_build_runs(tmp_path):
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             start_new_session=True)
+    path = tmp_path / "dev_build.lock"
+    try:
+        path.write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(),
+                                    "start_time": "1", "started": "now",
+                                    "child_pgid": build.pid}))
+        with pytest.raises(ToolError) as err:
+            lock.acquire(path)
+        assert f"process group {build.pid}) still runs" in err.value.message
+    finally:
+        build.kill()
+        build.wait()
+    assert lock.acquire(path).message  # the group is gone: stale, taken over
+
+
+def test_record_child_rewrites_the_lock_atomically(tmp_path):
+    held = lock.acquire(tmp_path / "l")
+    held.record_child(4242)
+    assert json.loads((tmp_path / "l").read_text())["child_pgid"] == 4242
+    assert [p.name for p in tmp_path.iterdir()] == ["l"]
+    held.release()
+    assert not (tmp_path / "l").exists()

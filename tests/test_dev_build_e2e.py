@@ -3,6 +3,7 @@ running the real recipe/build.sh (python-recorder as $PYTHON)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -282,3 +283,43 @@ def test_conda_builds_own_no_test_after_double_dash_skips_validation(box, capsys
     assert code == 0, out
     assert "TEST START" not in logs(box)[-1].read_text()
     assert "tests:       off (conda-build's test phase switched off), not validated" in out
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_no_unseen_build_and_no_trusted_half_built_work_dir(box, capsys):
+    """dev_build killed with SIGKILL: its conda-build (own session) runs on. The lock names that
+    process group, so the next run is refused while it lives; once it is gone the next run takes
+    the lock over, and as no fingerprint was recorded it moves the half-built work dir aside."""
+    env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
+    code = ("import sys; from tools.cli import run_main; from tools import dev_build; "
+            "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, *box.args], env=env, cwd=box.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        if b"Building CXX object" in line or time.monotonic() > deadline:
+            break
+    owner = json.loads((box.croot / dev_build.LOCK_FILE).read_text())
+    child = owner["child_pgid"]
+    proc.kill()
+    proc.wait(timeout=30)
+    try:
+        assert lock.group_alive(child)  # conda-build survived its caller
+        refused = run_main("nox -s dev_build --", dev_build.main, box.args)
+        err = capsys.readouterr().err
+        assert refused == 2 and f"process group {child}) still runs" in err
+        assert f"kill -TERM -{child}" in err
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while lock.group_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (box.croot / dev_build.FINGERPRINT_FILE).exists()
+    code, out, _ = run(box, capsys, "--no-test")
+    assert code == 0, out
+    assert "took over a stale lock" in out
+    assert "work dir:    fresh: the work dir has no fingerprint record" in out
+    (aside,) = moved_aside(box)
+    assert (aside / "work").is_dir()

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -142,6 +142,7 @@ def run_logged(
     *,
     echo: bool = True,
     out: TextIO | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run ``argv`` with exactly ``env``; stream its merged output to ``log_path`` and the terminal.
 
@@ -155,6 +156,8 @@ def run_logged(
       Without the separate group the child would get every Ctrl-C twice (from the terminal and from
       us). stdin is closed for the child: it is not in the foreground group, so it must not read
       the terminal.
+    - ``on_start(pgid)`` is called once the child runs, with its process group (``tools.lock``
+      records it, so a killed caller's build is still found by the next run).
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +173,12 @@ def run_logged(
             stderr=subprocess.STDOUT,
             start_new_session=_POSIX,
         )
+        if on_start is not None:
+            try:
+                on_start(proc.pid)  # with start_new_session the child leads its own group
+            except BaseException:
+                _terminate(proc)
+                raise
 
         def forward(signum: int, _frame: object) -> None:
             nonlocal interrupted

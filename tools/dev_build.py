@@ -543,7 +543,7 @@ def _packages(plan: Plan, since: float) -> list[Path]:
                   if p.name.endswith((".conda", ".tar.bz2")) and p.stat().st_mtime >= since - 1)
 
 
-def execute(plan: Plan, *, out=None) -> int:
+def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     out = out or sys.stdout
 
     def say(text: str = "") -> None:
@@ -566,7 +566,8 @@ def execute(plan: Plan, *, out=None) -> int:
         Path(plan.ccache_settings["cache_dir"]).mkdir(parents=True, exist_ok=True)
     say(plan_text(plan, dry_run=False))
     say("")
-    result = conda_build.run_logged(plan.argv, plan.full_env, plan.log_path, out=out)
+    result = conda_build.run_logged(plan.argv, plan.full_env, plan.log_path, out=out,
+                                    on_start=held.record_child if held else None)
     if not plan.reuse:
         write_record(plan)
     work_after, work_note = work_dir_after(plan, started)
@@ -636,5 +637,5 @@ def main(argv: Sequence[str]) -> int:
             print(f"dev_build: {held.message}", flush=True)
         facts = gather_facts(opts)
         plan = make_plan(opts, facts)
-        return execute(plan)
+        return execute(plan, held=held)
 

@@ -1,9 +1,12 @@
 """One dev_build per croot at a time, with a lock that a crashed run does not leave stuck.
 
-The lock file holds the owner's pid, host and process start time. A lock whose owner is gone (no
-such pid on this host, or the pid now belongs to a newer process) is stale: it is taken over with a
-message. The file is created complete and atomically (written aside, then hard-linked into place),
-so a concurrent reader never sees a half-written lock.
+The lock file holds the owner's pid, host and process start time, and, once the build has
+started, the process group of conda-build (``run_logged`` starts it in a session of its own, so a
+``kill -9`` of dev_build or release leaves it running). A lock is stale only when the owner is gone
+(no such pid on this host, or the pid now belongs to a newer process) AND no process of that group
+is left: then it is taken over with a message. The file is created complete and atomically
+(written aside, then hard-linked into place; updates are written aside and renamed over it), so a
+concurrent reader never sees a half-written lock.
 """
 
 from __future__ import annotations
@@ -28,6 +31,19 @@ def process_start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is left (POSIX; False elsewhere)."""
+    if not hasattr(os, "killpg") or pgid <= 1:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -44,6 +60,13 @@ class Lock:
     owner: dict
     message: str | None = None  # set when a stale lock was taken over
 
+    def record_child(self, pgid: int) -> None:
+        """Name the build's process group in the lock, so the lock outlives a killed owner."""
+        self.owner = {**self.owner, "child_pgid": pgid}
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.owner))
+        os.replace(tmp, self.path)
+
     def release(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(self.path.read_text()).get("pid") == self.owner["pid"]:
@@ -59,6 +82,9 @@ class Lock:
 def _owner_is_running(owner: dict) -> bool:
     if owner.get("host") != socket.gethostname():
         return True  # cannot check another host's processes: assume it is running
+    child = owner.get("child_pgid")
+    if isinstance(child, int) and not isinstance(child, bool) and group_alive(child):
+        return True  # the owner may be gone, its build is not
     pid = owner.get("pid")
     if not isinstance(pid, int) or not pid_alive(pid):
         return False
@@ -94,8 +120,15 @@ def acquire(path: str | Path, *, what: str = "dev_build", command: str = "") -> 
             owner = {}
         if owner and _owner_is_running(owner):
             where = "" if owner.get("host") == me["host"] else f" on host {owner.get('host')}"
+            pid = owner.get("pid")
+            child = owner.get("child_pgid")
+            if isinstance(pid, int) and not pid_alive(pid) and isinstance(child, int):
+                raise ToolError(
+                    f"the {what} of pid {pid} (started {owner.get('started')}) is gone, but its "
+                    f"conda-build (process group {child}) still runs in {path.parent}; wait for "
+                    f"it, or stop it with: kill -TERM -{child}", EXIT_USAGE)
             raise ToolError(
-                f"another {what} (pid {owner.get('pid')}{where}, started {owner.get('started')}) "
+                f"another {what} (pid {pid}{where}, started {owner.get('started')}) "
                 f"is using {path.parent}; wait for it to finish or use another --croot "
                 f"(if it is gone, delete {path})", EXIT_USAGE)
         # Stale: move it aside atomically (only one taker wins the rename), then retry.

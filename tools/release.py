@@ -558,7 +558,7 @@ def main(argv: Sequence[str]) -> int:
             _print(f"note: {held.message}", err=True)
         layout.output_folder.mkdir(parents=True, exist_ok=True)
         return _run(plans, state, layout, version, fingerprint, selected,
-                    known_failures=args.known_failures, platform=platform)
+                    known_failures=args.known_failures, platform=platform, held=held)
 
 
 def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, ccache_env,
@@ -621,7 +621,7 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
 
 def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version: str,
          fingerprint: str, selected: Sequence, *, known_failures: Path | None = None,
-         platform: str | None = None) -> int:
+         platform: str | None = None, held=None) -> int:
     from tools.conda_build import explain_failure, run_logged
     from tools.variants import write_override
 
@@ -649,7 +649,8 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         if moved:
             _print(f"  earlier log moved to {moved}")
         env, _set, _removed = release_env(os.environ, p.env_set)
-        result = run_logged(p.argv, env, p.log)
+        result = run_logged(p.argv, env, p.log,
+                            on_start=held.record_child if held is not None else None)
         remaining.pop(0)
         rec = VariantRecord(name=name, build=BUILT, returncode=result.returncode,
                             elapsed=round(result.elapsed, 1),
