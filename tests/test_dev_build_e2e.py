@@ -323,3 +323,18 @@ def test_kill_9_leaves_no_unseen_build_and_no_trusted_half_built_work_dir(box, c
     assert "work dir:    fresh: the work dir has no fingerprint record" in out
     (aside,) = moved_aside(box)
     assert (aside / "work").is_dir()
+
+
+@pytest.mark.parametrize("where", ["file", "proc"])
+def test_unusable_croot_is_one_line_exit_2(box, capsys, where):
+    if where == "file":
+        croot = box.root / "croot-file"
+        croot.write_text("not a folder")
+    else:
+        if not Path("/proc/self").is_dir():
+            pytest.skip("no /proc")
+        croot = Path("/proc/self/croot")
+    args = [str(croot) if a == str(box.croot) else a for a in box.args]
+    code = run_main("nox -s dev_build --", dev_build.main, args)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot use" in err and "--croot" in err

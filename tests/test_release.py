@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -536,6 +537,16 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
     if signame == "SIGKILL":
         assert code == -signal.SIGKILL
         assert names[2] not in state
+        # conda-build runs in its own session and outlives its killed caller; the lock names its
+        # process group, so the next release waits for it (tests/test_dev_build.py shows the
+        # refusal). Let it end before resuming.
+        from tools import lock
+
+        child = json.loads((root / "release.lock").read_text())["child_pgid"]
+        deadline = time.monotonic() + 60
+        while lock.group_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not lock.group_alive(child)
     else:  # forwarded to conda-build, recorded, reported, exit 130
         assert code == 130
         assert state[names[2]]["build"] == "interrupted"
@@ -589,3 +600,60 @@ def test_through_real_nox(tmp_path):
         assert f"] {v.name}: build" in dry.stdout
     assert "a real run would refuse: conda-build not found" in dry.stdout
     assert not (tmp_path / "rel").exists()
+
+
+def test_an_empty_fingerprint_never_skips_a_variant():
+    rec = VariantRecord("py311-cpu-mkl", BUILT, 0, "pass", fingerprint="")
+    assert release.skip_reason(rec, "abc", restart=False) is None
+    assert release.build_reason(rec, "abc", restart=False) == \
+        "recipe or variant config changed since it was built"
+
+
+def test_report_table_prints_markup_and_controls_as_plain_text(capsys):
+    report = {"version": "2.13.0", "verdict": "fail", "variants": [
+        {"name": "py311-[bold]x[/]", "build": BUILT, "verdict": "fail", "counts": {"failed": 1},
+         "elapsed": 1.0, "log": "logs/\x1b]52;c;aGk=\x07a.log", "from_earlier_run": False}]}
+    release.print_report_table(report, Path("/tmp/[/x]"))
+    out = capsys.readouterr().out
+    assert "py311-[bold]x[/]" in out and "[/x]" in out
+    assert "\x1b]52" not in out
+
+
+def test_artifacts_path_with_markup_survives_the_whole_release(tmp_path, env, capsys):
+    (name,) = four()[:1]
+    artifacts = tmp_path / "[/x]"
+    code = run(["--artifacts", str(artifacts), "--conda-build", str(STANDIN), "--allow-dirty",
+                "--variant", name])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    assert "[/x]" in out
+    assert (artifacts / recipe_version(RECIPE_DIR) / "release-report.md").is_file()
+
+
+@pytest.mark.parametrize("kind", ["file", "read-only"])
+def test_unusable_artifacts_folder_is_one_line_exit_2(tmp_path, env, capsys, kind):
+    artifacts = tmp_path / "art"
+    if kind == "file":
+        artifacts.write_text("not a folder")
+    else:
+        artifacts.mkdir()
+        artifacts.chmod(0o500)
+        if os.access(artifacts, os.W_OK):  # root ignores permissions
+            artifacts.chmod(0o700)
+            pytest.skip("running as a user that can write anywhere")
+    try:
+        code = run(["--artifacts", str(artifacts), "--conda-build", str(STANDIN), "--allow-dirty",
+                    "--variant", four()[0]])
+    finally:
+        artifacts.chmod(0o700)
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "cannot use" in only_line(err) and "--artifacts" in err
+
+
+def test_release_folder_under_proc_is_one_line_exit_2(tmp_path, env, capsys):
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc")
+    code = run(["--artifacts", "/proc/self/nonexistent", "--conda-build", str(STANDIN),
+                "--allow-dirty", "--variant", four()[0]])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "cannot use" in only_line(err)

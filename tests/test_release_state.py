@@ -103,3 +103,39 @@ def test_write_atomic_failure_keeps_old_file(tmp_path, monkeypatch):
     assert path.read_text() == before
     assert os.listdir(tmp_path) == ["state.json"]
     assert json.loads(before)["version"] == "2.5.1"
+
+
+@pytest.mark.parametrize(("field", "value", "needle"), [
+    ("log", 5, "log is not a string"),
+    ("elapsed", "1e400", "elapsed"),  # written as a JSON number below: inf once parsed
+    ("elapsed", -3, "elapsed"),
+    ("returncode", "0", "returncode"),
+    ("verdict", "maybe", "verdict"),
+    ("counts", {"passed": -1}, "counts"),
+    ("counts", {"passed": True}, "counts"),
+    ("reasons", [1, 2], "reasons"),
+    ("fingerprint", None, "fingerprint"),
+])
+def test_wrong_field_types_make_the_state_empty_with_one_warning(tmp_path, field, value, needle):
+    path = tmp_path / "state.json"
+    save_state(_state(), path)
+    data = json.loads(path.read_text())
+    data["variants"]["py311-cpu-mkl"][field] = value
+    text = json.dumps(data)
+    if value == "1e400":
+        text = text.replace('"1e400"', "1e400")
+    path.write_text(text)
+    state, warning = load_state(path, "2.5.1")
+    assert state.variants == {}
+    assert warning is not None and "\n" not in warning and needle in warning
+
+
+def test_markup_in_a_state_value_is_data(tmp_path):
+    """A '[...]' that rich would read as markup is kept as text (the report prints it raw)."""
+    path = tmp_path / "state.json"
+    state = _state()
+    state.variants["py312-cpu-mkl"].reasons = ["[bold red]x[/] and [/x]"]
+    save_state(state, path)
+    loaded, warning = load_state(path, "2.5.1")
+    assert warning is None
+    assert loaded.variants["py312-cpu-mkl"].reasons == ["[bold red]x[/] and [/x]"]

@@ -630,7 +630,8 @@ def main(argv: Sequence[str]) -> int:
             print(plan_text(plan, dry_run=True))
         return EXIT_OK
     conda_build.find_conda_build(opts.conda_build)  # refuse before anything is written
-    opts.croot.mkdir(parents=True, exist_ok=True)
+    files.ensure_writable_dir(opts.croot, "the croot", "--croot")
+    files.ensure_writable_dir(opts.log_dir, "the log folder", "--log-dir")
     with lock.acquire(opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--",
                                                                   *argv])) as held:
         if held.message:

@@ -25,3 +25,41 @@ def move_aside(path: Path, dest: Path) -> Path:
     final = free_name(dest)
     os.rename(path, final)
     return final
+
+
+def refuse_file_in_the_way(path: Path, what: str, option: str) -> None:
+    """Raise a one-line ToolError when ``path`` or its nearest existing parent is no folder.
+
+    Creates nothing: for checks made before a command may write anything.
+    """
+    from tools.cli import EXIT_USAGE, ToolError
+
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ToolError(f"cannot use {path} as {what} ({existing} is not a folder); choose "
+                        f"another with {option}", EXIT_USAGE)
+
+
+def ensure_writable_dir(path: Path, what: str, option: str) -> Path:
+    """Create ``path`` if needed and prove it writable, or raise a one-line ToolError (exit 2).
+
+    A file in the way, a read-only folder, or a place like /proc would otherwise fail later, half
+    way through a run, with a traceback. ``what`` names the folder ("the croot") and ``option``
+    the option that chooses another ("--croot").
+    """
+    import tempfile
+
+    from tools.cli import EXIT_USAGE, ToolError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise ToolError(f"cannot use {path} as {what} ({reason}); choose a writable folder "
+                        f"with {option}", EXIT_USAGE) from None
+    return path

@@ -45,6 +45,7 @@ from tools.release_state import (
     save_state,
     write_atomic,
 )
+from tools.text import strip_controls
 from tools.validate_logs import log_outcome
 
 PROG = "nox -s release --"
@@ -281,7 +282,7 @@ def skip_reason(record: VariantRecord | None, fingerprint: str, restart: bool) -
     """Why a variant may be skipped, or None when it must be built."""
     if restart or record is None or not record.done:
         return None
-    if record.fingerprint and record.fingerprint != fingerprint:
+    if record.fingerprint != fingerprint:  # an empty one matches nothing
         return None
     return "built and validated (pass) by an earlier run"
 
@@ -417,21 +418,25 @@ def report_markdown(report: dict) -> str:
 def print_report_table(report: dict, root: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(text: object, style: str = "") -> Text:
+        # Text, never markup: a path like "[/x]" or a state value "[bold]" is shown as it is.
+        return Text(strip_controls(str(text)), style=style)
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-    table = Table(title=f"PyTorch {report['version']} release: {report['verdict'].upper()}")
+    table = Table(title=cell(f"PyTorch {report['version']} release: "
+                             f"{report['verdict'].upper()}"))
     for col in ("variant", "build", "tests", "counts", "time", "log"):
         table.add_column(col, overflow="fold")
     for v in report["variants"]:
-        build_style = "green" if v["build"] == BUILT else "red"
-        verdict_style = "green" if v["verdict"] == PASS else "red"
         table.add_row(
-            v["name"] + (" (earlier run)" if v["from_earlier_run"] else ""),
-            f"[{build_style}]{v['build']}[/]",
-            f"[{verdict_style}]{v['verdict'] or '-'}[/]",
-            counts_text(v["counts"]),
-            fmt_duration(v["elapsed"]) if v["elapsed"] is not None else "-",
-            str(root / v["log"]) if v["log"] else "-",
+            cell(v["name"] + (" (earlier run)" if v["from_earlier_run"] else "")),
+            cell(v["build"], "green" if v["build"] == BUILT else "red"),
+            cell(v["verdict"] or "-", "green" if v["verdict"] == PASS else "red"),
+            cell(counts_text(v["counts"])),
+            cell(fmt_duration(v["elapsed"]) if v["elapsed"] is not None else "-"),
+            cell(root / v["log"] if v["log"] else "-"),
         )
     console.print(table)
 
@@ -487,7 +492,8 @@ def _ccache_env(layout: Layout, *, write: bool) -> tuple[dict[str, str], str]:
 
 
 def _print(msg: str = "", *, err: bool = False) -> None:
-    print(msg, file=sys.stderr if err else sys.stdout, flush=True)
+    """Print one of our lines; paths and names in it may come from the user: no controls."""
+    print(strip_controls(msg), file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -522,6 +528,8 @@ def main(argv: Sequence[str]) -> int:
     version = recipe_version(args.recipe)
     root = args.artifacts.absolute() / version
     layout = Layout(root=root, output_folder=(args.output_folder or root / "channel").absolute())
+    if not args.dry_run:
+        files.refuse_file_in_the_way(layout.root, "the release folder", "--artifacts")
     state, warning = load_state(layout.state, version)
     if warning:
         _print(f"warning: {warning}", err=True)
@@ -542,6 +550,8 @@ def main(argv: Sequence[str]) -> int:
         variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
         allow_dirty=args.allow_dirty, disk_path=layout.root,
     )
+    files.ensure_writable_dir(layout.root, "the release folder", "--artifacts")
+    files.ensure_writable_dir(layout.output_folder, "the output folder", "--output-folder")
     ccache_env = None
     if args.ccache:
         ccache_env, line = _ccache_env(layout, write=True)

@@ -68,10 +68,35 @@ class VariantRecord:
         if not isinstance(kwargs.get("name"), str) or kwargs.get("build") not in BUILD_STATES:
             raise ValueError(f"variant entry without a valid name/build: {data!r:.80}")
         record = cls(**kwargs)
-        if not isinstance(record.counts, dict) or not isinstance(record.reasons, list):
-            raise ValueError(f"variant entry {record.name} has malformed counts/reasons")
-        record.elapsed = float(record.elapsed or 0.0)
+        problem = _field_problem(record)
+        if problem:
+            raise ValueError(f"variant entry {record.name!r:.60}: {problem}")
+        record.elapsed = float(record.elapsed)
         return record
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field_problem(rec: VariantRecord) -> str | None:
+    """What is wrong with a record read from disk (every field is checked: the file is input)."""
+    if rec.returncode is not None and not _is_int(rec.returncode):
+        return "returncode is not an integer"
+    if rec.verdict not in (PASS, FAIL, ERROR, None):
+        return "verdict is not pass, fail or error"
+    if not isinstance(rec.reasons, list) or not all(isinstance(r, str) for r in rec.reasons):
+        return "reasons is not a list of strings"
+    if not isinstance(rec.counts, dict) or not all(
+            isinstance(k, str) and _is_int(v) and v >= 0 for k, v in rec.counts.items()):
+        return "counts is not a map of names to counts"
+    if not (_is_int(rec.elapsed) or isinstance(rec.elapsed, float)) or not (
+            0 <= rec.elapsed < 1e9):  # NaN and inf fail both comparisons
+        return "elapsed is not a duration in seconds"
+    for name in ("log", "fingerprint", "finished_at"):
+        if not isinstance(getattr(rec, name), str):
+            return f"{name} is not a string"
+    return None
 
 
 @dataclass
