@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tools import variants as V
 from tools.cli import EXIT_USAGE, ToolError, run_main
@@ -54,6 +55,7 @@ def test_repo_matrix_values_are_strings_and_zipped_consistently():
     v = V.find_variant(V.load_variants(platform="linux-64"), "py310-cuda12.6-openblas")
     assert v.values == {
         "python": "3.10",  # a string: YAML would have made 3.10 the float 3.1
+        "numpy": "2",
         "blas_impl": "openblas",
         "gpu_variant": "cuda-12.6",
         "cuda_compiler_version": "12.6",
@@ -215,6 +217,8 @@ EXPECTED_OVERRIDE = """\
 # named above. Generated; do not edit.
 python:
 - '3.11'
+numpy:
+- '2'
 blas_impl:
 - mkl
 gpu_variant:
@@ -262,6 +266,9 @@ def test_override_narrows_to_each_variant(tmp_path, platform):
         # conda-build would take a trailing [...] for a selector: block style only
         assert not any(line.rstrip().endswith("]") for line in text.splitlines()[1:])
         assert V.load_variants([CONDA_BUILD_CONFIG, path], platform=platform) == [variant]
+        # the keys conda-build has internal defaults for are pinned by the override too
+        data = yaml.safe_load(text)
+        assert (data["python"], data["numpy"]) == ([variant.values["python"]], ["2"])
     assert CONDA_BUILD_CONFIG.read_bytes() == before  # tracked files are never modified
 
 

@@ -125,11 +125,13 @@ def evaluate_selector(expr: str, namespace: Mapping[str, object]) -> bool:
         raise ToolError(f"selector [{expr}] cannot be evaluated ({exc})") from None
 
 
-def select_lines(text: str, namespace: Mapping[str, object], source: str) -> str:
+def select_lines(text: str, namespace: Mapping[str, object], source: str,
+                 keep_line_numbers: bool = False) -> str:  # fmt: skip
     """Apply selector comments line by line, as conda-build does before parsing YAML.
 
-    Comment-only lines become empty, lines whose selector is false are dropped, selectors are
-    removed from the lines kept.
+    Comment-only lines become empty, lines whose selector is false are dropped (emptied with
+    ``keep_line_numbers``, so line N of the result is line N of ``text``), selectors are removed
+    from the lines kept.
     """
     out = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -148,7 +150,28 @@ def select_lines(text: str, namespace: Mapping[str, object], source: str) -> str
         if keep:
             quote = line[-1] if line[-1] in "'\"" else ""
             out.append((match["body"] + quote).rstrip())
+        elif keep_line_numbers:
+            out.append("")
     return "\n".join(out) + "\n"
+
+
+def selector_names(text: str) -> list[tuple[int, str]]:
+    """(line number, name) of every name the selectors of ``text`` read, functions excluded."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if not line or line.lstrip().startswith("#") or "[" not in line:
+            continue
+        match = _SELECTOR_LINE.match(line)
+        if match is None:
+            continue
+        try:
+            tree = ast.parse(match["expr"].strip(), mode="eval")
+        except SyntaxError:
+            continue  # select_lines reports it
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        found += [(number, n) for n in sorted(names - set(_ALLOWED_FUNCTIONS))]
+    return found
 
 
 # --------------------------------------------------------------------------------------------
