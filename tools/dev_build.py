@@ -31,6 +31,7 @@ from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, va
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
+from tools.text import strip_controls
 
 PROG = "nox -s dev_build --"
 DEFAULT_PYTHON = "3.11"
@@ -546,8 +547,8 @@ def _packages(plan: Plan, since: float) -> list[Path]:
 def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     out = out or sys.stdout
 
-    def say(text: str = "") -> None:
-        print(text, file=out, flush=True)
+    def say(text: str = "") -> None:  # paths and environment values come from the user
+        print(strip_controls(text), file=out, flush=True)
 
     started = _dt.datetime.now().timestamp()
     if not plan.reuse:
@@ -627,7 +628,7 @@ def main(argv: Sequence[str]) -> int:
         if opts.format == "json":
             print(json.dumps(plan.to_dict(), indent=2))
         else:
-            print(plan_text(plan, dry_run=True))
+            print(strip_controls(plan_text(plan, dry_run=True)))
         return EXIT_OK
     conda_build.find_conda_build(opts.conda_build)  # refuse before anything is written
     files.ensure_writable_dir(opts.croot, "the croot", "--croot")
@@ -635,7 +636,7 @@ def main(argv: Sequence[str]) -> int:
     with lock.acquire(opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--",
                                                                   *argv])) as held:
         if held.message:
-            print(f"dev_build: {held.message}", flush=True)
+            print(strip_controls(f"dev_build: {held.message}"), flush=True)
         facts = gather_facts(opts)
         plan = make_plan(opts, facts)
         return execute(plan, held=held)
