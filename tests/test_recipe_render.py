@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shutil
 import subprocess
@@ -50,8 +51,8 @@ def test_linux_cuda_variant_content():
     assert {"__cuda", "triton 3.7.1", "cuda-version >=12.8,<12.9.0a0"} <= set(torch.reqs("run"))
     assert torch.reqs("run_constrained") == ["pytorch-cpu <0.0a0"]
     meta = r.output("pytorch-gpu")
-    assert meta.reqs("run") == ["pytorch 2.13.0 cuda128_mkl_*_200"]
-    assert meta.build_string == "cuda128_mkl_h1234567_200"
+    assert meta.reqs("run") == ["pytorch 2.13.0 cuda128_mkl_py311_*_200"]
+    assert meta.build_string == "cuda128_mkl_py311_h1234567_200"
     cmds = torch.commands
     assert cmds[0] == (
         'if [ "${PYTORCH_SKIP_TESTS:-}" = 1 ]; then echo "PYTORCH_SKIP_TESTS=1, PyTorch test suite '
@@ -72,7 +73,11 @@ def test_linux_cpu_openblas_variant_content():
         torch.reqs("host"))  # fmt: skip
     assert "nomkl" in torch.reqs("run")
     assert [o.name for o in r.outputs] == ["pytorch", "pytorch-cpu"]
-    assert r.output("pytorch-cpu").reqs("run") == ["pytorch 2.13.0 cpu_openblas_*_0"]
+    assert r.output("pytorch-cpu").reqs("run") == ["pytorch 2.13.0 cpu_openblas_py310_*_0"]
+    assert R.package_files(r) == [
+        "pytorch-2.13.0-cpu_openblas_py310_h1234567_0.conda",
+        "pytorch-cpu-2.13.0-cpu_openblas_py310_h1234567_0.conda",
+    ]
     assert not [c for c in torch.commands if "torchinductor" in c or "--mps" in c]
 
 
@@ -174,6 +179,71 @@ def test_environ_reaches_jinja(tmp_path):
     v = V.find_variant(V.load_variants(), "py311-cpu-mkl")
     r = R.render(v, "linux-64", recipe, environ={"SUMMARY_PREFIX": "X "})
     assert r.data["about"]["summary"].startswith("X Tensors")
+
+
+# --- no two variants make the same package file ------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", V.TARGET_PLATFORMS)
+def test_no_two_variants_make_the_same_package_file(platform):
+    """release builds every variant into one --output-folder: a shared name is overwritten.
+
+    Names come from our render with PKG_HASH's placeholder, so they are unique without the hash.
+    """
+    variants = V.load_variants(platform=platform)
+    files = [f for v in variants for f in R.package_files(R.render(v, platform))]
+    assert len(files) == 2 * len(variants)
+    assert len(set(files)) == len(files), sorted(f for f in files if files.count(f) > 1)
+    assert all(f.endswith(".conda") and "h1234567" in f for f in files)
+
+
+@pytest.mark.parametrize("platform", V.TARGET_PLATFORMS)
+def test_each_metapackage_selects_its_own_pytorch_build(platform):
+    rendered = [R.render(v, platform) for v in V.load_variants(platform=platform)]
+    builds = {r.variant.name: r.output("pytorch").build_string for r in rendered}
+    for r in rendered:
+        meta = next(o for o in r.outputs if o.name in ("pytorch-cpu", "pytorch-gpu"))
+        name, version, pattern = meta.reqs("run")[0].split()
+        assert (name, version) == ("pytorch", "2.13.0")
+        selected = [v for v, b in builds.items() if fnmatch.fnmatchcase(b, pattern)]
+        assert selected == [r.variant.name]
+        assert meta.build_string == builds[r.variant.name]  # same shape; the real hashes differ
+
+
+def test_python_independent_metapackage_is_caught(tmp_path):
+    """The recipe before the fix: one metapackage name for all four Pythons (the real
+    conda-build rendered pytorch-cpu-2.13.0-cpu_mkl_hae8db99_0.conda for each of them)."""
+    recipe = _copy_recipe(tmp_path)
+    meta = recipe / "meta.yaml"
+    text = meta.read_text()
+    for old, new in [
+        ("string: {{ flavour }}_{{ blas_impl }}_py{{ CONDA_PY }}_h{{ PKG_HASH }}_{{ build }}\n"
+         "    requirements:",
+         "string: {{ flavour }}_{{ blas_impl }}_h{{ PKG_HASH }}_{{ build }}\n    requirements:"),
+        ("- pytorch {{ version }} {{ flavour }}_{{ blas_impl }}_py{{ CONDA_PY }}_*_{{ build }}",
+         "- pytorch {{ version }} {{ flavour }}_{{ blas_impl }}_*_{{ build }}"),
+    ]:  # fmt: skip
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    meta.write_text(text)
+    results = R.render_check(("win-64",), (CONDA_BUILD_CONFIG,), recipe)
+    problems = {r.variant: r.problems for r in results}
+    assert len(problems) == 8 and all(problems.values())
+    p311 = problems["py311-cpu-mkl"]
+    assert ("package file pytorch-cpu-2.13.0-cpu_mkl_h1234567_0.conda is also made by "
+            "py310-cpu-mkl, py312-cpu-mkl, py313-cpu-mkl: one --output-folder keeps only the last "
+            "one built") in p311  # fmt: skip
+    assert any("selects the pytorch of py310-cpu-mkl, py311-cpu-mkl, py312-cpu-mkl, "
+               "py313-cpu-mkl, not of py311-cpu-mkl alone" in p for p in p311)  # fmt: skip
+    assert any("does not pin this variant's flavour, BLAS, python" in p for p in p311)
+
+
+def test_metapackage_pinning_another_python_is_caught(tmp_path):
+    bad = _broken(tmp_path, "_py{{ CONDA_PY }}_*_{{ build }}", "_py310_*_{{ build }}",
+                  platforms=("osx-arm64",))  # fmt: skip
+    assert sorted(bad) == [f"osx-arm64:py3{m}-{g}-openblas" for m in (11, 12, 13)
+                           for g in ("cpu", "metal")]  # fmt: skip
+    assert all(any("misses" in p for p in probs) for probs in bad.values())
 
 
 # --- a recipe edit that breaks one variant fails the check --------------------------------------

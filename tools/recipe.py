@@ -6,7 +6,8 @@
 selectors again on the rendered text, then YAML. ``check_rendered`` states what every variant's
 recipe must contain (outputs, requirements, test commands); ``unset_variables`` finds the
 variables the recipe (meta.yaml, build.sh, bld.bat) uses that no config of ours sets;
-``render_check`` runs them over every variant of every target platform.
+``render_check`` runs them over every variant of every target platform and checks that no two
+variants make the same package file.
 
 Stand-in semantics (conda-build needs solved environments for these; see CONTRIBUTING.md):
 ``pin_compatible(name)`` pins against the variant's own version of ``name`` when the variant has
@@ -407,7 +408,12 @@ def check_rendered(r: Rendered) -> list[str]:
     if f"{other} <0.0a0" not in constrained:
         problems.append(f"pytorch does not exclude {other} in run_constrained")
 
-    # The metapackage must select exactly this pytorch build.
+    # The metapackage: one per variant, named for its Python like pytorch (so no two variants make
+    # the same file), selecting exactly this variant's pytorch build.
+    expected_meta = f"{flavour}_{blas}_py{py}_h{PKG_HASH_PLACEHOLDER}_{number}"
+    if meta.build_string != expected_meta:
+        problems.append(f"{meta_name} build string {meta.build_string!r}, "
+                        f"expected {expected_meta!r}")  # fmt: skip
     meta_run = meta.reqs("run")
     if len(meta_run) != 1 or len(meta_run[0].split()) != 3:
         problems.append(f"{meta_name} run requirements {meta_run}: want 'pytorch VERSION BUILD'")
@@ -417,6 +423,11 @@ def check_rendered(r: Rendered) -> list[str]:
             problems.append(f"{meta_name} pins {meta_run[0]!r}, not pytorch {version}")
         if not fnmatch.fnmatchcase(torch.build_string, pattern):
             problems.append(f"{meta_name} build pattern {pattern!r} misses {torch.build_string!r}")
+        elif not (pattern.startswith(f"{flavour}_{blas}_py{py}_")
+                  and pattern.endswith(f"_{number}")):  # fmt: skip
+            problems.append(f"{meta_name} build pattern {pattern!r} does not pin this variant's "
+                            f"flavour, BLAS, python and build number ({flavour}_{blas}_py{py}_*_"
+                            f"{number})")  # fmt: skip
     if str(meta.build.get("number")) != str(torch.build.get("number")):
         problems.append(f"{meta_name} build number differs from pytorch's")
 
@@ -723,6 +734,51 @@ def unset_variables(
     return problems
 
 
+def package_files(r: Rendered) -> list[str]:
+    """The package file of each output (``name-version-build.conda``), with PKG_HASH's
+    placeholder: unique names here do not rely on the hash."""
+    return [f"{o.name}-{o.version}-{o.build_string}.conda" for o in r.outputs]
+
+
+def _cross_variant_problems(rendered: Sequence[Rendered]) -> dict[str, list[str]]:
+    """Problems between the variants of one platform: a package file made by two variants (one
+    --output-folder would keep only the last), a metapackage that selects another variant's
+    pytorch (or several)."""
+    problems: dict[str, list[str]] = {r.variant.name: [] for r in rendered}
+    makers: dict[str, list[str]] = {}
+    for r in rendered:
+        for name in package_files(r):
+            makers.setdefault(name, []).append(r.variant.name)
+    for r in rendered:
+        for name in package_files(r):
+            others = [v for v in makers[name] if v != r.variant.name]
+            if others:
+                problems[r.variant.name].append(
+                    f"package file {name} is also made by {', '.join(others)}: "
+                    "one --output-folder keeps only the last one built"
+                )
+    torch_builds = {
+        r.variant.name: (o.version, o.build_string)
+        for r in rendered for o in r.outputs if o.name == "pytorch"
+    }  # fmt: skip
+    for r in rendered:
+        for out in r.outputs:
+            for spec in out.reqs("run"):
+                parts = spec.split()
+                if out.name == "pytorch" or len(parts) != 3 or parts[0] != "pytorch":
+                    continue
+                selected = sorted(
+                    v for v, (version, build) in torch_builds.items()
+                    if version == parts[1] and fnmatch.fnmatchcase(build, parts[2])
+                )  # fmt: skip
+                if selected != [r.variant.name]:
+                    problems[r.variant.name].append(
+                        f"{out.name} requires {spec!r}, which selects the pytorch of "
+                        f"{', '.join(selected) or 'no variant'}, not of {r.variant.name} alone"
+                    )
+    return problems
+
+
 def _unset_if_known(variant: Variant, platform: str, recipe_dir: str | Path,
                     rendered: Rendered | None = None) -> list[str]:  # fmt: skip
     try:
@@ -745,11 +801,13 @@ def render_check(
 ) -> list[CheckResult]:
     """Render and check every variant of every platform; one result per variant.
 
-    Per variant: ``check_rendered`` and ``unset_variables``.
+    Per variant: ``check_rendered`` and ``unset_variables``; per platform, between variants: no
+    package file made twice, each metapackage selecting its own variant's pytorch build.
     """
     results = []
     for platform in platforms:
         problems: dict[str, list[str]] = {}
+        rendered = []
         for variant in load_variants(config_paths, platform):
             try:
                 r = render(variant, platform, recipe_dir)
@@ -760,6 +818,9 @@ def render_check(
             problems[variant.name] = check_rendered(r)
             if not r.skipped:
                 problems[variant.name] += _unset_if_known(variant, platform, recipe_dir, r)
+                rendered.append(r)
+        for name, more in _cross_variant_problems(rendered).items():
+            problems[name] += more
         results += [CheckResult(platform, name, tuple(p)) for name, p in problems.items()]
     return results
 
