@@ -17,11 +17,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from tools.cli import EXIT_USAGE, ToolError
+from tools.progress import Progress
 from tools.text import strip_controls
 
 INSTALL_HINT = (
@@ -133,6 +134,42 @@ class RunResult:
     interrupted: bool
     log_path: Path
     elapsed: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per conda-build phase
+
+
+_STATUS_EVERY_S = 0.2  # a terminal's status line is redrawn at most this often
+_PLAIN_EVERY_S = 60.0  # without a terminal: one progress line a minute at most
+_CLEAR = "\r\x1b[2K"
+
+
+class _StatusLine:
+    """The progress line below the streamed output (a terminal), or a line a minute (CI)."""
+
+    def __init__(self, out: TextIO, progress: Progress, label: str) -> None:
+        self.out, self.progress, self.label = out, progress, label
+        isatty = getattr(out, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self.shown = False
+        self.last = time.monotonic()
+
+    def before_line(self) -> None:
+        if self.shown:
+            self.out.write(_CLEAR)
+            self.shown = False
+
+    def after_line(self) -> None:
+        now = time.monotonic()
+        if self.tty:
+            if now - self.last >= _STATUS_EVERY_S or not self.shown:
+                self.out.write(f"{_CLEAR}[{self.label}] {self.progress.status(now)}")
+                self.shown, self.last = True, now
+        elif now - self.last >= _PLAIN_EVERY_S:
+            self.out.write(f"[{self.label}] {self.progress.status(now)}\n")
+            self.last = now
+
+    def close(self) -> None:
+        self.before_line()
+        self.out.flush()
 
 
 def run_logged(
@@ -143,6 +180,7 @@ def run_logged(
     echo: bool = True,
     out: TextIO | None = None,
     on_start: Callable[[int], None] | None = None,
+    label: str = "conda-build",
 ) -> RunResult:
     """Run ``argv`` with exactly ``env``; stream its merged output to ``log_path`` and the terminal.
 
@@ -156,6 +194,9 @@ def run_logged(
       Without the separate group the child would get every Ctrl-C twice (from the terminal and from
       us). stdin is closed for the child: it is not in the foreground group, so it must not read
       the terminal.
+    - ``label`` names the run on the progress line (``tools.progress``): on a terminal a status
+      line below the output (phase, ninja's [n/N] with rate and ETA, test files), redrawn in
+      place; otherwise one line a minute. The log never gets either.
     - ``on_start(pgid)`` is called once the child runs, with its process group (``tools.lock``
       records it, so a killed caller's build is still found by the next run).
     """
@@ -164,6 +205,8 @@ def run_logged(
     out = out if out is not None else sys.stdout
     interrupted = False
     start = time.monotonic()
+    progress = Progress(start=start)
+    status = _StatusLine(out, progress, label) if echo else None
     with open(log_path, "ab", buffering=0) as log:
         proc = subprocess.Popen(
             list(argv),
@@ -194,8 +237,12 @@ def run_logged(
             assert proc.stdout is not None
             for line in iter(proc.stdout.readline, b""):
                 log.write(line)
-                if echo:
-                    out.write(strip_controls(line.decode("utf-8", errors="replace")))
+                text = line.decode("utf-8", errors="replace")
+                progress.feed(text)
+                if status is not None:
+                    status.before_line()
+                    out.write(strip_controls(text))
+                    status.after_line()
                     out.flush()
             returncode = proc.wait()
         except BaseException:
@@ -205,10 +252,12 @@ def run_logged(
             raise
         finally:
             _restore_handlers(previous)
+            if status is not None:
+                status.close()
             if proc.stdout is not None:
                 proc.stdout.close()
     return RunResult(returncode=returncode, interrupted=interrupted, log_path=log_path,
-                     elapsed=time.monotonic() - start)
+                     elapsed=time.monotonic() - start, phases=progress.phase_times())
 
 
 def _install_handlers(handler) -> dict[int, object]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import ccache as ccache_mod
-from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, variants
+from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, progress, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
@@ -568,7 +568,8 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     say(plan_text(plan, dry_run=False))
     say("")
     result = conda_build.run_logged(plan.argv, plan.full_env, plan.log_path, out=out,
-                                    on_start=held.record_child if held else None)
+                                    on_start=held.record_child if held else None,
+                                    label="dev_build")
     if not plan.reuse:
         write_record(plan)
     work_after, work_note = work_dir_after(plan, started)
@@ -590,6 +591,7 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     for path in plan.moved:
         say(f"               previous {path.name}/ kept at {path}")
     say(f"  elapsed:     {_dt.timedelta(seconds=round(result.elapsed))}")
+    say(f"  phases:      {progress.summarize(result.phases)}")
     say(f"  ccache:      {stats.describe() if stats else 'off'}")
     say(f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}")
     say(f"  packages:    {', '.join(map(str, packages)) or 'none'}")

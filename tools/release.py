@@ -633,6 +633,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
          fingerprint: str, selected: Sequence, *, known_failures: Path | None = None,
          platform: str | None = None, held=None) -> int:
     from tools.conda_build import explain_failure, run_logged
+    from tools.progress import summarize
     from tools.variants import write_override
 
     start = time.monotonic()
@@ -659,7 +660,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         if moved:
             _print(f"  earlier log moved to {moved}")
         env, _set, _removed = release_env(os.environ, p.env_set)
-        result = run_logged(p.argv, env, p.log,
+        result = run_logged(p.argv, env, p.log, label=f"{i}/{total} {name}",
                             on_start=held.record_child if held is not None else None)
         remaining.pop(0)
         rec = VariantRecord(name=name, build=BUILT, returncode=result.returncode,
@@ -687,6 +688,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
                f"log {p.log}")
         if cause:
             _print(f"  {cause}")
+        _print(f"  phases: {summarize(result.phases)}")
         if interrupted:
             break
 
