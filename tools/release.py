@@ -111,6 +111,9 @@ def build_parser() -> ArgumentParser:
                      help="print each variant's argv, environment and paths; run and write nothing")
     run.add_argument("--known-failures", type=Path, metavar="FILE",
                      help="validate_logs' known-failures YAML, applied to every variant's log")
+    run.add_argument("--report-from", action="append", type=Path, default=[], metavar="DIR",
+                     help="build nothing: merge the state files of separate runs (found under "
+                          "DIR, repeatable) into one report of the selected matrix")
     parser.add_argument("--config", action="append", type=Path, metavar="FILE",
                         help="variant config(s) (default conda_build_config.yaml)")
     parser.add_argument("--recipe", type=Path, default=RECIPE_DIR, metavar="DIR",
@@ -353,7 +356,7 @@ def counts_text(counts: Mapping[str, int]) -> str:
 
 
 def report_dict(version: str, selected: Sequence, state: ReleaseState, attempted: set[str],
-                layout: Layout) -> dict:
+                layout: Layout, *, missing_label: str = "not-run") -> dict:
     """The release report; a variant not attempted by this run shows its earlier outcome."""
     rows = []
     for v in selected:
@@ -361,7 +364,7 @@ def report_dict(version: str, selected: Sequence, state: ReleaseState, attempted
         rows.append({
             "name": v.name,
             "variant": dict(v.values),
-            "build": rec.build if rec else "not-run",
+            "build": rec.build if rec else missing_label,
             "returncode": rec.returncode if rec else None,
             "verdict": rec.verdict if rec else None,
             "counts": rec.counts if rec else {},
@@ -528,6 +531,12 @@ def main(argv: Sequence[str]) -> int:
     version = recipe_version(args.recipe)
     root = args.artifacts.absolute() / version
     layout = Layout(root=root, output_folder=(args.output_folder or root / "channel").absolute())
+    if args.report_from:
+        from tools.release_merge import run_merge
+
+        files.ensure_writable_dir(layout.root, "the release folder", "--artifacts")
+        return run_merge(args.report_from, version=version, selected=selected, layout=layout,
+                         printer=_print)
     if not args.dry_run:
         files.refuse_file_in_the_way(layout.root, "the release folder", "--artifacts")
     state, warning = load_state(layout.state, version)
