@@ -48,12 +48,15 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint Python with ruff and shell scripts with shellcheck."""
+    """Lint Python with ruff, shell scripts with shellcheck, workflows with actionlint."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     scripts = [s for s in SHELL_SCRIPTS if (ROOT / s).exists()]
     if scripts:
         session.run("shellcheck", *scripts)
+    workflows = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(".github/workflows/*.yml"))
+    if workflows:  # actionlint runs shellcheck on the run: scripts too
+        session.run("actionlint", *workflows)
 
 
 @nox.session(python=False)
