@@ -23,10 +23,9 @@ not fail a log in which another package ran the suite. An empty log or a failed 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tools.cli import EXIT_USAGE, ToolError
@@ -35,33 +34,53 @@ from tools.report import Counts, Failure, LogReport, PackageReport, Report
 
 DEFAULT_MAX_FAILURE_RATE = 0.01
 DEFAULT_MAX_COVERAGE_DROP = 0.05
-REAL_FAILURES = ("failed", "errors", "crashed", "xpassed")
+# Failure outcomes (as in the report: Failure.outcome) that are failures for --baseline
+REAL_FAILURES = ("failed", "error", "crashed", "xpassed")
 ALLOW_FLAGS = ("crashes", "timeouts", "collection_errors", "interrupted", "fell_over", "truncated",
                "tests_failed", "untested")
 
 
 @dataclass
 class KnownFailure:
-    test: str  # exact id, fnmatch pattern (* ? [), or "re:<regex>"
+    test: str  # exact id, fnmatch pattern (* ? [), or "re:<regex>" (see compile_pattern)
     reason: str
-    variant: str | None = None  # fnmatch against the log's variant or the package name
-    platform: str | None = None  # fnmatch against the platform (linux-64, ...)
+    # fnmatch against the log's variant or the package name; a list: any of them
+    variant: str | list[str] | None = None
+    platform: str | list[str] | None = None  # fnmatch against the platform (linux-64, ...)
     expires: dt.date | None = None
     index: int = 0
+    _compiled: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _pattern(self, text: str, kind: str = "glob") -> Pattern:
+        key = (kind, text)
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = compile_pattern(text, kind)
+        return found
+
+    def test_pattern(self) -> Pattern | None:
+        """The compiled ``test`` pattern; None for an exact id. PatternError if it is bad."""
+        if self.test.startswith("re:"):
+            return self._pattern(self.test[3:], "regex")
+        pattern = normalize_test_id(self.test)
+        return self._pattern(pattern) if any(c in pattern for c in "*?[") else None
 
     def matches(self, test: str) -> bool:
-        if self.test.startswith("re:"):
-            return re.search(self.test[3:], test) is not None
-        pattern = normalize_test_id(self.test)
-        return test == pattern or (any(c in pattern for c in "*?[")
-                                   and fnmatch.fnmatchcase(test, pattern))
+        if not self.test.startswith("re:") and test == normalize_test_id(self.test):
+            return True
+        pattern = self.test_pattern()
+        return pattern is not None and pattern.matches(test)
+
+    def _any(self, patterns: str | list[str], value: str | None) -> bool:
+        if not value:
+            return False
+        alternatives = [patterns] if isinstance(patterns, str) else patterns
+        return any(self._pattern(p).matches(value) for p in alternatives)
 
     def applies(self, variant: str | None, package: str, platform: str | None) -> bool:
-        if self.variant and not any(v and fnmatch.fnmatchcase(v, self.variant)
-                                    for v in (variant, package)):
+        if self.variant and not any(self._any(self.variant, v) for v in (variant, package)):
             return False
-        return not (self.platform and not (platform and fnmatch.fnmatchcase(platform,
-                                                                             self.platform)))
+        return not (self.platform and not self._any(self.platform, platform))
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
@@ -104,7 +123,542 @@ class Policy:
         return data
 
 
+# ------------------------------------------------------------- patterns without backtracking
+#
+# Known-failure patterns come from a file and are matched against test ids from untrusted logs.
+# Python's re backtracks: ``re:(a+)+$`` takes minutes on a 32-character id. So patterns are
+# parsed here into a Thompson automaton and run as a lazily built DFA: one pass over the id, each
+# character costing at most the automaton's size, whatever the pattern. Bounds, checked when the
+# file is loaded: a pattern has at most MAX_PATTERN characters and compiles to at most
+# MAX_PATTERN_STATES states (a repeat counts once per copy: ``x{100}`` is 100).
+
+MAX_PATTERN = 1000
+MAX_PATTERN_STATES = 2000
+_MAX_DFA_STATES = 2000  # cached subsets per pattern; past this the cache starts over
+
+
+class PatternError(ValueError):
+    """A pattern outside the supported language or its bounds; the message says why."""
+
+
+_CHAR, _SPLIT, _BOL, _EOL, _MATCH = range(5)
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _not(test):
+    return lambda ch: not test(ch)
+
+
+_CATEGORIES = {"d": str.isdecimal, "w": _is_word, "s": str.isspace}
+_CATEGORIES.update({k.upper(): _not(v) for k, v in list(_CATEGORIES.items())})
+_SIMPLE_ESCAPES = {"a": "\a", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+class _CharSet:
+    """A character class: single characters, ranges, categories (\\d \\w \\s ...), negation."""
+
+    __slots__ = ("chars", "ranges", "tests", "negate")
+
+    def __init__(self, chars=(), ranges=(), tests=(), negate=False) -> None:
+        self.chars = frozenset(chars)
+        self.ranges = tuple(ranges)
+        self.tests = tuple(tests)
+        self.negate = negate
+
+    def __call__(self, ch: str) -> bool:
+        hit = (ch in self.chars or any(lo <= ch <= hi for lo, hi in self.ranges)
+               or any(t(ch) for t in self.tests))
+        return hit != self.negate
+
+
+_ANY = _CharSet(negate=True)  # every character (glob's ? and *)
+_ANY_BUT_NEWLINE = _CharSet("\n", negate=True)  # regex '.'
+
+# The parse tree: ("char", str | _CharSet) | ("cat", [nodes]) | ("alt", [nodes])
+#                 | ("rep", node, min, max | None) | ("bol",) | ("eol", "$" or "Z")
+
+
+class _RegexParser:
+    """The supported part of Python's regex syntax; anything else is refused by name.
+
+    Supported: literals and escaped punctuation, ``.``, classes ``[...]`` (ranges, ``^``, \\d \\w
+    \\s and their negations), ``^ $ \\A \\Z``, groups ``( ) (?: ) (?P<name> )``, ``|``, and the
+    repeats ``* + ? {m} {m,} {,n} {m,n}``, lazy or not. Refused: backreferences, lookaround,
+    word boundaries, inline flags, atomic groups and possessive repeats, conditionals, comments.
+    """
+
+    MAX_DEPTH = 50  # nested groups
+
+    def __init__(self, pattern: str) -> None:
+        self.p = pattern
+        self.i = 0
+        self.depth = 0
+
+    def refuse(self, what: str):
+        raise PatternError(f"{what} (position {self.i}) is not supported: known-failure "
+                           "regexes are matched without backtracking (see README)")
+
+    def peek(self, k: int = 0) -> str:
+        return self.p[self.i + k] if self.i + k < len(self.p) else ""
+
+    def parse(self):
+        node = self.alternation()
+        if self.i != len(self.p):
+            self.refuse(f"{self.peek()!r}")
+        return node
+
+    def alternation(self):
+        branches = [self.sequence()]
+        while self.peek() == "|":
+            self.i += 1
+            branches.append(self.sequence())
+        return branches[0] if len(branches) == 1 else ("alt", branches)
+
+    def sequence(self):
+        items = []
+        while self.peek() and self.peek() not in "|)":
+            atom = self.atom()
+            items.append(self.repeats(atom))
+        return ("cat", items)
+
+    def repeats(self, atom):
+        c = self.peek()
+        if c in ("*", "+", "?"):
+            self.i += 1
+            lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
+        elif c == "{" and (bounds := self.brace()) is not None:
+            lo, hi = bounds
+        else:
+            return atom
+        if self.peek() == "?":  # lazy: the same set of matches
+            self.i += 1
+        elif self.peek() == "+":
+            self.refuse("a possessive repeat")
+        if self.peek() in ("*", "+", "?") or (self.peek() == "{" and self.brace(False)):
+            self.refuse("a repeat of a repeat")
+        if max(lo, hi or 0) > 100:
+            self.refuse(f"a repeat count over 100 ({max(lo, hi or 0)})")
+        return ("rep", atom, lo, hi)
+
+    def brace(self, consume: bool = True):
+        """``{m}``, ``{m,}``, ``{,n}``, ``{m,n}`` at self.i as Python reads them, else None."""
+        j = self.i + 1
+        lo = hi = ""
+        while self.p[j:j + 1].isdigit() and self.p[j].isascii():
+            lo += self.p[j]
+            j += 1
+        if self.p[j:j + 1] == ",":
+            j += 1
+            while self.p[j:j + 1].isdigit() and self.p[j].isascii():
+                hi += self.p[j]
+                j += 1
+        else:
+            hi = lo
+        if self.p[j:j + 1] != "}" or self.p[self.i + 1:self.i + 2] == "}":
+            return None
+        if consume:
+            self.i = j + 1
+        return int(lo or 0), (int(hi) if hi else None)
+
+    def atom(self):
+        c = self.peek()
+        self.i += 1
+        if c == "(":
+            return self.group()
+        if c == "[":
+            return ("char", self.char_class())
+        if c == ".":
+            return ("char", _ANY_BUT_NEWLINE)
+        if c == "^":
+            return ("bol",)
+        if c == "$":
+            return ("eol", "$")
+        if c == "\\":
+            return self.escape()
+        if c in "*+?":
+            self.i -= 1
+            self.refuse("a repeat of nothing")
+        return ("char", c)
+
+    def group(self):
+        if self.peek() == "?":
+            ahead = self.p[self.i + 1:self.i + 3]
+            if ahead[:1] == ":":
+                self.i += 2
+            elif ahead == "P<":
+                end = self.p.find(">", self.i)
+                if end < 0:
+                    self.refuse("an unterminated group name")
+                self.i = end + 1
+            elif ahead[:1] in ("=", "!") or ahead in ("<=", "<!"):
+                self.refuse("lookaround (?=, (?!, (?<=, (?<!)")
+            elif ahead == "P=":
+                self.refuse("a backreference")
+            elif ahead[:1] == ">":
+                self.refuse("an atomic group")
+            elif ahead[:1] == "(":
+                self.refuse("a conditional group")
+            elif ahead[:1] == "#":
+                self.refuse("a comment")
+            else:
+                self.refuse("inline flags")
+        self.depth += 1
+        if self.depth > self.MAX_DEPTH:
+            self.refuse(f"nesting groups over {self.MAX_DEPTH} deep")
+        node = self.alternation()
+        self.depth -= 1
+        if self.peek() != ")":
+            self.refuse("an unterminated group")
+        self.i += 1
+        return node
+
+    def escape(self):
+        c = self.peek()
+        self.i += 1
+        if c in _CATEGORIES:
+            return ("char", _CharSet(tests=[_CATEGORIES[c]]))
+        if c == "A":
+            return ("bol",)
+        if c == "Z":
+            return ("eol", "Z")
+        if c in ("b", "B"):
+            self.refuse("a word boundary \\b \\B")
+        if c.isdigit() and c.isascii():
+            self.refuse("a backreference or octal escape")
+        return ("char", self.char_escape(c))
+
+    def char_escape(self, c: str) -> str:
+        if c in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[c]
+        width = {"x": 2, "u": 4, "U": 8}.get(c)
+        if width:
+            digits = self.p[self.i:self.i + width]
+            self.i += width
+            try:
+                return chr(int(digits, 16))
+            except ValueError:
+                self.refuse(f"a bad escape \\{c}{digits}")
+        if not c or (c.isascii() and c.isalnum()):
+            self.refuse(f"the escape \\{c}")
+        return c
+
+    def char_class(self) -> _CharSet:
+        negate = self.peek() == "^"
+        if negate:
+            self.i += 1
+        start = self.i
+        chars, ranges, tests = set(), [], []
+        while True:
+            c = self.peek()
+            if not c:
+                self.refuse("an unterminated character class")
+            self.i += 1
+            if c == "]" and self.i - 1 != start:
+                break
+            lo = None
+            if c == "\\":
+                e = self.peek()
+                self.i += 1
+                if e in _CATEGORIES:
+                    tests.append(_CATEGORIES[e])
+                    continue
+                if e.isdigit() and e.isascii():
+                    self.refuse("an octal escape")
+                lo = "\b" if e == "b" else self.char_escape(e)
+            else:
+                lo = c
+            if self.peek() == "-" and self.peek(1) not in ("]", ""):
+                self.i += 1
+                c2 = self.peek()
+                self.i += 1
+                if c2 == "\\":
+                    e = self.peek()
+                    self.i += 1
+                    hi = "\b" if e == "b" else self.char_escape(e)
+                else:
+                    hi = c2
+                ranges.append((lo, hi))
+            else:
+                chars.add(lo)
+        return _CharSet(chars, ranges, tests, negate)
+
+
+def _parse_glob(pattern: str):
+    """fnmatch's language: ``*`` (anything), ``?`` (one character), ``[seq]``, ``[!seq]``; as
+    ``fnmatch.fnmatchcase`` reads it (a ``[`` without its ``]`` is literal, backslash too)."""
+    items, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            if not (items and items[-1][0] == "rep"):  # ** is *
+                items.append(("rep", ("char", _ANY), 0, None))
+        elif c == "?":
+            items.append(("char", _ANY))
+        elif c == "[":
+            j = i
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                items.append(("char", "["))
+                continue
+            stuff, i = pattern[i:j], j + 1
+            negate = stuff.startswith("!")
+            body = stuff[1:] if negate else stuff
+            chars, ranges, k = set(), [], 0
+            while k < len(body):
+                if k + 2 < len(body) and body[k + 1] == "-":
+                    if body[k] <= body[k + 2]:  # fnmatch drops a reversed range
+                        ranges.append((body[k], body[k + 2]))
+                    k += 3
+                else:
+                    chars.add(body[k])
+                    k += 1
+            items.append(("char", _CharSet(chars, ranges, (), negate)))
+        else:
+            items.append(("char", c))
+    return ("cat", items)
+
+
+class Pattern:
+    """A compiled known-failure pattern. ``search=True``: regex semantics of ``re.search``;
+    ``False``: the whole text must match (globs). Matching is linear in the text."""
+
+    def __init__(self, source: str, tree, search: bool) -> None:
+        self.source = source
+        self.search = search
+        self.kind: list[int] = []
+        self.arg: list = []  # _CHAR: the predicate (str or _CharSet)
+        self.out: list = []  # next state(s)
+        self.dollar = False  # has a '$' (it also matches before a final newline)
+        match = self._add(_MATCH, None, None)
+        self.start = self._emit(tree, match)
+        self._closures: dict[int, frozenset[int]] = {}
+        self._start_any = self._closure([self.start], at_start=False)
+        self.required = _required_literal(tree)
+        self._ids: dict[frozenset[int], int] = {}  # the lazily built DFA: subset -> state
+        self._sets: list[frozenset[int]] = []
+        self._moves: list[dict[str, int]] = []
+        self._accepts: list[bool] = []
+        self._finals: list[bool | None] = []
+        self._reset()
+
+    # -- building
+    def _add(self, kind: int, arg, out) -> int:
+        if len(self.kind) >= MAX_PATTERN_STATES:
+            raise PatternError(f"pattern is too large (over {MAX_PATTERN_STATES} states once "
+                               "repeats are expanded); split it or use fewer/smaller {m,n}")
+        self.kind.append(kind)
+        self.arg.append(arg)
+        self.out.append(out)
+        return len(self.kind) - 1
+
+    def _emit(self, node, nxt: int) -> int:
+        tag = node[0]
+        if tag == "char":
+            return self._add(_CHAR, node[1], nxt)
+        if tag == "cat":
+            for item in reversed(node[1]):
+                nxt = self._emit(item, nxt)
+            return nxt
+        if tag == "alt":
+            starts = [self._emit(b, nxt) for b in node[1]]
+            first = starts.pop()
+            while starts:
+                first = self._add(_SPLIT, None, (starts.pop(), first))
+            return first
+        if tag == "bol":
+            return self._add(_BOL, None, nxt)
+        if tag == "eol":
+            self.dollar = self.dollar or node[1] == "$"
+            return self._add(_EOL, node[1], nxt)
+        _, body, lo, hi = node  # rep
+        if hi is None:
+            loop = self._add(_SPLIT, None, None)
+            self.out[loop] = (self._emit(body, loop), nxt)
+            cur = loop
+        else:
+            cur = nxt
+            for _ in range(hi - lo):
+                cur = self._add(_SPLIT, None, (self._emit(body, cur), nxt))
+        for _ in range(lo):
+            cur = self._emit(body, cur)
+        return cur
+
+    # -- running
+    def _closure(self, seeds, at_start: bool, at_end: bool = False,
+                 before_newline: bool = False) -> frozenset[int]:
+        """States reachable without reading: character states, MATCH, and (not at the end)
+        the end-of-text assertions still waiting. ``before_newline``: just before a final
+        newline, where '$' (not \\Z) holds."""
+        seen, stack, result = set(), list(seeds), set()
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            kind = self.kind[s]
+            if kind == _SPLIT:
+                stack.extend(self.out[s])
+            elif kind == _BOL:
+                if at_start:
+                    stack.append(self.out[s])
+            elif kind == _EOL:
+                if at_end or (before_newline and self.arg[s] == "$"):
+                    stack.append(self.out[s])
+                else:
+                    result.add(s)
+            else:
+                result.add(s)
+        return frozenset(result)
+
+    def _reset(self) -> None:
+        """Forget the DFA built so far (cleared in place: ``matches`` holds these lists)."""
+        for cache in (self._ids, self._sets, self._moves, self._accepts, self._finals):
+            cache.clear()
+        self._dead = self._state(frozenset())  # no thread left (only where none can start)
+        self._initial = self._state(self._closure([self.start], at_start=True))
+
+    def _state(self, subset: frozenset[int]) -> int:
+        found = self._ids.get(subset)
+        if found is None:
+            found = self._ids[subset] = len(self._sets)
+            self._sets.append(subset)
+            self._moves.append({})
+            self._accepts.append(0 in subset)  # state 0 is MATCH
+            self._finals.append(None)
+        return found
+
+    def _step(self, state: int, ch: str) -> int:
+        nxt = self._advance(self._sets[state], ch)
+        if len(self._sets) >= _MAX_DFA_STATES:
+            self._reset()
+            return self._state(nxt)
+        found = self._moves[state][ch] = self._state(nxt)
+        return found
+
+    def _advance(self, subset: frozenset[int], ch: str) -> frozenset[int]:
+        nxt: set[int] = set()
+        for s in subset:
+            if self.kind[s] == _CHAR:
+                test = self.arg[s]
+                if test == ch if type(test) is str else test(ch):
+                    out = self.out[s]
+                    closed = self._closures.get(out)
+                    if closed is None:
+                        closed = self._closures[out] = self._closure([out], at_start=False)
+                    nxt |= closed
+        if self.search:
+            nxt |= self._start_any
+        return frozenset(nxt)
+
+    def _final(self, state: int, empty: bool) -> bool:
+        if empty:
+            return 0 in self._closure([self.start], at_start=True, at_end=True)
+        final = self._finals[state]
+        if final is None:
+            final = self._finals[state] = 0 in self._closure(self._sets[state], False, True)
+        return final
+
+    def matches(self, text: str) -> bool:
+        if self.required and self.required not in text:  # a literal every match contains
+            return False
+        if self.dollar and text.endswith("\n"):
+            return self._matches_before_newline(text)
+        state, moves, step = self._initial, self._moves, self._step
+        if self.search:
+            accepts, can_die = self._accepts, not self._start_any
+            for ch in text:
+                if accepts[state]:
+                    return True
+                nxt = moves[state].get(ch)
+                state = step(state, ch) if nxt is None else nxt
+                if can_die and state == self._dead:
+                    return False
+        else:
+            for ch in text:
+                nxt = moves[state].get(ch)
+                state = step(state, ch) if nxt is None else nxt
+                if state == self._dead:
+                    return False
+        return self._final(state, not text)
+
+    def _matches_before_newline(self, text: str) -> bool:
+        """Python's '$' also matches just before a final newline (test ids have none)."""
+        state = self._initial
+        for ch in text[:-1]:
+            if self._accepts[state] and self.search:
+                return True
+            nxt = self._moves[state].get(ch)
+            state = self._step(state, ch) if nxt is None else nxt
+        subset = self._closure(self._sets[state], at_start=len(text) == 1, before_newline=True)
+        if self.search and 0 in subset:
+            return True
+        return self._final(self._state(self._advance(subset, "\n")), False)
+
+
+def _required_literal(node) -> str:
+    """The longest literal text every match of ``node`` contains ('' if none is known)."""
+    tag = node[0]
+    if tag == "char":
+        return node[1] if isinstance(node[1], str) else ""
+    if tag == "rep":
+        return _required_literal(node[1]) if node[2] >= 1 else ""
+    if tag != "cat":
+        return ""
+    best, run = "", ""
+    for item in node[1]:
+        if item[0] == "char" and isinstance(item[1], str):
+            run += item[1]
+            continue
+        if item[0] in ("bol", "eol"):  # zero-width: the run goes on
+            continue
+        inner = _required_literal(item)
+        best = max(best, run, inner, key=len)
+        run = ""
+    return max(best, run, key=len)
+
+
+def compile_pattern(pattern: str, kind: str = "glob") -> Pattern:
+    """``kind="regex"``: Python regex syntax, searched (``re.search``); ``"glob"``: fnmatch,
+    whole text. PatternError for a pattern outside the language or the bounds."""
+    if len(pattern) > MAX_PATTERN:
+        raise PatternError(f"pattern is {len(pattern)} characters long; at most {MAX_PATTERN}")
+    if kind == "regex":
+        try:
+            re.compile(pattern)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise PatternError(str(exc)) from None
+        return Pattern(pattern, _RegexParser(pattern).parse(), search=True)
+    return Pattern(pattern, _parse_glob(pattern), search=False)
+
+
 # ------------------------------------------------------------------------- known failures
+
+
+def _yaml_loader():
+    """PyYAML's SafeLoader, except that a date YAML cannot build (``2026-02-30``) stays the
+    string it was, so the entry that holds it is refused by name instead of by a traceback."""
+    import yaml  # only needed with --known-failures (startup time)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def timestamp(loader, node):
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except (ValueError, OverflowError):
+            return loader.construct_scalar(node)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+    return Loader
 
 
 def load_known_failures(path: str | Path) -> list[KnownFailure]:
@@ -114,7 +668,7 @@ def load_known_failures(path: str | Path) -> list[KnownFailure]:
     path = Path(path)
     where = f"known-failures file {path}"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())  # noqa: S506
     except FileNotFoundError:
         raise ToolError(f"{where} does not exist; pass an existing YAML file", EXIT_USAGE) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -123,6 +677,11 @@ def load_known_failures(path: str | Path) -> list[KnownFailure]:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise ToolError(f"{where} is not valid YAML{at}; fix the syntax", EXIT_USAGE) from None
+    except RecursionError:
+        raise ToolError(f"{where} nests too deeply to be a known-failures list", EXIT_USAGE
+                        ) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value YAML itself cannot build
+        raise ToolError(f"{where} is not valid YAML ({exc}); fix the value", EXIT_USAGE) from None
     if isinstance(data, dict) and "known_failures" in data:
         data = data["known_failures"]
     if data is None:
@@ -130,70 +689,146 @@ def load_known_failures(path: str | Path) -> list[KnownFailure]:
     if not isinstance(data, list):
         raise ToolError(f"{where}: expected a list of entries (or a 'known_failures:' list)",
                         EXIT_USAGE)
-    entries = []
-    for i, item in enumerate(data, 1):
-        bad = f"{where}: entry {i}"
-        if not isinstance(item, dict):
-            raise ToolError(f"{bad} is not a mapping; each entry needs 'test' and 'reason'",
-                            EXIT_USAGE)
-        unknown = set(item) - {"test", "reason", "when", "expires"}
-        if unknown:
-            raise ToolError(f"{bad} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                            "allowed: test, reason, when, expires", EXIT_USAGE)
-        test, reason = item.get("test"), item.get("reason")
-        if not isinstance(test, str) or not test.strip():
-            raise ToolError(f"{bad}: 'test' must be a test id or pattern", EXIT_USAGE)
-        if not isinstance(reason, str) or not reason.strip():
-            raise ToolError(f"{bad} ({test}): 'reason' is required (why it is known to fail)",
-                            EXIT_USAGE)
-        if test.startswith("re:"):
-            try:
-                re.compile(test[3:])
-            except re.error as exc:
-                raise ToolError(f"{bad}: bad regex {test[3:]!r}: {exc}", EXIT_USAGE) from None
-        when = item.get("when") or {}
-        if not isinstance(when, dict) or set(when) - {"variant", "platform"}:
-            raise ToolError(f"{bad} ({test}): 'when' takes 'variant' and/or 'platform'",
-                            EXIT_USAGE)
-        expires = item.get("expires")
-        if isinstance(expires, str):
-            try:
-                expires = dt.date.fromisoformat(expires)
-            except ValueError:
-                raise ToolError(f"{bad} ({test}): 'expires' must be a date YYYY-MM-DD",
-                                EXIT_USAGE) from None
-        elif isinstance(expires, dt.datetime):
-            expires = expires.date()
-        elif expires is not None and not isinstance(expires, dt.date):
-            raise ToolError(f"{bad} ({test}): 'expires' must be a date YYYY-MM-DD", EXIT_USAGE)
-        entries.append(KnownFailure(test=test.strip(), reason=reason.strip(),
-                                    variant=_opt_str(when.get("variant")),
-                                    platform=_opt_str(when.get("platform")),
-                                    expires=expires, index=i))
-    return entries
+    return [_known_failure(item, f"{where}: entry {i}", i) for i, item in enumerate(data, 1)]
 
 
-def _opt_str(value) -> str | None:
-    return None if value is None else str(value)
+def _known_failure(item, bad: str, index: int) -> KnownFailure:
+    """One entry of the known-failures file, checked; ToolError (exit 2) naming it."""
+    if not isinstance(item, dict):
+        raise ToolError(f"{bad} is not a mapping; each entry needs 'test' and 'reason'",
+                        EXIT_USAGE)
+    unknown = set(item) - {"test", "reason", "when", "expires"}
+    if unknown:
+        raise ToolError(f"{bad} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                        "allowed: test, reason, when, expires", EXIT_USAGE)
+    test, reason = item.get("test"), item.get("reason")
+    if not isinstance(test, str) or not test.strip():
+        raise ToolError(f"{bad}: 'test' must be a test id or pattern", EXIT_USAGE)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ToolError(f"{bad} ({test}): 'reason' is required (why it is known to fail)",
+                        EXIT_USAGE)
+    when = item.get("when") or {}
+    if not isinstance(when, dict) or set(when) - {"variant", "platform"}:
+        raise ToolError(f"{bad} ({test}): 'when' takes 'variant' and/or 'platform'", EXIT_USAGE)
+    entry = KnownFailure(test=test.strip(), reason=reason.strip(),
+                         variant=_when_value(when, "variant", bad, test),
+                         platform=_when_value(when, "platform", bad, test),
+                         expires=_expires(item.get("expires"), bad, test), index=index)
+    try:  # compile now: a bad or too costly pattern is refused before any log is read
+        entry.test_pattern()
+        for value in (entry.variant, entry.platform):
+            for pattern in [value] if isinstance(value, str) else value or []:
+                entry._pattern(pattern)
+    except PatternError as exc:
+        kind = "regex" if entry.test.startswith("re:") else "pattern"
+        raise ToolError(f"{bad}: bad {kind} {_short(entry.test)}: {exc}", EXIT_USAGE) from None
+    return entry
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _when_value(when: dict, key: str, bad: str, test: str) -> str | list[str] | None:
+    """``when: {variant: PATTERN}`` or ``{variant: [PATTERN, ...]}`` (any of them)."""
+    value = when.get(key)
+    if value is None:
+        return None
+    scalar = (str, int, float)  # a number is the pattern it spells, as before
+    if isinstance(value, scalar) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and value and all(
+            isinstance(v, scalar) and not isinstance(v, bool) and str(v) for v in value):
+        return [str(v) for v in value]
+    raise ToolError(f"{bad} ({test}): 'when: {key}' must be a pattern or a non-empty list of "
+                    "patterns (any of them)", EXIT_USAGE)
+
+
+def _expires(value, bad: str, test: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ToolError(f"{bad} ({test}): 'expires' must be a date YYYY-MM-DD (got "
+                    f"{_short(str(value), 40)})", EXIT_USAGE)
 
 
 # ----------------------------------------------------------------------------- baseline
 
 
 def load_baseline(path: str | Path) -> dict:
+    """Read an earlier ``--format json`` report; a missing, unreadable or wrong-shape one is a
+    ToolError (exit 2) naming the first bad place (``logs[0].packages[1].counts.passed``)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         raise ToolError(f"baseline {path} does not exist; pass a report written by "
                         "--format json --output", EXIT_USAGE) from None
+    except RecursionError:
+        raise ToolError(f"baseline {path} nests too deeply to be a validate_logs JSON report",
+                        EXIT_USAGE) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ToolError(f"baseline {path} is not a readable JSON report: {exc}",
                         EXIT_USAGE) from None
     if not isinstance(data, dict) or not isinstance(data.get("logs"), list):
         raise ToolError(f"baseline {path} is not a validate_logs JSON report (no 'logs' list)",
                         EXIT_USAGE)
+    problem = _baseline_problem(data)
+    if problem:
+        raise ToolError(f"baseline {path} is not a validate_logs JSON report: {problem}; pass "
+                        "a report written by --format json --output", EXIT_USAGE)
     return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _baseline_problem(data: dict) -> str | None:
+    """What makes ``data`` unusable as a baseline (the fields _baseline_facts reads), or None."""
+
+    def shown(value) -> str:  # as JSON spells it, cut short
+        text = json.dumps(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    for i, log in enumerate(data["logs"]):
+        at = f"logs[{i}]"
+        if not isinstance(log, dict):
+            return f"{at} is {shown(log)}, not an object"
+        packages = log.get("packages")
+        if not isinstance(packages, list):
+            return (f"{at} has no 'packages' list" if packages is None
+                    else f"{at}.packages is {shown(packages)}, not a list")
+        for j, pkg in enumerate(packages):
+            at = f"logs[{i}].packages[{j}]"
+            if not isinstance(pkg, dict):
+                return f"{at} is {shown(pkg)}, not an object"
+            for key in ("counts", "failures"):
+                if key not in pkg:
+                    return f"{at} has no '{key}'"
+            counts, failures = pkg["counts"], pkg["failures"]
+            if not isinstance(counts, dict):
+                return f"{at}.counts is {shown(counts)}, not an object"
+            for f in fields(Counts):
+                value = counts.get(f.name, 0)
+                if type(value) is not int or value < 0:
+                    return f"{at}.counts.{f.name} is {shown(value)}, not a count (0, 1, 2, ...)"
+            if not isinstance(failures, list):
+                return f"{at}.failures is {shown(failures)}, not a list"
+            for k, failure in enumerate(failures):
+                if not (isinstance(failure, dict) and isinstance(failure.get("test"), str)
+                        and isinstance(failure.get("outcome"), str)):
+                    return (f"{at}.failures[{k}] is {shown(failure)}, not "
+                            '{"test": ..., "outcome": ...}')
+    return None
 
 
 def _baseline_facts(data: dict) -> tuple[int, set[str]]:
