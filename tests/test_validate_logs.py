@@ -260,3 +260,80 @@ def test_python_dash_m_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tools.validate_logs", str(PASS)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "verdict: PASS" in proc.stdout
+
+
+# ------------------------------------------------------------ issue 9: stdout, error lines
+
+def _python_m(args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "tools.validate_logs", *map(str, args)],
+                          cwd=REPO, capture_output="stdout" not in kwargs, text=True,
+                          timeout=120, **kwargs)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_full_is_one_line_and_exit_2():
+    with open("/dev/full", "w") as full:
+        proc = _python_m([PASS], stdout=full, stderr=subprocess.PIPE)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == ("python -m tools.validate_logs: error: cannot write to stdout: "
+                           "No space left on device\n")
+
+
+@pytest.mark.parametrize(("log", "verdict"), [(PASS, 0), (FAIL, 1)])
+def test_stdout_closed_keeps_the_verdict_quietly(log, verdict):
+    proc = _python_m([log], stdout=None, stderr=subprocess.PIPE,
+                     preexec_fn=lambda: os.close(1))  # 1>&-
+    assert proc.returncode == verdict and proc.stderr == ""
+
+
+@pytest.mark.parametrize(("log", "verdict"), [(PASS, 0), (FAIL, 1)])
+def test_reader_gone_keeps_the_verdict_quietly(log, verdict):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head -c1` that has already exited
+    try:
+        proc = _python_m([log, "--format", "json"], stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == verdict and proc.stderr == ""
+
+
+def test_stdout_full_in_process(capsys, monkeypatch):
+    import errno
+
+    class Full(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(Full())))
+    code, _, err = run([PASS], capsys)
+    assert code == 2 and err.endswith("cannot write to stdout: No space left on device\n")
+
+
+def test_stdout_closed_in_process(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", None)
+    assert run_main("nox -s validate_logs --", main, [str(FAIL)]) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_error_line_with_terminal_escapes_in_a_path(tmp_path, capsys):
+    evil = str(tmp_path / "x\x1b]52;c;cGF3bmVk\x07\x1b]0;title\x07\x1b[2J.log")
+    code, _, err = run([evil], capsys)
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
+    assert "\x1b" not in err and "\x07" not in err and "52;c;" not in err
+
+
+def test_error_line_with_terminal_escapes_in_a_zip_member(tmp_path, capsys):
+    member = "py311\x1b]52;c;cGF3bmVk\x07\x1b[31m.log"
+    archive = _zip(tmp_path / "logs.zip", {member: bytes(range(256)) * 64})
+    code, _, err = run([archive], capsys)
+    assert code == 2 and err.count("\n") == 1 and "logs.zip" in err
+    assert "\x1b" not in err and "\x07" not in err and "52;c;" not in err
+
+
+def test_report_path_with_escapes_is_printed_clean(tmp_path, capsys):
+    target = tmp_path / "r\x1b[2J.json"
+    code, out, _ = run([PASS, "-o", target], capsys)
+    assert code == 0 and target.exists() and "\x1b" not in out and "report written to" in out

@@ -8,11 +8,13 @@ renamed or removed.
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 
-from tools.text import strip_controls
+from tools.text import printable
 
 SCHEMA_VERSION = 1
 FIRST_FAILURES = 5  # shown per package in the terminal and Markdown tables
@@ -138,7 +140,9 @@ _NOT_XML = {0xFFFE: None, 0xFFFF: None}  # valid UTF-8, but not allowed in XML 1
 
 
 def _safe(text: str, limit: int = 200) -> str:
-    text = strip_controls(text).replace("\n", " ").replace("\t", " ").translate(_NOT_XML)
+    """One line of untrusted text for every renderer: no control sequences or bidi overrides,
+    non-UTF-8 bytes of a file name as ``\\xNN``, nothing XML 1.0 forbids, at most ``limit``."""
+    text = printable(str(text)).replace("\n", " ").replace("\t", " ").translate(_NOT_XML)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -236,17 +240,38 @@ def _report_notes(report: Report) -> list[str]:
     return notes
 
 
-def _md_cell(text: str) -> str:
-    return _safe(text, 300).replace("|", "\\|").replace("`", "'")
+# Characters that Markdown (GitHub's) reads as markup in running text: emphasis, links and
+# images, strike-through, table cells, escapes. HTML (<, >, &) is escaped as entities.
+_MD_SPECIAL = re.compile(r"([\\*_\[\]~|#])")
+
+
+def _md_text(text: str, limit: int = 300) -> str:
+    """Untrusted text in Markdown running text or a table cell: shown literally (no raw HTML, no
+    links or images, no emphasis, no cell break)."""
+    text = html.escape(_safe(text, limit).replace("`", "'"), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_code(text: str, limit: int = 300, table: bool = True) -> str:
+    """Untrusted text inside a `code span` (literal there, HTML included): no backtick to end it
+    early, and in a table no ``|`` to end the cell."""
+    text = _safe(text, limit).replace("`", "'")
+    return text.replace("|", "\\|") if table else text
+
+
+def _html_text(text: str, limit: int = 300) -> str:
+    """Untrusted text inside an HTML element (``<summary>``): entities, no markup."""
+    return html.escape(_safe(text, limit), quote=True)
 
 
 def render_markdown(report: Report) -> str:
     icon = {"pass": "✅", "fail": "❌", "untested": "⚠️"}
     out = [f"## validate_logs: {icon.get(report.verdict, '')} {report.verdict.upper()}", ""]
     for log in report.logs:
-        out.append(f"### `{_md_cell(log.path)}`: {icon.get(log.verdict, '')} {log.verdict}")
+        out.append(f"### `{_md_code(log.path, table=False)}`: {icon.get(log.verdict, '')} "
+                   f"{log.verdict}")
         out.append("")
-        out += [f"- {_md_cell(r)}" for r in log.reasons]
+        out += [f"- {_md_text(r)}" for r in log.reasons]
         if log.reasons:
             out.append("")
         if log.packages:
@@ -255,28 +280,36 @@ def render_markdown(report: Report) -> str:
             out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
             for pkg in log.packages:
                 c = pkg.counts
-                reasons = "<br>".join(_md_cell(r) for r in pkg.reasons) or "-"
-                out.append(f"| `{_md_cell(pkg.package)}` | {icon.get(pkg.verdict, '')} "
+                reasons = "<br>".join(_md_text(r) for r in pkg.reasons) or "-"
+                out.append(f"| `{_md_code(pkg.package)}` | {icon.get(pkg.verdict, '')} "
                            f"{pkg.verdict} | {c.passed} | {c.failed} | {c.errors} | {c.skipped} "
                            f"| {c.xfailed} | {c.xpassed} | {c.rerun} | {reasons} |")
             out.append("")
             for pkg in log.packages:
                 if not pkg.failures:
                     continue
-                out.append(f"<details><summary>{_md_cell(pkg.package)}: "
+                out.append(f"<details><summary>{_html_text(pkg.package)}: "
                            f"{len(pkg.failures) + pkg.failures_truncated} failing tests</summary>")
                 out.append("")
-                out += [f"- `{_md_cell(f.test)}` {f.outcome}"
-                        + (f" (known: {_md_cell(f.known_reason)})" if f.known_reason else "")
+                out += [f"- `{_md_code(f.test, table=False)}` {f.outcome}"
+                        + (f" (known: {_md_text(f.known_reason)})" if f.known_reason else "")
                         for f in pkg.failures[:50]]
                 if len(pkg.failures) > 50 or pkg.failures_truncated:
                     out.append(f"- … and {len(pkg.failures) - 50 + pkg.failures_truncated} more")
                 out += ["", "</details>", ""]
     notes = _report_notes(report)
     if notes:
-        out += [_md_cell(n) if not n.startswith("-") else "- " + _md_cell(n[2:]) for n in notes]
+        out += [_md_note(n) for n in notes]
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _md_note(note: str) -> str:
+    """A line of ``_report_notes`` (``- text`` or ``  new failure: id``) as Markdown."""
+    if note.startswith("- "):
+        return "- " + _md_text(note[2:])
+    indent = len(note) - len(note.lstrip(" "))
+    return " " * indent + _md_text(note[indent:])
 
 
 def render_junit(report: Report) -> str:

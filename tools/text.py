@@ -1,4 +1,4 @@
-"""Making untrusted text (build logs, test output) safe to show on a terminal."""
+"""Making untrusted text (build logs, test output, file and member names) safe to show."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ _CONTROL_RE = re.compile(
     r"|\x1b[@-Z\\-_]"
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
+# Bidirectional overrides and isolates (they reorder what a terminal or a browser shows).
+_BIDI_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates: a non-UTF-8 file name as Python decodes it (b'\xff' -> '\udcff'); no encoder,
+# XML or Markdown file can hold them.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def strip_controls(text: str) -> str:
@@ -20,3 +25,24 @@ def strip_controls(text: str) -> str:
     Tabs and newlines are kept; a carriage return is dropped, so CRLF becomes LF.
     """
     return _CONTROL_RE.sub("", text)
+
+
+def _surrogate(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def escape_surrogates(text: str) -> str:
+    """Show the bytes of a non-UTF-8 name as ``\\xff`` (``'\\udcff.log'`` -> ``'\\\\xff.log'``)."""
+    return _SURROGATE_RE.sub(_surrogate, text) if _SURROGATE_RE.search(text) else text
+
+
+def printable(text: str) -> str:
+    """``text`` as it may reach a terminal or a report: no control sequences, no bidi
+    overrides, non-UTF-8 bytes shown as ``\\xNN``. Tabs and newlines are kept."""
+    return escape_surrogates(_BIDI_RE.sub("", strip_controls(text)))
+
+
+def one_line(text: str) -> str:
+    """``printable(text)`` on a single line (newlines and tabs become spaces)."""
+    return " ".join(printable(text).replace("\t", " ").splitlines())

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tools import paths as repo_paths
-from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError, run_main
+from tools.cli import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    ArgumentParser,
+    ToolError,
+    run_main,
+    write_stdout,
+)
 from tools.log_inputs import GZIP_MAGIC, LogInput, collect_inputs
 from tools.logs import BLOCK_SIZE, CAN_SCAN_FILES, LogParser, LogResult, parse_file
 from tools.policy import (
@@ -26,6 +34,7 @@ from tools.policy import (
     load_known_failures,
 )
 from tools.report import RENDERERS, Counts, Report, render_markdown, render_summary
+from tools.text import one_line
 
 PROG = "nox -s validate_logs --"
 BINARY_NUL_FRACTION = 0.001  # a "log" whose first 64 KiB is over 0.1% NUL bytes is not text
@@ -231,7 +240,7 @@ def policy_from_args(args) -> Policy:
 
 def _write(path: str | Path, text: str, append: bool = False) -> None:
     try:
-        with open(path, "a" if append else "w", encoding="utf-8") as f:
+        with open(path, "a" if append else "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
     except OSError as exc:
         raise ToolError(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
@@ -247,10 +256,12 @@ def main(argv: Sequence[str]) -> int:
     if args.output:
         fmt = fmt or SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "json")
         _write(args.output, RENDERERS[fmt](report))
-        sys.stdout.write(render_summary(report))
-        print(f"report written to {args.output} ({fmt})")
+        write_stdout(render_summary(report)
+                     + f"report written to {one_line(args.output)} ({fmt})\n")
     else:
-        sys.stdout.write(RENDERERS[fmt or "terminal"](report))
+        # stdout closed or its reader gone: the report is dropped, the exit status stays the
+        # verdict; stdout full: ToolError (exit 2)
+        write_stdout(RENDERERS[fmt or "terminal"](report))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         _write(summary, render_markdown(report), append=True)
