@@ -15,6 +15,7 @@ import pytest
 from tools import dev_build, jobs, lock
 from tools.ccache import CcacheTool
 from tools.cli import ToolError, run_main
+from tools.conda_build import child_environment
 from tools.paths import CONDA_BUILD_CONFIG
 from tools.variants import Variant, load_variants
 
@@ -128,21 +129,21 @@ def test_forced_modes():
 # --------------------------------------------------------------------------- environment
 
 def test_child_env_sets_ours_removes_conda_py_and_stray_knobs(tmp_path):
-    parent = {"PATH": "/bin", "CONDA_PY": "312", "PYTORCH_SKIP_TESTS": "1",
+    parent = {"PATH": "/bin", "CONDA_PY": "312", "CONDA_NPY": "126", "PYTORCH_SKIP_TESTS": "1",
               "TORCH_CUDA_ARCH_LIST": "All", "HOME": "/h"}
-    env, changed, removed = dev_build.child_environment(parent, {"MAX_JOBS": "4"}, tmp_path)
+    env, changed, removed = child_environment(parent, {"MAX_JOBS": "4"}, tmp_path)
     assert changed == {"MAX_JOBS": "4"}
-    assert sorted(removed) == ["CONDA_PY", "PYTORCH_SKIP_TESTS", "TORCH_CUDA_ARCH_LIST"]
+    assert sorted(removed) == ["CONDA_NPY", "CONDA_PY", "PYTORCH_SKIP_TESTS",
+                               "TORCH_CUDA_ARCH_LIST"]
     assert env == {"PATH": "/bin", "HOME": "/h", "MAX_JOBS": "4"}
 
 
 def test_our_tools_dir_never_reaches_pythonpath(tmp_path):
     other = str(tmp_path / "site")
-    env, changed, removed = dev_build.child_environment(
+    env, changed, removed = child_environment(
         {"PYTHONPATH": os.pathsep.join([str(tmp_path), other])}, {}, tmp_path)
     assert env["PYTHONPATH"] == other and changed["PYTHONPATH"] == other
-    env, changed, removed = dev_build.child_environment({"PYTHONPATH": str(tmp_path) + "/"}, {},
-                                                        tmp_path)
+    env, changed, removed = child_environment({"PYTHONPATH": str(tmp_path) + "/"}, {}, tmp_path)
     assert "PYTHONPATH" not in env and removed == ["PYTHONPATH"]
 
 
@@ -380,3 +381,20 @@ def test_record_child_rewrites_the_lock_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["l"]
     held.release()
     assert not (tmp_path / "l").exists()
+
+
+def test_dev_build_and_release_hand_conda_build_the_same_scrubbed_environment(tmp_path):
+    """One scrub for both: knobs, CONDA_PY/CONDA_NPY and our repository on PYTHONPATH."""
+    from tools import release
+    from tools.paths import REPO_ROOT
+
+    base = {"PATH": "/bin", "HOME": "/h", "CONDA_PY": "312", "CONDA_NPY": "126",
+            "PYTORCH_SKIP_TESTS": "1", "TORCH_CUDA_ARCH_LIST": "All",
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), "/site"])}
+    opts = dev_build.parse_args(["--croot", str(tmp_path), "--no-ccache"])
+    plan = dev_build.make_plan(opts, facts(tmp_path, environ=base))
+    rel_env, rel_changed, rel_removed = release.release_env(base)
+    ours = {k: v for k, v in plan.full_env.items() if k not in ("MAX_JOBS", "CPU_COUNT")}
+    assert ours == rel_env == {"PATH": "/bin", "HOME": "/h", "PYTHONPATH": "/site"}
+    assert sorted(plan.env_unset) == sorted(rel_removed)
+    assert plan.env["PYTHONPATH"] == rel_changed["PYTHONPATH"] == "/site"

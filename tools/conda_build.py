@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tools.cli import EXIT_USAGE, ToolError
+from tools.paths import REPO_ROOT
 from tools.progress import Progress
 from tools.text import strip_controls
 
@@ -57,6 +58,44 @@ def find_conda_build(explicit: str | None = None) -> str:
         if beside.is_file() and os.access(beside, os.X_OK):
             return str(beside)
     raise ToolError(f"conda-build not found on PATH; {INSTALL_HINT}", EXIT_USAGE)
+
+
+# Variables conda-build reads from its caller's environment that silently change the variant
+# (``CONDA_PY`` narrows the python list, ``CONDA_NPY`` overrides numpy: conda-build's
+# ``conda_build/variants.py``, ``get_default_variant`` and friends): never inherited.
+CONDA_BUILD_OVERRIDES = ("CONDA_PY", "CONDA_NPY")
+
+
+def child_environment(
+    environ: Mapping[str, str], settings: Mapping[str, str], repo_root: Path = REPO_ROOT
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """conda-build's environment, the same for dev_build and release.
+
+    ``environ`` less the recipe's knobs (``tools.recipe.KNOBS``, an inherited one could change
+    the build: a stray ``PYTORCH_SKIP_TESTS=1``) and ``CONDA_BUILD_OVERRIDES``, except what
+    ``settings`` sets; our repository dropped from ``PYTHONPATH`` (the ``tools`` package must never
+    reach PyTorch's setup.py or tests); then ``settings``. Returns (full environment, variables
+    set or changed, variables removed).
+    """
+    from tools.recipe import KNOBS
+
+    env = dict(environ)
+    removed = [k for k in (*CONDA_BUILD_OVERRIDES, *KNOBS) if k in env and k not in settings]
+    for k in removed:
+        del env[k]
+    changed = dict(settings)
+    if env.get("PYTHONPATH"):
+        root = os.path.normpath(str(repo_root))
+        kept = [p for p in env["PYTHONPATH"].split(os.pathsep)
+                if p and os.path.normpath(os.path.abspath(p)) != root]
+        if kept != env["PYTHONPATH"].split(os.pathsep):
+            if kept:
+                changed["PYTHONPATH"] = os.pathsep.join(kept)
+            else:
+                del env["PYTHONPATH"]
+                removed.append("PYTHONPATH")
+    env.update(changed)
+    return env, changed, sorted(removed)
 
 
 def build_argv(

@@ -29,8 +29,7 @@ from pathlib import Path
 from tools import ccache as ccache_mod
 from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, progress, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
-from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR, REPO_ROOT
-from tools.recipe import KNOBS
+from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.text import strip_controls
 
 PROG = "nox -s dev_build --"
@@ -43,10 +42,6 @@ OVERRIDE_FILE = "variant.yaml"
 REUSED_BY_CONDA_BUILD = ("work", "_build_env")
 MOVED_ASIDE_PREFIX = "dev_build_moved_"
 CCACHE_CONFIG_FILE = "ccache.conf"
-# The recipe's knobs (tools.recipe.KNOBS, meta.yaml build: script_env) are dev_build's: an
-# inherited value we do not set is removed, so a stray PYTORCH_SKIP_TESTS=1 cannot change a run.
-# CONDA_PY silently narrows conda-build's python list (conda-build.md): never inherited.
-ALWAYS_UNSET = ("CONDA_PY",)
 # conda-build flags after "--" (argparse dests) that skip its whole test phase: nothing to
 # validate then.
 CONDA_BUILD_NO_TEST = ("no_test", "build_only")
@@ -232,30 +227,6 @@ def decide_reuse(mode: str, *, work_nonempty: bool, record: Mapping | None,
                   f"{describe_changes(record, files, variant)}"
 
 
-def child_environment(
-    environ: Mapping[str, str], settings: Mapping[str, str], repo_root: Path = REPO_ROOT
-) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """(full env for conda-build, variables set or changed, variables removed)."""
-    env = dict(environ)
-    removed = [k for k in (*ALWAYS_UNSET, *KNOBS) if k in env and k not in settings]
-    for k in removed:
-        del env[k]
-    changed = dict(settings)
-    # Our `tools` package must never reach PyTorch's setup.py or tests (PyTorch has its own).
-    if env.get("PYTHONPATH"):
-        root = os.path.normpath(str(repo_root))
-        kept = [p for p in env["PYTHONPATH"].split(os.pathsep)
-                if p and os.path.normpath(os.path.abspath(p)) != root]
-        if kept != env["PYTHONPATH"].split(os.pathsep):
-            if kept:
-                changed["PYTHONPATH"] = os.pathsep.join(kept)
-            else:
-                del env["PYTHONPATH"]
-                removed.append("PYTHONPATH")
-    env.update(changed)
-    return env, changed, removed
-
-
 @dataclass(frozen=True)
 class Facts:
     """Everything the plan depends on that comes from outside (gathered by ``gather_facts``)."""
@@ -368,7 +339,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         settings["TORCH_CUDA_ARCH_LIST"] = facts.cuda_arch_list
     if opts.no_test:
         settings["PYTORCH_SKIP_TESTS"] = "1"
-    full_env, changed, removed = child_environment(facts.environ, settings)
+    full_env, changed, removed = conda_build.child_environment(facts.environ, settings)
     argv = conda_build.build_argv(
         facts.conda_build, recipe_dir=opts.recipe_dir, croot=croot,
         variant_files=[opts.variant_config, override_path], dirty=True, no_build_id=True,

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from tools import conda_build_cli, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
+from tools.conda_build import CONDA_BUILD_OVERRIDES
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
 from tools.recipe import KNOBS
 from tools.release_state import (
@@ -50,9 +51,10 @@ from tools.validate_logs import log_outcome
 
 PROG = "nox -s release --"
 
-# Development knobs of the recipe (and conda-build's CONDA_PY, which silently narrows the python
-# matrix): removed from conda-build's environment so a release builds the release configuration.
-DEV_KNOBS = (*KNOBS, "CONDA_PY")
+# Development knobs of the recipe and the variables that make conda-build change the variant:
+# removed from conda-build's environment (tools.conda_build.child_environment), so a release
+# builds the release configuration.
+DEV_KNOBS = (*KNOBS, *CONDA_BUILD_OVERRIDES)
 
 # conda-build flags (argparse dests, tools.conda_build_cli) that would break what a release
 # promises, on top of those no session allows; each with what to do instead.
@@ -251,19 +253,10 @@ class VariantPlan:
 
 def release_env(base: Mapping[str, str], ccache_env: Mapping[str, str] | None = None
                 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """conda-build's environment: ``base`` without the dev knobs, plus ccache's when asked.
+    """conda-build's environment: dev_build's scrub (no dev knobs), plus ccache's when asked."""
+    from tools.conda_build import child_environment
 
-    Returns (env, variables set or changed, variables removed).
-    """
-    env = {k: v for k, v in base.items() if k not in DEV_KNOBS}
-    removed = sorted(k for k in DEV_KNOBS if k in base)
-    changed: dict[str, str] = {}
-    for k, v in (ccache_env or {}).items():
-        env[k] = v
-        changed[k] = v
-        if k in removed:
-            removed.remove(k)
-    return env, changed, removed
+    return child_environment(base, dict(ccache_env or {}))
 
 
 def recipe_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
