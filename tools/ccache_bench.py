@@ -144,10 +144,15 @@ def compile_tree(ccache: str, compilers: Compilers, sources: Sequence[Path], *, 
 
 
 def dev_ccache_env(croot: Path, cache_dir: Path, stats_log: Path, config_path: Path,
-                   base_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Write dev_build's ccache config (the same writer) and return an env that uses only it."""
-    settings = ccache_mod.config_settings(croot=croot, cache_dir=cache_dir, stats_log=stats_log,
-                                          environ={})
+                   base_env: Mapping[str, str] | None = None,
+                   remote: str | None = None) -> dict[str, str]:
+    """Write dev_build's ccache config (the same writer) and return an env that uses only it.
+
+    ``remote`` is what a user puts in ``PYTORCH_CCACHE_REMOTE`` (a shared cache).
+    """
+    settings = ccache_mod.config_settings(
+        croot=croot, cache_dir=cache_dir, stats_log=stats_log,
+        environ={ccache_mod.REMOTE_ENV: remote} if remote else {})
     ccache_mod.write_config(settings, config_path)
     env = {k: v for k, v in (base_env or os.environ).items() if not k.startswith("CCACHE_")}
     env["CCACHE_CONFIGPATH"] = str(config_path)
