@@ -160,6 +160,11 @@ def test_dirty_alone_test_phase_moves_work_and_everything_stays(env, tmp_path, t
     assert len(test_prefix) == 1 and len(str(test_prefix[0])) == 253
     assert "Leaving build/test directories:\n  Work:\n " + f"{work} \n" in out.stdout
     assert "_main_build_loop" not in out.stdout
+    marker = test_prefix[0] / "marker"
+    marker.write_text("")
+    again = run(["--croot", croot, "--no-build-id", "--dirty"], env, tmp_path, toy)
+    assert again.returncode == 0, again.stdout
+    assert test_prefix[0].is_dir() and not marker.exists()  # the test env is always recreated
 
 
 def test_dirty_no_remove_work_dir_keeps_work_and_reuses_it(env, tmp_path, toy):
