@@ -59,10 +59,22 @@ def release_argv(tmp_path, names, *more):
     return argv + list(more)
 
 
-def recorded_env(croot: Path) -> dict:
-    """The environment build.sh gave $PYTHON (tests/standin/python-recorder's record)."""
-    (record,) = croot.glob("*/work_moved_*/python-recorder.jsonl")
-    return json.loads(record.read_text().splitlines()[-1])["env"]
+def recorded_env(root: Path, name: str) -> dict:
+    """The environment build.sh gave $PYTHON (tests/standin/python-recorder's record), read from
+    the variant's pytorch package: conda-build deletes the build folder after a successful build."""
+    import io
+    import tarfile
+
+    line = next(x for x in (root / "logs" / f"{name}.log").read_text().splitlines()
+                if x.startswith("BUILD START: "))
+    first = ast.literal_eval(line.removeprefix("BUILD START: "))[0]
+    (package,) = (root / "channel").glob(f"*/{first}")
+    with zipfile.ZipFile(package) as zf:
+        (pkg,) = [n for n in zf.namelist() if n.startswith("pkg-")]
+        with tarfile.open(fileobj=io.BytesIO(zf.read(pkg))) as tar:
+            member = tar.extractfile("python-recorder.jsonl")
+            assert member is not None
+            return json.loads(member.read().decode().splitlines()[-1])["env"]
 
 
 def version_dir(tmp_path) -> Path:
@@ -402,7 +414,7 @@ def test_four_variants_one_build_failure_one_test_failure(tmp_path, env, capsys)
         assert files and (files <= channel) == (n != names[1]), n
         assert not files & channel or n != names[1]
     # what the PyTorch build saw (the recorder $PYTHON, run by the real build.sh): release defaults
-    seen = recorded_env(root / names[0])
+    seen = recorded_env(root, names[0])
     assert seen["MAX_JOBS"] == seen["CPU_COUNT"] != "3"
     assert seen["USE_CCACHE"] == "0" and "CMAKE_CXX_COMPILER_LAUNCHER" not in seen
 
@@ -465,7 +477,7 @@ def test_ccache_only_when_asked(tmp_path, env, capsys):
     conf = root / "ccache" / "ccache.conf"
     assert "pre-flight: ccache: " in out and str(conf) in out
     assert f"base_dir = {root}" in conf.read_text()
-    seen = recorded_env(root / name)
+    seen = recorded_env(root, name)
     assert Path(seen["CMAKE_CXX_COMPILER_LAUNCHER"]).is_absolute()
     assert seen["CCACHE_CONFIGPATH"] == str(conf)
 
