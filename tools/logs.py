@@ -24,18 +24,31 @@ import ctypes
 import os
 import re
 import threading
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import BinaryIO, NamedTuple
 
 from tools.report import Counts
 from tools.text import strip_controls
 
-BLOCK_SIZE = 8 << 20  # bytes read at a time
+BLOCK_SIZE = 8 << 20  # bytes read at a time from a stream
 MAX_LINE = 16 << 10  # bytes of one line that are decoded and matched; the rest is ignored
-MAX_CARRY = 1 << 20  # an unfinished line longer than this is cut (a 10 MB line costs no memory)
-MAX_FAILURES = 5000  # failing test ids kept per package (the count goes on)
-MAX_EVIDENCE = 40  # evidence lines kept per package
+# A line is seen whole up to MAX_CARRY bytes; a longer one only by its first MAX_LINE bytes (a
+# 10 MB line, or a CR-only progress log that is one line, costs no memory and is seen the same
+# way however the input is cut into blocks).
+MAX_CARRY = 1 << 20
+# Memory bounds. Per package: MAX_FAILURES failing ids (each cut at MAX_ID characters) and
+# MAX_EVIDENCE entries per list (crashes, timeouts, evidence lines, ... each cut at 300
+# characters); the counts go on. Per log: beyond the first entry of each list of a package (which
+# is always kept, so that no gate loses its evidence), at most TEXT_BUDGET characters of ids and
+# lines in all; and MAX_PHASES test phases reported one by one, later ones merged into one entry.
+MAX_FAILURES = 5000
+MAX_ID = 1000
+MAX_EVIDENCE = 40
+TEXT_BUDGET = 8 << 20
+MAX_PHASES = 1000
+_ITEM_COST = 100  # what one kept string costs beyond its characters (object, list/dict slot)
 
 # Outside a test phase only this is searched for. conda-build prints it before "Nothing to test
 # for:" (conda_build/build.py test()), so one bytes.find per block suffices.
@@ -160,6 +173,17 @@ def clean_line(raw: bytes) -> str:
     return text.rstrip()
 
 
+_COUNT_FIELDS = tuple(f.name for f in fields(Counts))
+
+
+def _add_counts(into: Counts, other: Counts) -> None:
+    """Counts.add without looking its fields up each time (it runs a few times per phase)."""
+    for name in _COUNT_FIELDS:
+        n = getattr(other, name)
+        if n:
+            setattr(into, name, getattr(into, name) + n)
+
+
 _UNITTEST_ID = re.compile(r"^(\w+) \(([\w.]+)\)$")
 
 
@@ -218,8 +242,10 @@ class LogResult:
 class PhaseState:
     """Accumulates the events of one test phase into a PhaseResult."""
 
-    def __init__(self, package: str) -> None:
+    def __init__(self, package: str, budget: _Budget | None = None) -> None:
         self.r = PhaseResult(package=package)
+        self.budget = budget if budget is not None else _Budget(TEXT_BUDGET)
+        self._flaky_seen: set[str] = set()
         self.segment = Counts()  # per-test lines since the last count line
         self.fallback = Counts()  # per-test lines of sessions that printed no count line
         self.final = Counts()
@@ -232,33 +258,41 @@ class PhaseState:
         self.pending_ran: int | None = None
 
     # -- helpers
+    def _keep(self, held, size: int) -> bool:
+        """May one more string of ``size`` characters join ``held`` (a list or dict of this
+        package)? The first always may; later ones while the log's text budget lasts."""
+        if not held:
+            self.budget.left -= size + _ITEM_COST
+            return True
+        return self.budget.take(size + _ITEM_COST)
+
     def _evidence(self, rule: Rule, text: str) -> None:
-        if len(self.r.evidence) < MAX_EVIDENCE:
-            self.r.evidence.append(Evidence(rule.name, text[:300]))
+        ev = self.r.evidence
+        if len(ev) < MAX_EVIDENCE and self._keep(ev, min(len(text), 300)):
+            ev.append(Evidence(rule.name, text[:300]))
 
     def _fail(self, test: str, outcome: str) -> None:
-        test = normalize_test_id(test)[:1000]  # ids are short; a garbled line must not be kept
+        test = normalize_test_id(test)[:MAX_ID]  # ids are short; a garbled line must not be kept
         if not test:
             return
         f = self.r.failures
         if test in f:
             if outcome in ("crashed",) or f[test] == "flaky":
                 f[test] = outcome
-        elif len(f) < MAX_FAILURES:
+        elif len(f) < MAX_FAILURES and self._keep(f, len(test)):
             f[test] = outcome
         else:
             self.r.failures_truncated += 1
 
-    @staticmethod
-    def _add(lst: list[str], text: str) -> None:
-        if len(lst) < MAX_EVIDENCE and text not in lst:
+    def _add(self, lst: list[str], text: str) -> None:
+        if len(lst) < MAX_EVIDENCE and text not in lst and self._keep(lst, len(text)):
             lst.append(text)
 
     def _flush_segment(self) -> None:
         if self.retry_pending:
             self.final.rerun += self.segment.ran
         else:
-            self.fallback.add(self.segment)
+            _add_counts(self.fallback, self.segment)
         self.segment = Counts()
 
     def _suite(self) -> None:
@@ -293,7 +327,9 @@ class PhaseState:
                 self._fail(running, "crashed")
         self._add(self.r.crashes, what + (f" in {self.current_file}" if self.current_file else ""))
         self._evidence(rule, text)
-        self._flush_segment()
+        # No segment flush here: an xdist worker's crash leaves its session running, and the
+        # session's count line covers the tests before the crash. A process that died is
+        # flushed by what follows it: run_test.py's exit code, the next session, or the end.
 
     def _on_oom(self, m, rule, text):
         self._add(self.r.oom, m["what"][:200])
@@ -310,11 +346,13 @@ class PhaseState:
 
     def _on_session_exec(self, m, rule, text):
         self._suite()
+        self._flush_segment()  # a new process: what the last one showed without a count line
         self.results_since_exec = False
         self.last_exception = ""
 
     def _on_session_start(self, m, rule, text):
         self._suite()
+        self._flush_segment()
 
     def _on_exit_code(self, m, rule, text):
         code = int(m["code"])
@@ -354,16 +392,22 @@ class PhaseState:
         self._evidence(rule, text)
 
     def _flaky(self, tests: Iterable[str]) -> None:
+        f = self.r.failures
         for test in tests:
-            test = normalize_test_id(test)
-            if self.r.failures.get(test) in ("failed", "errors") or test not in self.r.failures:
-                if self.r.failures.get(test) == "failed":
-                    self.final.failed -= 1
-                elif self.r.failures.get(test) == "errors":
-                    self.final.errors -= 1
-                if test not in self.r.flaky:
-                    self.r.flaky.append(test)
-                self.r.failures[test] = "flaky"
+            test = normalize_test_id(test)[:MAX_ID]
+            before = f.get(test)
+            if before not in ("failed", "errors", None):
+                continue
+            if before is None and not (len(f) < MAX_FAILURES and self._keep(f, len(test))):
+                continue  # not kept (memory bound); it was not counted as a failure either
+            if before == "failed":
+                self.final.failed -= 1
+            elif before == "errors":
+                self.final.errors -= 1
+            if test not in self._flaky_seen:
+                self._flaky_seen.add(test)
+                self.r.flaky.append(test)
+            f[test] = "flaky"
 
     def _on_failed_test(self, m, rule, text):
         self.retry_pending = False
@@ -419,7 +463,7 @@ class PhaseState:
             self.final.rerun += c.ran + c.rerun
             self.retry_pending = False
         else:
-            self.final.add(c)
+            _add_counts(self.final, c)
         self.segment = Counts()
         self.results_since_exec = True
 
@@ -524,8 +568,8 @@ class PhaseState:
             self.pending_ran = None
         self._flush_segment()
         counts = Counts()
-        counts.add(self.final)
-        counts.add(self.fallback)
+        _add_counts(counts, self.final)
+        _add_counts(counts, self.fallback)
         # a fragment or a crashed session can show failing ids without their count line
         outcomes = list(self.r.failures.values())
         counts.failed = max(0, counts.failed, outcomes.count("failed") + outcomes.count("crashed"))
@@ -543,97 +587,254 @@ def _literal_list(text: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
+_TAIL = 65536  # bytes kept from the end of a stream, to name a build failure
+_MARKER = PHASE_MARKERS[0]
+PHASE_WINDOW = 128 << 10  # bytes of a test phase handled at once (bounds the split line lists)
+
+
+def _any_literal(literals: Iterable[bytes]) -> re.Pattern[bytes]:
+    """A regex that finds any of ``literals``, grouped by first byte: ``re`` tries the branches
+    of a flat alternation one by one at every position whose byte starts one of them."""
+    lits = set(literals)
+    lits = {x for x in lits if not any(o != x and o in x for o in lits)}  # a longer one is implied
+    by_first: dict[bytes, list[bytes]] = {}
+    for lit in sorted(lits):
+        by_first.setdefault(lit[:1], []).append(lit[1:])
+    alts = []
+    for first, rests in sorted(by_first.items()):
+        if rests == [b""]:
+            alts.append(re.escape(first))
+        else:
+            alts.append(re.escape(first) + b"(?:" + b"|".join(re.escape(r) for r in rests) + b")")
+    return re.compile(b"|".join(alts))
+
+
+# Inside a test phase a line does something in _phase_one only if it holds a rule keyword, or
+# "%]" / " in " (the line-end check of _may_count): _sparse_window looks only at such lines.
+_CANDIDATES = _any_literal([lit for _, lits in _KEYWORDS for lit in lits] + [b"%]", b" in "])
+
+
+def _may_count(line: bytes) -> bool:
+    """The count line ("= 1 failed, 2 passed in 3.01s (0:00:03) =") and -q progress
+    ("..F.s  [ 40%]") are recognised by their end."""
+    tail = line.rstrip(b"= \r")
+    if tail.endswith(b"m") and b"\x1b" in tail:
+        tail = _ANSI_BYTES.sub(b"", tail).rstrip(b"= \r")
+    return tail.endswith(b"%]") or (tail.endswith((b"s", b")")) and b" in " in tail)
+
+
+class _Budget:
+    """Characters of ids and evidence a log may still keep (see TEXT_BUDGET)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def take(self, n: int) -> bool:
+        if self.left < n:
+            return False
+        self.left -= n
+        return True
+
+
+_ENDED_RANK = {"nothing-to-test": 0, "end": 1, "tests-failed": 2, "next-build": 3, "truncated": 4}
+_LIST_FIELDS = ("crashes", "timeouts", "collection_errors", "interruptions", "fell_over",
+                "exceptions", "check_failures", "files_failed", "oom")
+
+
 class LogParser:
-    """Feed bytes, get a LogResult. ``framed=False`` parses everything as one test phase."""
+    """Feed bytes, get a LogResult. ``framed=False`` parses everything as one test phase.
+
+    The result depends only on the bytes, never on how they are cut into ``feed`` calls: lines
+    end at ``\n`` only, and each line is seen whole up to MAX_CARRY bytes, else by its first
+    MAX_LINE bytes. Every byte is looked at a bounded number of times (the cost is linear) and
+    what is held is bounded: the unfinished line (MAX_CARRY), one PHASE_WINDOW of split lines,
+    the 64 KiB tail, and the capped results.
+    """
 
     def __init__(self, name: str, framed: bool = True) -> None:
         self.result = LogResult(name=name, framed=framed)
         self.framed = framed
-        self.phase: PhaseState | None = None if framed else PhaseState(name)
-        self.carry = b""
-        self.discarding = False  # inside an over-long line: drop bytes up to the next newline
-        self.tail = b""  # the last bytes seen, to name a build failure at the end
+        self.budget = _Budget(TEXT_BUDGET)
+        self.phase: PhaseState | None = None if framed else PhaseState(name, self.budget)
+        self.carry = bytearray()  # the head of the unfinished last line (at most MAX_CARRY)
+        self.discarding = False  # that line outgrew MAX_CARRY: its MAX_LINE head is kept, no more
+        self.tail = bytearray()  # the last bytes seen, to name a build failure at the end
+        self.track_tail = True  # parse_file reads the tail itself
         self.notes = self.result.notes
+        self._dense = False  # inside a test phase: split every line (many results) or not
+        self._overflow: PhaseResult | None = None  # phases past MAX_PHASES, merged
+        self._overflow_state: PhaseState | None = None
+        self._merged = 0
 
     # Public API -------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        if not data:
+        n = len(data)
+        if not n:
             return
-        self.result.bytes_read += len(data)
-        self.tail = (self.tail + data[-65536:])[-65536:]
-        if self.discarding:
+        self.result.bytes_read += n
+        if self.track_tail:
+            t = self.tail
+            t += memoryview(data)[-_TAIL:]
+            if len(t) > 2 * _TAIL:
+                del t[:-_TAIL]
+        pos = 0
+        if self.carry or self.discarding:  # finish the line begun by an earlier block
             nl = data.find(b"\n")
             if nl < 0:
+                self._grow(data, 0, n)
                 return
-            self.discarding = False
-            data = data[nl:]  # the newline ends the cut line kept (its head) in carry
-        buf = self.carry + data if self.carry else data
-        self.carry = b""
-        self._process(buf, final=False)
+            self._grow(data, 0, nl)
+            line = bytes(self.carry)
+            self.drop_line()
+            self._one(line)
+            pos = nl + 1
+        last = data.rfind(b"\n", pos)
+        if last >= 0:
+            self._lines(data, pos, last + 1)
+            pos = last + 1
+        if pos < n:
+            self._grow(data, pos, n)
 
     def close(self) -> LogResult:
-        if self.carry:
-            buf, self.carry = self.carry, b""
-            self._process(buf + b"\n", final=True)
+        if self.carry or self.discarding:  # the last line had no newline
+            line = bytes(self.carry)
+            self.drop_line()
+            self._one(line)
         if self.phase is not None:
             self._end_phase("truncated" if self.framed else "end")
-        idx = self.tail.rfind(b"BuildScriptException")
+        if self._overflow is not None:
+            self._overflow.package = f"{self._merged} more test phases (merged)"
+            self.result.phases.append(self._overflow)
+            self.notes.append(f"over {MAX_PHASES} test phases: the {self._merged} after the first "
+                              f"{MAX_PHASES} are reported merged as one entry")
+            self._overflow = None
+        tail = bytes(self.tail[-_TAIL:])
+        idx = tail.rfind(b"BuildScriptException")
         if idx >= 0 and self.framed:
-            start = self.tail.rfind(b"\n", 0, idx) + 1
-            end = self.tail.find(b"\n", idx)
-            self.result.build_failure = clean_line(self.tail[start:end if end >= 0 else None])[:300]
+            start = tail.rfind(b"\n", 0, idx) + 1
+            end = tail.find(b"\n", idx)
+            self.result.build_failure = clean_line(tail[start:end if end >= 0 else None])[:300]
         return self.result
 
+    def marker_pending(self) -> bool:
+        """The unfinished line holds a phase marker: its end must be read before skipping on."""
+        return _MARKER in self.carry
+
+    def drop_line(self) -> None:
+        """Forget the unfinished line (the caller skips to a line start past it)."""
+        self.carry.clear()
+        self.discarding = False
+
     # Internals --------------------------------------------------------------------------------
-    def _process(self, buf: bytes, final: bool) -> None:
-        while buf:
-            buf = self._skip(buf) if self.phase is None else self._lines(buf)
+    def _grow(self, data: bytes, a: int, b: int) -> None:
+        """Append data[a:b] to the unfinished line, within MAX_CARRY."""
+        if self.discarding or a >= b:
+            return
+        c = self.carry
+        if len(c) + b - a <= MAX_CARRY:
+            c += memoryview(data)[a:b]
+            return
+        if len(c) < MAX_LINE:
+            c += memoryview(data)[a:a + MAX_LINE - len(c)]
+        else:
+            del c[MAX_LINE:]
+        self.discarding = True
 
-    def _skip(self, buf: bytes) -> bytes:
-        """Outside a test phase: find the next phase marker at bytes.find speed."""
-        best = -1
-        for marker in PHASE_MARKERS:
-            i = buf.find(marker)
-            if i >= 0 and (best < 0 or i < best):
-                best = i
-        if best < 0:
-            # keep the unfinished last line (if short) so that a marker split by the block is found
-            # with its line prefix; a long one only needs the last marker-length bytes
-            nl = buf.rfind(b"\n")
-            keep = max(len(m) for m in PHASE_MARKERS) - 1
-            self.carry = buf[nl + 1:] if len(buf) - nl - 1 <= 4096 else buf[-keep:]
-            return b""
-        start = buf.rfind(b"\n", 0, best) + 1
-        line_end = buf.find(b"\n", best)
-        if line_end < 0:
-            self.carry = buf[start:]
-            if len(self.carry) > MAX_CARRY:
-                self.carry = self.carry[:MAX_LINE]
-                self.discarding = True
-            return b""
-        self._line(buf[start:line_end])
-        return buf[line_end + 1:]
+    def _one(self, line: bytes) -> None:
+        """One complete line (already cut to what is seen of it)."""
+        if self.phase is None:
+            if _MARKER in line:
+                self._line(line)
+        else:
+            self._phase_one(line)
 
-    def _lines(self, buf: bytes) -> bytes:
-        """Inside a test phase: line by line, cheap checks first."""
-        last_nl = buf.rfind(b"\n")
-        if last_nl < 0:
-            if len(buf) > MAX_CARRY:  # one enormous line: keep its head, drop the rest
-                self.carry = buf[:MAX_LINE]
-                self.discarding = True
+    def _lines(self, buf: bytes, pos: int, end: int) -> None:
+        """Complete lines buf[pos:end] (buf[end - 1] is a newline)."""
+        while pos < end:
+            pos = self._skip(buf, pos, end) if self.phase is None else self._phase_lines(buf, pos, end)
+
+    def _skip(self, buf: bytes, pos: int, end: int) -> int:
+        """Outside a test phase: only a line with a phase marker matters (bytes.find speed).
+        Returns where parsing goes on: after the line that started a phase, or ``end``."""
+        find = buf.find
+        while True:
+            i = find(_MARKER, pos, end)
+            if i < 0:
+                return end
+            s = buf.rfind(b"\n", pos, i) + 1 or pos
+            e = find(b"\n", i, end)
+            if e - s > MAX_CARRY:  # a huge line: only its head is seen
+                line = buf[s:s + MAX_LINE]
+                seen = _MARKER in line
             else:
-                self.carry = buf
-            return b""
-        self.carry = buf[last_nl + 1:]
-        if len(self.carry) > MAX_CARRY:
-            self.carry = self.carry[:MAX_LINE]
-            self.discarding = True
-        lines = buf[:last_nl].split(b"\n")
+                line = buf[s:e]
+                seen = True
+            pos = e + 1
+            if seen:
+                self._line(line)
+                if self.phase is not None:
+                    return pos
+
+    def _phase_lines(self, buf: bytes, pos: int, end: int) -> int:
+        """Inside a test phase: lines in windows of at most PHASE_WINDOW bytes. Returns where
+        the phase ended (after its last line), or ``end``."""
+        while pos < end:
+            w = pos + PHASE_WINDOW
+            if w >= end:
+                w_end = end
+            else:
+                nl = buf.rfind(b"\n", pos, w)
+                if nl < 0:  # one line longer than the window
+                    e = buf.find(b"\n", w, end)
+                    self._phase_one(buf[pos:e] if e - pos <= MAX_CARRY else buf[pos:pos + MAX_LINE])
+                    pos = e + 1
+                    if self.phase is None:
+                        return pos
+                    continue
+                w_end = nl + 1
+            pos = self._dense_window(buf, pos, w_end) if self._dense else \
+                self._sparse_window(buf, pos, w_end)
+            if self.phase is None:
+                return pos
+        return pos
+
+    def _sparse_window(self, buf: bytes, pos: int, end: int) -> int:
+        """Only the lines holding a candidate literal (_CANDIDATES) are looked at: a line with
+        none of them does nothing in _phase_one. Cheap when few lines matter."""
+        search = _CANDIDATES.search
+        rfind = buf.rfind
+        find = buf.find
+        hits = 0
+        p = pos
+        while True:
+            m = search(buf, p, end)
+            if m is None:
+                break
+            i = m.start()
+            s = rfind(b"\n", p, i) + 1 or p
+            e = find(b"\n", i, end)
+            hits += 1
+            self._phase_one(buf[s:e])
+            p = e + 1
+            if self.phase is None:
+                return p
+        if hits > 16 and hits * 2 > buf.count(b"\n", pos, end):
+            self._dense = True  # most lines matter (pytest -v results): split them all
+        return end
+
+    def _dense_window(self, buf: bytes, pos: int, end: int) -> int:
+        """Every line, split at C speed; passing-test lines are only counted. Dense mode
+        follows a full window of the same phase (see _sparse_window), so what is split past
+        the phase's end costs at most what that window did: the cost stays linear."""
+        lines = buf[pos:end - 1].split(b"\n")
         prefilter = _PREFILTER.search
         # Passing tests are the bulk: they are only counted. Every line between two lines of
         # `others` is a pytest "... PASSED" line (a C-speed filter; no Python per passing line).
         others = [(k, line) for k, line in enumerate(lines) if b" PASSED" not in line]
         others.append((len(lines), b""))  # sentinel: the passes after the last other line
+        idle = 0
         prev = -1
         for k, line in others:
             if k - prev > 1:
@@ -649,19 +850,33 @@ class LogParser:
                 if b" XFAIL " in line:
                     self.phase.segment.xfailed += 1
                     continue
-            if prefilter(line) is None:
-                # the count line ("= 1 failed, 2 passed in 3.01s (0:00:03) =") and -q progress
-                # ("..F.s  [ 40%]") are recognised by their end
-                tail = line.rstrip(b"= \r")
-                if tail.endswith(b"m") and b"\x1b" in tail:
-                    tail = _ANSI_BYTES.sub(b"", tail).rstrip(b"= \r")
-                if not (tail.endswith(b"%]") or (tail.endswith((b"s", b")")) and b" in " in tail)):
-                    continue
+            if prefilter(line) is None and not _may_count(line):
+                idle += 1
+                continue
             self._line(line)
             if self.phase is None:  # the phase ended: the rest is build output again
-                rest = lines[k + 1:]
-                return b"\n".join(rest) + b"\n" if rest else b""
-        return b""
+                return pos + sum(len(x) + 1 for x in lines[:k + 1])
+        if idle * 4 > len(lines) * 3:
+            self._dense = False  # few lines matter: look only at those
+        return end
+
+    def _phase_one(self, line: bytes) -> None:
+        """What _dense_window does with one line."""
+        ph = self.phase
+        if b" PASSED" in line:
+            ph.segment.passed += 1
+            ph.results_since_exec = True
+            return
+        if b"::" in line and b"FAILED" not in line:
+            if b" SKIPPED" in line:
+                ph.segment.skipped += 1
+                return
+            if b" XFAIL " in line:
+                ph.segment.xfailed += 1
+                return
+        if _PREFILTER.search(line) is None and not _may_count(line):
+            return
+        self._line(line)
 
     def _line(self, raw: bytes) -> None:
         text = None
@@ -686,13 +901,14 @@ class LogParser:
         if kind == "phase_start":
             if self.phase is not None:
                 self._end_phase("truncated" if self.framed else "end")
-            self.phase = PhaseState(_package_name(m["package"]))
+            self.phase = PhaseState(_package_name(m["package"]), self.budget)
+            self._dense = False
             self.phase._evidence(rule, text)
             return
         if self.phase is None:
             if kind == "phase_nothing":  # no TEST START before it
-                state = PhaseState(_package_name(m["package"]))
-                self.result.phases.append(state.finish("nothing-to-test"))
+                state = PhaseState(_package_name(m["package"]), self.budget)
+                self._keep_phase(state.finish("nothing-to-test"))
             return
         if kind == "phase_end":
             self._end_phase("end")
@@ -708,8 +924,49 @@ class LogParser:
 
     def _end_phase(self, how: str) -> None:
         assert self.phase is not None
-        self.result.phases.append(self.phase.finish(how))
-        self.phase = None
+        phase, self.phase = self.phase, None
+        self._keep_phase(phase.finish(how))
+
+    def _keep_phase(self, r: PhaseResult) -> None:
+        if len(self.result.phases) < MAX_PHASES:
+            self.result.phases.append(r)
+        else:
+            self._merge(r)
+
+    def _merge(self, r: PhaseResult) -> None:
+        """Fold a phase past MAX_PHASES into one entry that fails wherever one of them would."""
+        o = self._overflow
+        if o is None:
+            o = self._overflow = PhaseResult(package="", ended="nothing-to-test")
+            self._overflow_state = PhaseState("", self.budget)  # its bounded helpers, into o
+            self._overflow_state.r = o
+        state = self._overflow_state
+        self._merged += 1
+        _add_counts(o.counts, r.counts)
+        o.count_lines += r.count_lines
+        o.suite_started = o.suite_started or r.suite_started
+        o.suite_exit_nonzero = o.suite_exit_nonzero or r.suite_exit_nonzero
+        if _ENDED_RANK.get(r.ended, 4) > _ENDED_RANK.get(o.ended, 4):
+            o.ended = r.ended
+        o.failures_truncated += r.failures_truncated
+        for test, outcome in r.failures.items():
+            if test in o.failures:
+                continue
+            if len(o.failures) < MAX_FAILURES and state._keep(o.failures, len(test)):
+                o.failures[test] = outcome
+            else:
+                o.failures_truncated += 1
+        for test in r.flaky:
+            if len(o.flaky) < MAX_EVIDENCE and test not in o.flaky:
+                o.flaky.append(test)
+        for name in _LIST_FIELDS:
+            for item in getattr(r, name):
+                state._add(getattr(o, name), f"{r.package}: {item}"[:300])
+        if r.suite_started and not r.fell_over and r.counts.ran == 0 and r.count_lines == 0:
+            state._add(o.fell_over, f"{r.package}: no test results and no count line")
+        for ev in r.evidence:
+            if len(o.evidence) < MAX_EVIDENCE:
+                o.evidence.append(ev)
 
 
 def _package_name(raw: str) -> str:
@@ -761,20 +1018,23 @@ SCAN_BLOCK = 112 << 10
 CAN_SCAN_FILES = hasattr(os, "preadv") and hasattr(os, "pread")
 
 
-def scan_markers(fd: int, size: int, marker: bytes, workers: int | None = None) -> list[int]:
-    """Offsets of every ``marker`` in the file: the file is split into one range per thread (up to
-    4, one per core); each thread preads its range in small blocks into its own buffer and
-    searches it with memmem, outside the GIL. Memory: one block per thread."""
+def _scan_range(fd: int, start: int, stop: int, marker: bytes, workers: int,
+                cap: int | None) -> tuple[list[int], int]:
+    """Offsets of ``marker`` starting in [start, stop), and how far that list is complete: the
+    range is split into one part per thread; each preads its part in small blocks into its own
+    buffer and searches it with memmem, outside the GIL, and stops after ``cap`` hits (memory
+    bound). Returns (hits, upto): every hit in [start, upto) is listed."""
     m = len(marker)
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1) if _MEMMEM is not None and size >= 8 << 20 else 1
+    size = stop - start
     step = -(-size // workers) if size else 0
-    ranges = [(i * step, min(size, (i + 1) * step)) for i in range(workers)]
-    found: list[list[int]] = [[] for _ in ranges]
+    ranges = [(start + i * step, min(stop, start + (i + 1) * step)) for i in range(workers)]
+    found = [array("q") for _ in ranges]
+    ends = [b for _, b in ranges]
     errors: list[BaseException] = []
 
     def scan(i: int, a: int, b: int) -> None:
         try:
+            hits = found[i]
             buf = bytearray(SCAN_BLOCK + m - 1)
             view = memoryview(buf)
             base = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf)) \
@@ -797,7 +1057,10 @@ def scan_markers(fd: int, size: int, marker: bytes, workers: int | None = None) 
                         hit = buf.find(marker, s, got)
                     if hit < 0 or hit >= own:
                         break
-                    found[i].append(off + hit)
+                    hits.append(off + hit)
+                    if cap is not None and len(hits) >= cap:
+                        ends[i] = off + hit + 1
+                        return
                     s = hit + 1
                 off += own
             del view
@@ -805,7 +1068,7 @@ def scan_markers(fd: int, size: int, marker: bytes, workers: int | None = None) 
             errors.append(exc)
 
     if workers == 1:
-        scan(0, 0, size)
+        scan(0, start, stop)
     else:
         threads = [threading.Thread(target=scan, args=(i, a, b), daemon=True)
                    for i, (a, b) in enumerate(ranges) if a < b]
@@ -815,38 +1078,109 @@ def scan_markers(fd: int, size: int, marker: bytes, workers: int | None = None) 
             t.join()
     if errors:
         raise errors[0]
-    return [hit for part in found for hit in part]
+    hits: list[int] = []
+    upto = start
+    for i, (_, b) in enumerate(ranges):
+        hits.extend(found[i])
+        upto = ends[i]
+        if ends[i] < b:  # this part stopped at its cap: what follows is not known yet
+            break
+    return hits, max(upto, start)
 
 
-def parse_file(fd: int, name: str, framed: bool = True, block_size: int = LINE_BLOCK,
+def _default_workers(size: int) -> int:
+    return min(4, os.cpu_count() or 1) if _MEMMEM is not None and size >= 8 << 20 else 1
+
+
+def scan_markers(fd: int, size: int, marker: bytes, workers: int | None = None) -> list[int]:
+    """Offsets of every ``marker`` in the file (up to 4 threads, one per core; memory: one
+    block per thread, and the list)."""
+    return _scan_range(fd, 0, size, marker, workers or _default_workers(size), None)[0]
+
+
+class _MarkerIndex:
+    """The phase markers of a file, found ahead of the parser a span at a time: memory is
+    bounded by MARKER_CAP offsets per thread, however many markers the file holds."""
+
+    def __init__(self, fd: int, size: int, marker: bytes, workers: int | None) -> None:
+        self.fd, self.size, self.marker, self.workers = fd, size, marker, workers
+        self.hits: list[int] = []
+        self.lo = self.hi = 0  # every marker starting in [lo, hi) is in hits
+        self.span = MARKER_SPAN
+
+    def next(self, p: int) -> int:
+        """The first marker offset >= p, or -1 if there is none."""
+        p = max(p, 0)
+        while True:
+            if self.lo <= p < self.hi:
+                i = bisect.bisect_left(self.hits, p)
+                if i < len(self.hits):
+                    return self.hits[i]
+                p = self.hi
+            if p >= self.size:
+                return -1
+            stop = min(self.size, p + self.span)
+            workers = self.workers or _default_workers(stop - p)
+            self.hits, self.hi = _scan_range(self.fd, p, stop, self.marker, workers, MARKER_CAP)
+            self.lo = p
+            # dense markers: scan less ahead (the other threads' work past a cap is redone)
+            self.span = max(MARKER_SPAN >> 5, min(MARKER_SPAN, 2 * (self.hi - p))) \
+                if self.hi < stop else min(MARKER_SPAN, self.span * 2)
+
+
+MARKER_SPAN = 256 << 20  # bytes of a file searched for phase markers ahead of the parser
+MARKER_CAP = 1 << 16  # marker offsets one searching thread holds at a time
+
+
+def _last_newline(fd: int, lo: int, hi: int) -> int:
+    """Offset of the last newline in [lo, hi) of the file, or -1; reads backwards from hi."""
+    b = hi
+    while b > lo:
+        a = max(lo, b - SCAN_BLOCK)
+        chunk = os.pread(fd, b - a, a)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            return a + i
+        if len(chunk) < b - a:
+            return -1
+        b = a
+    return -1
+
+
+def parse_file(fd: int, name: str, framed: bool = True, block_size: int | None = None,
                workers: int | None = None) -> LogResult:
-    """Parse a regular file by offset: first every ``TEST START:`` is located (in parallel, at
-    memory speed), then only the test phases are read and parsed line by line; the build output
-    between them is never copied into Python objects."""
+    """Parse a regular file by offset: the same parse as feeding the whole file to LogParser,
+    but build output is jumped over. Phase markers are located ahead (in parallel, at memory
+    speed); from a point outside a test phase the parser jumps to the start of the next
+    marker's line (nothing in between can matter), then reads on in blocks. The build output
+    between phases is never copied into Python objects."""
     size = os.fstat(fd).st_size
+    block_size = block_size or LINE_BLOCK
     parser = LogParser(name, framed=framed)
-    offsets = scan_markers(fd, size, PHASE_MARKERS[0], workers) if framed else []
-    idx = 0
+    parser.track_tail = False
+    k = len(_MARKER)
+    index = _MarkerIndex(fd, size, _MARKER, workers) if framed else None
     pos = 0
+    no_newline_before = -1  # a marker whose line is known to start before pos
     while pos < size:
-        if parser.phase is None:
-            # skip mode: jump to the next marker; a carried partial line precedes pos
-            start = pos - len(parser.carry)
-            parser.carry = b""
-            parser.discarding = False
-            idx = bisect.bisect_left(offsets, start, lo=idx)
-            if idx >= len(offsets):
-                break
-            found = offsets[idx]
-            before = os.pread(fd, min(found, MAX_LINE), found - min(found, MAX_LINE))
-            pos = found - (len(before) - before.rfind(b"\n") - 1)
+        if index is not None and parser.phase is None and not parser.marker_pending():
+            target = index.next(pos - k + 1)  # a marker may straddle pos
+            if target < 0:
+                break  # no marker ahead: the rest is build output
+            if target > pos and target != no_newline_before:
+                j = _last_newline(fd, pos, target)
+                if j >= 0:  # the lines before the marker's own do nothing: skip them
+                    parser.drop_line()
+                    pos = j + 1
+                else:
+                    no_newline_before = target
         chunk = os.pread(fd, block_size, pos)
         if not chunk:
             break
         pos += len(chunk)
         parser.feed(chunk)
     parser.result.bytes_read = size
-    parser.tail = os.pread(fd, 65536, max(0, size - 65536))
+    parser.tail = bytearray(os.pread(fd, _TAIL, max(0, size - _TAIL)))
     return parser.close()
 
 
