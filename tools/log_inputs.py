@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tools.cli import EXIT_USAGE, ToolError
+from tools.text import strip_controls
 
 LOG_SUFFIXES = (".log", ".txt")
 ARCHIVE_SUFFIXES = (".gz", ".zip")
@@ -29,18 +30,20 @@ ZIP_MAGIC = b"PK\x03\x04"
 class LogInput:
     """One log to read: a file (maybe gzip), a member of a zip, or stdin."""
 
-    name: str  # shown in reports: the path, "archive.zip!member", or "<stdin>"
+    name: str  # shown in reports: the path, "archive.zip!member" ("archive.zip!#2/member" for
+    # the second member of that name), or "<stdin>"
     path: Path | None = None
     member: str | None = None  # inside the zip at path
+    index: int | None = None  # the member's place in the zip's directory (names can repeat)
 
     @contextmanager
     def open(self) -> Iterator[BinaryIO]:
         if self.path is None:
-            yield sys.stdin.buffer
+            yield _stdin()
             return
         try:
             if self.member is not None:
-                with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as f:
+                with zipfile.ZipFile(self.path) as zf, self._open_member(zf) as f:
                     yield _maybe_gunzip(f, self.member)
                 return
             with open(self.path, "rb") as f:
@@ -53,6 +56,40 @@ class LogInput:
                             "permissions", EXIT_USAGE) from None
         except OSError as exc:
             raise ToolError(f"cannot read {self.name}: {exc.strerror or exc}", EXIT_USAGE) from None
+
+    def _open_member(self, zf: zipfile.ZipFile) -> BinaryIO:
+        """The member by its directory entry (by name, a repeated name opens the last one).
+        ToolError(2) for what zipfile cannot read: encryption, deflate64 and other methods."""
+        infos = zf.infolist()
+        info = infos[self.index] if self.index is not None and self.index < len(infos) \
+            else zf.getinfo(self.member or "")
+        shown = strip_controls(self.name)
+        if info.flag_bits & 0x1:
+            raise ToolError(f"{shown} is encrypted; extract it with its password and pass the "
+                            "log itself", EXIT_USAGE)
+        try:
+            return zf.open(info)  # type: ignore[return-value]
+        except NotImplementedError:  # zipfile: "That compression method is not supported"
+            method = ZIP_METHODS.get(info.compress_type, f"method {info.compress_type}")
+            raise ToolError(f"{shown} is compressed with {method}, which Python's zipfile cannot "
+                            "read; re-create the zip with deflate, or extract the log and pass "
+                            "it", EXIT_USAGE) from None
+        except RuntimeError as exc:  # encrypted (flag not set?), or bz2/lzma module missing
+            raise ToolError(f"cannot read {shown}: {strip_controls(str(exc))}", EXIT_USAGE) \
+                from None
+
+
+ZIP_METHODS = {9: "deflate64", 10: "PKWARE implode", 12: "bzip2", 14: "LZMA", 93: "zstd",
+               95: "xz", 98: "PPMd", 99: "AES encryption"}
+
+
+def _stdin() -> BinaryIO:
+    """stdin's bytes; ToolError(2) if it is closed (``validate_logs - 0<&-``: sys.stdin is None)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        raise ToolError("stdin is closed: '-' has nothing to read; pipe a log into it, or pass "
+                        "a file", EXIT_USAGE)
+    return buffer
 
 
 def _maybe_gunzip(f: BinaryIO, name: str) -> BinaryIO:
@@ -72,17 +109,24 @@ def _is_log_name(name: str) -> bool:
 def _zip_members(path: Path) -> list[LogInput]:
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+            entries = [(i.filename, k) for k, i in enumerate(zf.infolist()) if not i.is_dir()]
     except zipfile.BadZipFile:
         raise ToolError(f"{path} is not a valid zip archive; re-download or re-create it",
                         EXIT_USAGE) from None
     except OSError as exc:
         raise ToolError(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE) from None
-    members = [n for n in sorted(names) if _is_log_name(n) and not n.startswith("__MACOSX/")]
+    members = [(n, k) for n, k in sorted(entries)
+               if _is_log_name(n) and not n.startswith("__MACOSX/")]
     if not members:
         raise ToolError(f"{path} holds no *.log or *.txt files; pass the zip of the build logs",
                         EXIT_USAGE)
-    return [LogInput(name=f"{path}!{n}", path=path, member=n) for n in members]
+    seen: dict[str, int] = {}
+    inputs = []
+    for n, k in members:  # each member by its own entry; a repeated name is told apart
+        seen[n] = seen.get(n, 0) + 1
+        shown = f"{path}!{n}" if seen[n] == 1 else f"{path}!#{seen[n]}/{n}"
+        inputs.append(LogInput(name=shown, path=path, member=n, index=k))
+    return inputs
 
 
 def _looks_zip(path: Path) -> bool:
@@ -109,6 +153,7 @@ def collect_inputs(paths: list[str | Path]) -> list[LogInput]:
         if str(raw) == "-":
             if stdin_seen:
                 raise ToolError("'-' (stdin) given twice; pass it once", EXIT_USAGE)
+            _stdin()  # closed: say so before reading anything else
             stdin_seen = True
             inputs.append(LogInput(name="<stdin>"))
             continue
