@@ -4,7 +4,7 @@
 # ///
 """Nox sessions of the PyTorch conda feedstock: thin wrappers around ``tools/``.
 
-The task sessions (validate_logs, dev_build, release, bench) run inside nox's own process so that
+The task sessions (validate_logs, dev_build, dev_test, release, bench) run inside nox's own process so that
 their exit status is the tool's documented one (0 ok, 1 failed, 2 unusable input, 130 interrupted).
 nox installs what they import from the script block above on first use.
 """
@@ -69,6 +69,12 @@ def validate_logs(session: nox.Session) -> None:
 def dev_build(session: nox.Session) -> None:
     """Fast iteration build of one variant: --dirty reuse, ccache, local GPU arch only."""
     _run_tool(session, "dev_build", "nox -s dev_build --")
+
+
+@nox.session(python=False)
+def dev_test(session: nox.Session) -> None:
+    """Test phase only, on the last dev_build's package: --failed-only, --repeat N, validated."""
+    _run_tool(session, "dev_test", "nox -s dev_test --")
 
 
 @nox.session(python=False)

@@ -30,11 +30,15 @@ from tools import ccache as ccache_mod
 from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, progress, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
+from tools.recipe_sections import TEST_KEY, hash_recipe_files
 from tools.text import strip_controls
 
 PROG = "nox -s dev_build --"
 DEFAULT_PYTHON = "3.11"
 FINGERPRINT_FILE = "dev_build-fingerprint.json"
+# Per variant: the packages its last dev_build made, from which recipe test section, and the last
+# validated log (dev_test tests those packages; see tools/dev_test.py).
+PACKAGES_FILE = "dev_build-packages.json"
 LOCK_FILE = "dev_build.lock"
 OVERRIDE_FILE = "variant.yaml"
 # What conda-build reuses under --dirty (its build prefix, not only the work dir): a fresh build
@@ -92,15 +96,9 @@ def parse_args(argv: Sequence[str]) -> Options:
         description="Build and test one variant fast: stable paths, --dirty reuse when the recipe "
                     "is unchanged, ccache, the local GPU's CUDA arch only. Arguments after a "
                     "second '--' go to conda-build.")
-    p.add_argument("--cuda", action="store_true", help="build the newest CUDA variant")
-    p.add_argument("--cuda-version", metavar="X.Y",
-                   help="CUDA version of the variant (implies --cuda)")
+    add_variant_options(p)
     p.add_argument("--arch", metavar="LIST",
                    help="TORCH_CUDA_ARCH_LIST, e.g. 8.6 or '8.6;9.0' (default: the local GPUs)")
-    p.add_argument("--python", default=DEFAULT_PYTHON, metavar="X.Y",
-                   help=f"Python of the variant (default {DEFAULT_PYTHON})")
-    p.add_argument("--blas", metavar="NAME",
-                   help="BLAS of the variant (default: the matrix's first)")
     p.add_argument("--croot", type=Path, default=DEV_DIR,
                    help="conda-build root, fixed for stable paths (default build_artifacts/dev)")
     p.add_argument("--jobs", type=_positive_int, metavar="N",
@@ -116,9 +114,7 @@ def parse_args(argv: Sequence[str]) -> Options:
                    help="plan format for --dry-run")
     p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
     p.add_argument("--no-ccache", action="store_true", help="build without ccache")
-    p.add_argument("--recipe-dir", type=Path, default=RECIPE_DIR, help=argparse_suppress())
-    p.add_argument("--variant-config", type=Path, default=CONDA_BUILD_CONFIG,
-                   help=argparse_suppress())
+    add_recipe_options(p)
     p.add_argument("--log-dir", type=Path, default=LOGS_DIR,
                    help="where build logs go (default build_artifacts/logs)")
     a = p.parse_args(argv)
@@ -135,6 +131,35 @@ def parse_args(argv: Sequence[str]) -> Options:
         recipe_dir=a.recipe_dir.absolute(), variant_config=a.variant_config.absolute(),
         log_dir=a.log_dir.absolute(), extra=tuple(extra),
         tests_off_by_extra=any(d in given for d in CONDA_BUILD_NO_TEST))
+
+
+def add_variant_options(p) -> None:
+    """How dev_build and dev_test pick one variant of the matrix."""
+    p.add_argument("--cuda", action="store_true", help="the newest CUDA variant")
+    p.add_argument("--cuda-version", metavar="X.Y",
+                   help="CUDA version of the variant (implies --cuda)")
+    p.add_argument("--python", default=DEFAULT_PYTHON, metavar="X.Y",
+                   help=f"Python of the variant (default {DEFAULT_PYTHON})")
+    p.add_argument("--blas", metavar="NAME",
+                   help="BLAS of the variant (default: the matrix's first)")
+
+
+def add_recipe_options(p) -> None:
+    """Where the recipe and its variant config are (for tests; hidden from --help)."""
+    p.add_argument("--recipe-dir", type=Path, default=RECIPE_DIR, help=argparse_suppress())
+    p.add_argument("--variant-config", type=Path, default=CONDA_BUILD_CONFIG,
+                   help=argparse_suppress())
+
+
+def variant_argv(*, python: str, cuda: bool, cuda_version: str | None, blas: str | None
+                 ) -> list[str]:
+    """The variant options that pick this variant again (for messages naming a command)."""
+    argv = [] if python == DEFAULT_PYTHON else ["--python", python]
+    if cuda_version:
+        argv += ["--cuda-version", cuda_version]
+    elif cuda:
+        argv.append("--cuda")
+    return argv + (["--blas", blas] if blas else [])
 
 
 def argparse_suppress() -> str:
@@ -180,8 +205,13 @@ def choose_variant(all_variants: Sequence[variants.Variant], *, python: str, cud
 
 
 def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
-    """sha256 over the recipe files (relative path -> sha256) and the variant's name and values."""
-    payload = json.dumps({"files": dict(sorted(files.items())), "variant": variant.name,
+    """sha256 over the recipe files (relative path -> sha256) and the variant's name and values.
+
+    The test-only part (``recipe_sections.TEST_KEY``) is left out: a package is tested with the
+    recipe stored in it, so a test-only change needs a new package, not a new build tree.
+    """
+    kept = {k: v for k, v in files.items() if k != TEST_KEY}
+    payload = json.dumps({"files": dict(sorted(kept.items())), "variant": variant.name,
                           "values": dict(sorted(variant.values.items()))}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -220,6 +250,9 @@ def decide_reuse(mode: str, *, work_nonempty: bool, record: Mapping | None,
         return False, "no previous work dir"
     if not record:
         return False, "the work dir has no fingerprint record (not made by dev_build)"
+    if matches and (record.get("files") or {}).get(TEST_KEY) not in (None, files.get(TEST_KEY)):
+        return True, "only meta.yaml's test section changed since the work dir was created: " \
+                     "nothing to recompile, conda-build packages and tests again"
     if matches:
         return True, f"recipe, patches and variant unchanged since the work dir was created " \
                      f"({record.get('created', '?')})"
@@ -279,6 +312,7 @@ class Plan:
     subdir: str = "linux-64"
     recipe_files: dict[str, str] = field(default_factory=dict, repr=False)
     moved: list[Path] = field(default_factory=list)  # filled by execute: what was moved aside
+    recipe_dir: Path = RECIPE_DIR
 
     def to_dict(self) -> dict:
         return {
@@ -355,22 +389,18 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         env=changed, env_unset=removed, full_env=full_env, log_path=log_path, stats_log=stats_log,
         lock_path=croot / LOCK_FILE, fingerprint_path=croot / FINGERPRINT_FILE,
         no_test=opts.no_test, subdir=facts.subdir, recipe_files=dict(facts.recipe_files),
-        tests_off_by_extra=opts.tests_off_by_extra)
+        tests_off_by_extra=opts.tests_off_by_extra, recipe_dir=opts.recipe_dir)
 
 
 # --------------------------------------------------------------------------- facts (I/O)
 
 def hash_recipe(recipe_dir: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file of the recipe (patches included)."""
+    """Relative path -> sha256 of every file of the recipe (patches included; the test-only part
+    apart, as ``recipe_sections.TEST_KEY``)."""
     if not (recipe_dir / "meta.yaml").is_file():
         raise ToolError(f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir",
                         EXIT_USAGE)
-    out = {}
-    for path in sorted(recipe_dir.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            out[path.relative_to(recipe_dir).as_posix()] = hashlib.sha256(
-                path.read_bytes()).hexdigest()
-    return out
+    return hash_recipe_files(recipe_dir)
 
 
 def read_record(path: Path) -> dict | None:
@@ -508,11 +538,32 @@ def work_dir_after(plan: Plan, since: float) -> tuple[Path | None, str]:
 
 
 def _packages(plan: Plan, since: float) -> list[Path]:
-    folder = plan.croot / plan.subdir
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir()
-                  if p.name.endswith((".conda", ".tar.bz2")) and p.stat().st_mtime >= since - 1)
+    """Packages this run made: in ``<croot>/<subdir>``, or ``<croot>/broken`` where conda-build
+    moves a package whose tests failed."""
+    found = []
+    for folder in (plan.croot / plan.subdir, plan.croot / "broken"):
+        if folder.is_dir():
+            found += [p for p in folder.iterdir() if p.name.endswith((".conda", ".tar.bz2"))
+                      and p.stat().st_mtime >= since - 1]
+    return sorted(found)
+
+
+def read_packages_record(croot: Path) -> dict[str, dict]:
+    """variant name -> what its last dev_build made (``PACKAGES_FILE``); {} when unreadable."""
+    data = read_record(croot / PACKAGES_FILE) or {}
+    variants_ = data.get("variants")
+    return {k: v for k, v in variants_.items() if isinstance(v, dict)} \
+        if isinstance(variants_, dict) else {}
+
+
+def write_packages_record(croot: Path, name: str, entry: dict) -> None:
+    """Set one variant's entry, keep the others (written aside, then renamed over)."""
+    from tools.release_state import write_atomic
+
+    records = read_packages_record(croot)
+    records[name] = {**records.get(name, {}), **entry}
+    write_atomic(croot / PACKAGES_FILE,
+                 json.dumps({"format": 1, "variants": records}, indent=1) + "\n")
 
 
 def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
@@ -546,6 +597,11 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     work_after, work_note = work_dir_after(plan, started)
     stats = ccache_mod.read_stats_log(plan.stats_log) if plan.stats_log else None
     packages = _packages(plan, started)
+    if packages and not result.interrupted:
+        write_packages_record(plan.croot, plan.variant.name, {
+            "packages": [str(p) for p in packages], "log": str(plan.log_path),
+            "recipe_dir": str(plan.recipe_dir), "test_section": plan.recipe_files.get(TEST_KEY),
+            "built": _dt.datetime.now().isoformat(timespec="seconds"), "validated_log": None})
 
     say("")
     say("=" * 30 + " dev_build summary " + "=" * 31)
@@ -584,6 +640,8 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     from tools.validate_logs import log_outcome
 
     verdict, counts, reasons = log_outcome(plan.log_path)
+    if packages:
+        write_packages_record(plan.croot, plan.variant.name, {"validated_log": str(plan.log_path)})
     counts = counts.to_dict()
     shown = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
     say(f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
