@@ -23,24 +23,20 @@ def names(vs):
 
 # --- the repository's matrix ------------------------------------------------------------------
 
-LINUX_64 = [
-    "py310-cpu-mkl", "py310-cuda12.6-mkl", "py310-cuda12.8-mkl",
-    "py310-cpu-openblas", "py310-cuda12.6-openblas", "py310-cuda12.8-openblas",
-    "py311-cpu-mkl", "py311-cuda12.6-mkl", "py311-cuda12.8-mkl",
-    "py311-cpu-openblas", "py311-cuda12.6-openblas", "py311-cuda12.8-openblas",
-    "py312-cpu-mkl", "py312-cuda12.6-mkl", "py312-cuda12.8-mkl",
-    "py312-cpu-openblas", "py312-cuda12.6-openblas", "py312-cuda12.8-openblas",
-    "py313-cpu-mkl", "py313-cuda12.6-mkl", "py313-cuda12.8-mkl",
-    "py313-cpu-openblas", "py313-cuda12.6-openblas", "py313-cuda12.8-openblas",
-]  # fmt: skip
-OSX_ARM64 = [
-    "py310-cpu-openblas", "py310-metal-openblas", "py311-cpu-openblas", "py311-metal-openblas",
-    "py312-cpu-openblas", "py312-metal-openblas", "py313-cpu-openblas", "py313-metal-openblas",
-]  # fmt: skip
-WIN_64 = [
-    "py310-cpu-mkl", "py310-cuda12.8-mkl", "py311-cpu-mkl", "py311-cuda12.8-mkl",
-    "py312-cpu-mkl", "py312-cuda12.8-mkl", "py313-cpu-mkl", "py313-cuda12.8-mkl",
-]  # fmt: skip
+PYTHONS = ("310", "311", "312", "313", "314")
+LINUX_64 = [f"py{py}-{gpu}-{blas}" for py in PYTHONS for blas in ("mkl", "openblas")
+            for gpu in ("cpu", "cuda12.9", "cuda13.0")]  # fmt: skip
+OSX_ARM64 = [f"py{py}-{gpu}-openblas" for py in PYTHONS for gpu in ("cpu", "metal")]
+WIN_64 = [f"py{py}-{gpu}-mkl" for py in PYTHONS for gpu in ("cpu", "cuda12.8", "cuda13.0")]
+
+
+def test_matrix_lists_spelled_out():
+    assert LINUX_64[:6] == ["py310-cpu-mkl", "py310-cuda12.9-mkl", "py310-cuda13.0-mkl",
+                            "py310-cpu-openblas", "py310-cuda12.9-openblas",
+                            "py310-cuda13.0-openblas"]  # fmt: skip
+    assert OSX_ARM64[-2:] == ["py314-cpu-openblas", "py314-metal-openblas"]
+    assert WIN_64[-3:] == ["py314-cpu-mkl", "py314-cuda12.8-mkl", "py314-cuda13.0-mkl"]
+    assert (len(LINUX_64), len(OSX_ARM64), len(WIN_64)) == (30, 10, 15)
 
 
 @pytest.mark.parametrize(
@@ -52,22 +48,22 @@ def test_repo_matrix_per_platform(platform, expected):
 
 
 def test_repo_matrix_values_are_strings_and_zipped_consistently():
-    v = V.find_variant(V.load_variants(platform="linux-64"), "py310-cuda12.6-openblas")
+    v = V.find_variant(V.load_variants(platform="linux-64"), "py310-cuda12.9-openblas")
     assert v.values == {
         "python": "3.10",  # a string: YAML would have made 3.10 the float 3.1
         "numpy": "2",
         "blas_impl": "openblas",
-        "gpu_variant": "cuda-12.6",
-        "cuda_compiler_version": "12.6",
+        "gpu_variant": "cuda-12.9",
+        "cuda_compiler_version": "12.9",
         "cuda_compiler": "cuda-nvcc",
-        "c_compiler_version": "13",
-        "cxx_compiler_version": "13",
+        "c_compiler_version": "14",
+        "cxx_compiler_version": "14",
         "c_compiler": "gcc",
         "cxx_compiler": "gxx",
         "c_stdlib": "sysroot",
         "c_stdlib_version": "2.28",
     }
-    assert (v.python, v.is_cuda, v.cuda_version) == ("3.10", True, "12.6")
+    assert (v.python, v.is_cuda, v.cuda_version) == ("3.10", True, "12.9")
     cpu = V.find_variant(V.load_variants(platform="linux-64"), "py313-cpu-mkl")
     assert (cpu.is_cuda, cpu.cuda_version) == (False, None)
     assert (cpu.values["cuda_compiler_version"], cpu.values["c_compiler_version"]) == ("None", "14")
@@ -77,7 +73,10 @@ def test_repo_matrix_osx_and_win_keys():
     metal = V.find_variant(V.load_variants(platform="osx-arm64"), "py312-metal-openblas")
     assert metal.values["c_compiler"] == "clang"
     assert "c_compiler_version" not in metal.values  # removed by its [linux] selector
+    macos = (metal.values["c_stdlib_version"], metal.values["MACOSX_SDK_VERSION"])
+    assert macos == ("12.0", "14.5")
     assert not metal.is_cuda
+    assert "MACOSX_SDK_VERSION" not in V.load_variants(platform="linux-64")[0].values
     win = V.find_variant(V.load_variants(platform="win-64"), "py311-cuda12.8-mkl")
     assert (win.values["c_compiler"], win.values["c_stdlib"], win.cuda_version) == (
         "vs2022", "vs", "12.8")  # fmt: skip
@@ -88,6 +87,7 @@ def test_matrix_is_cpu_only_unless_cuda():
     assert names(V.matrix(cuda=True)) == LINUX_64
     assert names(V.matrix(platform="osx-arm64")) == OSX_ARM64  # Metal is not CUDA
     assert names(V.matrix(platform="win-64")) == [n for n in WIN_64 if "cpu" in n]
+    assert names(V.matrix(cuda=True, platform="win-64")) == WIN_64
 
 
 def test_to_json_shape():
@@ -212,7 +212,7 @@ def test_ambiguous_partial_override_is_rejected_with_conda_builds_reason():
 # --- override files -----------------------------------------------------------------------------
 
 EXPECTED_OVERRIDE = """\
-# variant: py311-cuda12.8-mkl
+# variant: py311-cuda12.9-mkl
 # Written by tools/variants.py for conda-build -m: narrows the matrix to the variant(s)
 # named above. Generated; do not edit.
 python:
@@ -222,9 +222,9 @@ numpy:
 blas_impl:
 - mkl
 gpu_variant:
-- cuda-12.8
+- cuda-12.9
 cuda_compiler_version:
-- '12.8'
+- '12.9'
 cuda_compiler:
 - cuda-nvcc
 c_compiler_version:
@@ -243,17 +243,15 @@ zip_keys:
 - - gpu_variant
   - cuda_compiler_version
   - cuda_compiler
-  - c_compiler_version
-  - cxx_compiler_version
 """
 
 
 def test_override_text_hand_checked(tmp_path):
-    variant = V.find_variant(V.load_variants(), "py311-cuda12.8-mkl")
+    variant = V.find_variant(V.load_variants(), "py311-cuda12.9-mkl")
     assert V.override_yaml([variant]) == EXPECTED_OVERRIDE
     path = V.write_override([variant], tmp_path / "sub" / "variant.yaml")
     assert path.read_text() == EXPECTED_OVERRIDE
-    assert path.read_text().splitlines()[0] == "# variant: py311-cuda12.8-mkl"
+    assert path.read_text().splitlines()[0] == "# variant: py311-cuda12.9-mkl"
 
 
 @pytest.mark.parametrize("platform", V.TARGET_PLATFORMS)
@@ -276,18 +274,18 @@ def test_override_for_a_product_subset(tmp_path):
     all_linux = V.load_variants()
     chosen = [
         V.find_variant(all_linux, n)
-        for n in ("py311-cpu-mkl", "py311-cuda12.8-mkl", "py312-cpu-mkl", "py312-cuda12.8-mkl")
+        for n in ("py311-cpu-mkl", "py311-cuda12.9-mkl", "py312-cpu-mkl", "py312-cuda12.9-mkl")
     ]
     path = V.write_override(chosen, tmp_path / "o.yaml")
     assert path.read_text().splitlines()[0] == (
-        "# variant: py311-cpu-mkl,py311-cuda12.8-mkl,py312-cpu-mkl,py312-cuda12.8-mkl"
+        "# variant: py311-cpu-mkl,py311-cuda12.9-mkl,py312-cpu-mkl,py312-cuda12.9-mkl"
     )
     assert V.load_variants([CONDA_BUILD_CONFIG, path]) == chosen
 
 
 def test_override_refuses_a_subset_one_file_cannot_express():
     all_linux = V.load_variants()
-    chosen = [V.find_variant(all_linux, n) for n in ("py311-cpu-mkl", "py312-cuda12.8-openblas")]
+    chosen = [V.find_variant(all_linux, n) for n in ("py311-cpu-mkl", "py312-cuda12.9-openblas")]
     with pytest.raises(ToolError, match="one per invocation"):
         V.override_yaml(chosen)
     with pytest.raises(ToolError, match="no variant chosen"):
@@ -358,3 +356,94 @@ def test_host_platform_unknown(monkeypatch):
     monkeypatch.setattr(sys, "platform", "sunos5")
     with pytest.raises(ToolError, match="unsupported host platform"):
         V.host_platform()
+
+
+# --- conda-forge's value forms and .ci_support files (fixtures written in their shape) ----------
+
+CI_LINUX = FIX / "ci_support_linux_64_cuda12.9_mkl.yaml"
+CI_OSX = FIX / "ci_support_osx_arm64.yaml"
+CI_WIN = FIX / "ci_support_win_64_cuda13.0.yaml"
+
+
+@pytest.mark.parametrize(
+    ("value", "version", "label"),
+    [("3.11", "3.11", "py311"), ("3.11.*", "3.11", "py311"), ("3.11.* *_cpython", "3.11", "py311"),
+     ("3.13.* *_cp313", "3.13", "py313"), ("3.13.* *_cp313t", "3.13", "py313t"),
+     ("3.10.12", "3.10", "py310")],
+)  # fmt: skip
+def test_python_value_forms(value, version, label):
+    assert V.python_version(value) == version
+    assert V._python_label(value) == label
+
+
+def test_ci_support_file_linux():
+    vs = V.load_variants([CI_LINUX], platform="linux-64")
+    assert names(vs) == [f"py{p}-cuda12.9-mkl" for p in PYTHONS]
+    assert [v.python for v in vs] == ["3.10", "3.11", "3.12", "3.13", "3.14"]
+    # numpy is zipped with python: each Python keeps its own value
+    assert [(v.values["python"], v.values["numpy"]) for v in vs] == [
+        ("3.10.* *_cpython", "2.0"), ("3.11.* *_cpython", "2.0"), ("3.12.* *_cpython", "2.0"),
+        ("3.13.* *_cp313", "2"), ("3.14.* *_cp314", "2")]  # fmt: skip
+    v = vs[1]
+    assert (v.values["channel_targets"], v.values["is_rc"]) == ("conda-forge main", "False")
+    assert v.values["target_platform"] == "linux-64" and v.cuda_version == "12.9"
+    assert "pin_run_as_build" not in v.values  # a mapping: passed through, not a matrix key
+
+
+def test_ci_support_files_osx_and_win():
+    osx = V.load_variants([CI_OSX], platform="osx-arm64")
+    assert names(osx) == ([f"py{p}-cpu-openblas" for p in PYTHONS]
+                          + [f"py{p}-metal-openblas" for p in PYTHONS])  # fmt: skip
+    win = V.load_variants([CI_WIN], platform="win-64")
+    assert names(win) == [f"py{p}-cuda13.0-mkl" for p in PYTHONS]
+
+
+def test_channel_targets_zip_names_one_key_of_the_pair():
+    """channel_targets/is_rc zipped, two values: the name gets the shorter of the two keys."""
+    vs = V.load_variants([CONDA_BUILD_CONFIG, FIX / "channel_targets.yaml"], platform="win-64")
+    assert names(vs)[:4] == ["py310-cpu-mkl-is_rcFalse", "py310-cpu-mkl-is_rcTrue",
+                             "py310-cuda12.8-mkl-is_rcFalse",
+                             "py310-cuda12.8-mkl-is_rcTrue"]  # fmt: skip
+    assert {v.values["channel_targets"] for v in vs} == {"conda-forge main",
+                                                         "conda-forge pytorch_rc"}  # fmt: skip
+    assert all((v.values["is_rc"] == "True") == v.name.endswith("True") for v in vs)
+
+
+def test_free_threading_python_is_its_own_name(tmp_path):
+    config = tmp_path / "ft.yaml"
+    config.write_text("python:\n- 3.13.* *_cp313\n- 3.13.* *_cp313t\nblas_impl:\n- mkl\n")
+    assert names(V.load_variants([config])) == ["py313-mkl", "py313t-mkl"]
+
+
+def test_ci_support_variants_render_and_check():
+    """What conda-build renders from such a file: our recipe, for the file's target platform."""
+    from tools import recipe as R
+
+    for path in (CI_LINUX, CI_OSX, CI_WIN):
+        for v in V.load_variants([path], platform="linux-64"):
+            platform = v.values["target_platform"]
+            v = V.find_variant(V.load_variants([path], platform=platform), v.name)
+            rendered = R.render(v, platform)
+            assert R.check_rendered(rendered) == [], (path.name, v.name)
+            assert rendered.output("pytorch").build_string.split("_")[2] == v.name.split("-")[0]
+
+
+def _release_list(monkeypatch, capsys, platform, argv):
+    from tools import release
+
+    monkeypatch.setattr(V, "host_platform", lambda: platform)
+    assert release.main(["--list", "--format", "json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_release_list_on_a_ci_support_file(monkeypatch, capsys):
+    listed = _release_list(monkeypatch, capsys, "linux-64",
+                           ["--config", str(CI_LINUX), "--cuda"])  # fmt: skip
+    assert [x["name"] for x in listed] == [f"py{p}-cuda12.9-mkl" for p in PYTHONS]
+    listed = _release_list(monkeypatch, capsys, "linux-64",
+                           ["--config", str(CI_LINUX), "--cuda", "--python", "3.11"])  # fmt: skip
+    assert [x["name"] for x in listed] == ["py311-cuda12.9-mkl"]
+    assert listed[0]["variant"]["python"] == "3.11.* *_cpython"
+    listed = _release_list(monkeypatch, capsys, "osx-arm64",
+                           ["--config", str(CI_OSX), "--python", "3.14"])  # fmt: skip
+    assert [x["name"] for x in listed] == ["py314-cpu-openblas", "py314-metal-openblas"]

@@ -402,7 +402,9 @@ class Variant:
 
     @property
     def python(self) -> str | None:
-        return self.values.get("python")
+        """The Python version, ``3.11``, whatever form the config wrote (``3.11.* *_cpython``)."""
+        value = self.values.get("python")
+        return None if value is None else python_version(value)
 
     @property
     def is_cuda(self) -> bool:
@@ -417,14 +419,37 @@ class Variant:
         return gpu.split("-", 1)[1] if gpu.startswith("cuda-") else None
 
 
+# conda-forge's python values carry a build-string pattern: `3.11.* *_cpython`, `3.13.* *_cp313`,
+# `3.13.* *_cp313t` (free-threading). The version is the first word without `.*`.
+_PYTHON_VALUE = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?:\.\*)?(?:\s+(?P<build>\S+))?$")
+
+
+def python_version(value: str) -> str:
+    """``3.11`` for each form a config writes: ``3.11``, ``3.11.*``, ``3.11.* *_cpython``."""
+    match = _PYTHON_VALUE.match(value.strip())
+    if not match:
+        return value.strip().split()[0] if value.strip() else value
+    return ".".join(match["version"].split(".")[:2])
+
+
+def _python_label(value: str) -> str:
+    """``py311``; a free-threading build (``*_cp313t``) is ``py313t``."""
+    match = _PYTHON_VALUE.match(value.strip())
+    label = "py" + python_version(value).replace(".", "")
+    if match and match["build"] and re.search(r"_cp\d+t$", match["build"]):
+        label += "t"
+    return label
+
+
 def _label(key: str, value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+_]", "", value)
+    """A value as a name part: no `-` (it separates the parts), spaces become `_`."""
+    return re.sub(r"[^A-Za-z0-9.+_]", "", re.sub(r"\s+", "_", value.strip()))
 
 
 def _base_name(values: Mapping[str, str]) -> list[str]:
     parts = []
     if "python" in values:
-        parts.append("py" + values["python"].replace(".", ""))
+        parts.append(_python_label(values["python"]))
     if "gpu_variant" in values:
         parts.append(_label("gpu_variant", values["gpu_variant"]))
     elif "cuda_compiler_version" in values:
@@ -435,15 +460,31 @@ def _base_name(values: Mapping[str, str]) -> list[str]:
     return parts
 
 
-def name_variants(combos: Sequence[Mapping[str, str]]) -> list[str]:
-    """Short names: python, GPU flavour, BLAS, plus any other key they do not determine."""
+def name_variants(combos: Sequence[Mapping[str, str]],
+                  groups: Sequence[Sequence[str]] = ()) -> list[str]:  # fmt: skip
+    """Short names: python, GPU flavour, BLAS, plus any other key they do not determine.
+
+    Of the keys of one zip group that vary beyond the base name (conda-forge's
+    ``channel_targets``/``is_rc``), only the one with the shortest labels is named: the others
+    follow from it.
+    """
     bases = [tuple(_base_name(c)) for c in combos]
-    extra_keys = []
+    varying = []
     for key in combos[0] if combos else ():
         by_base: dict[tuple, set[str]] = {}
         for base, combo in zip(bases, combos, strict=True):
             by_base.setdefault(base, set()).add(combo[key])
         if any(len(vals) > 1 for vals in by_base.values()):
+            varying.append(key)
+
+    def width(key: str) -> int:
+        return max(len(f"{key}{_label(key, c[key])}") for c in combos)
+
+    extra_keys = []
+    for key in varying:
+        group = next((g for g in groups if key in g), (key,))
+        partners = [k for k in varying if k in group]
+        if key == min(partners, key=lambda k: (width(k), partners.index(k))):
             extra_keys.append(key)
     names = [
         "-".join([*base, *(f"{k}{_label(k, c[k])}" for k in extra_keys)]) or "default"
@@ -464,7 +505,7 @@ def variants_from_specs(specs: Sequence[tuple[str, Mapping]]) -> list[Variant]:
     frozen_groups = tuple(groups)
     return [
         Variant(name=n, values=dict(c), zip_keys=frozen_groups)
-        for n, c in zip(name_variants(combos), combos, strict=True)
+        for n, c in zip(name_variants(combos, groups), combos, strict=True)
     ]
 
 
