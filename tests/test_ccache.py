@@ -107,7 +107,7 @@ def test_this_environment_has_the_wheel():
 # --------------------------------------------------------------------------- stats
 
 # Format: `ccache --print-stats` prints one `name<TAB>value` line per counter (ccache >= 3.7;
-# ../shared/reference/toolchain.md). Excerpt of real ccache 4.14 output.
+# see docs/FACTS.md, "Toolchain"). Excerpt of real ccache 4.14 output.
 PRINT_STATS = """\
 autoconf_test\t0
 cache_miss\t3

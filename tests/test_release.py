@@ -145,8 +145,8 @@ def test_skip_only_built_and_passed_with_the_same_recipe():
         assert release.skip_reason(rec, "f1", restart=False) is None
 
 
-# Hand-written logs in conda-build's format (../shared/reference/conda-build.md "What the log
-# shows") with a PyTorch suite in the format of ../shared/reference/pytorch-test-output.md.
+# Hand-written logs in conda-build's format (docs/FACTS.md, "Command line and log")
+# with a PyTorch suite in the format of docs/FACTS.md, "PyTorch's test output".
 _PKG = "/b/linux-64/pytorch-2.13.0-cpu_mkl_py311h1234567_0.conda"
 _META = "/b/linux-64/pytorch-cpu-2.13.0-cpu_mkl_py311h1234567_0.conda"
 _SUITE = """\

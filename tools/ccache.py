@@ -1,6 +1,6 @@
 """ccache for dev builds: which binary, the config that makes it hit, and this build's hit rate.
 
-Why these settings (../shared/reference/toolchain.md and conda-build.md):
+Why these settings (docs/FACTS.md, "Toolchain" and "conda-build"):
 - ``base_dir = <croot>``: paths under the croot (work dir, host and build prefixes) are rewritten
   relative to the compiler's cwd, so hits survive a croot that moved or a second folder under it;
 - ``hash_dir = false``: the cwd is not hashed for ``-g`` builds;

@@ -1,6 +1,6 @@
 """Finding and running conda-build: the argv we give it and a logged, interruptible run.
 
-Facts this module builds on are in ``../shared/reference/conda-build.md``: conda-build writes no log
+Facts this module builds on are in docs/FACTS.md ("conda-build 26.7"): conda-build writes no log
 of its own (we capture stdout and stderr, merged, line by line), ``--no-build-id`` gives the flat
 croot layout, and a repo-root ``conda_build_config.yaml`` is only read from the current directory
 (so callers pass it with ``-m`` explicitly).

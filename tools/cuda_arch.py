@@ -1,7 +1,7 @@
 """TORCH_CUDA_ARCH_LIST for a dev build: ``--arch`` wins, else the local GPUs' compute capabilities.
 
 GPUs are found through NVML (the ``pynvml`` module of NVIDIA's ``nvidia-ml-py`` package); see
-``../shared/reference/toolchain.md``. A CPU build does no detection at all.
+docs/FACTS.md ("Toolchain"). A CPU build does no detection at all.
 """
 
 from __future__ import annotations
