@@ -10,6 +10,14 @@ What follows conda-build (conda_build/variants.py and metadata.py, read in its s
   already there (that subset then narrows the matrix) or conda-build calls it ambiguous;
 - the matrix is the product over the independent keys and the zipped groups.
 
+Value forms of conda-forge's configs (a feedstock's ``.ci_support/<job>.yaml`` is one CI job's
+complete config, written by conda-smithy): ``python: 3.11.* *_cpython`` (the name part is
+``py311``, ``Variant.python`` is ``3.11``; ``*_cp313t`` is ``py313t``), numpy zipped with python,
+``channel_targets`` zipped with ``is_rc`` (named by the shorter of the two when they vary), keys the
+recipe does not use and mappings (``pin_run_as_build``) kept as they are. Unlike conda-build we do
+not collapse a key the recipe does not use to its first value: such a key with several values
+multiplies the list (conda-smithy gives one value to every key outside the job's matrix).
+
 Deliberate deviations (conda-build would carry on silently; we stop with one clear line):
 
 - an unknown selector name is an error (conda-build evaluates it as false);
