@@ -26,9 +26,13 @@ RECORDER = REPO_ROOT / "tests" / "standin" / "python-recorder"
 PIP_ARGV = ["-m", "pip", "install", ".", "--no-deps", "--no-build-isolation", "-vv"]
 KNOB_NAMES = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS")
 
-# Hand-copied release lists (PyTorch / conda-forge release builds; toolchain.md).
-ARCH_12_6 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0+PTX"
-ARCH_12_8 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX"
+# Hand-copied release lists: conda-forge/pytorch-cpu-feedstock recipe/build.sh (toolchain.md).
+ARCH_12 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX"
+ARCH_13 = "7.5;8.0;8.6;9.0;10.0;11.0;12.0+PTX"
+# conda's default flags (conda-forge's gcc activation, linux-64), shortened
+CONDA_CXXFLAGS = "-fvisibility-inlines-hidden -std=c++17 -fmessage-length=0 -O2 -pipe"
+CONDA_LDFLAGS = ("-Wl,-O2 -Wl,--sort-common -Wl,--as-needed -Wl,-z,relro -Wl,-z,now "
+                 "-Wl,--disable-new-dtags -Wl,-rpath,/p/lib -L/p/lib")  # fmt: skip
 
 
 def variant(name: str, platform: str = "linux-64") -> V.Variant:
@@ -54,6 +58,16 @@ def conda_build_env(tmp: Path, v: V.Variant, platform: str) -> dict[str, str]:
         "target_platform": platform,
     }
     env.update({k: val for k, val in v.values.items() if k not in ("python", "numpy")})
+    if v.is_cuda:  # compiler('cuda') puts nvcc into the build prefix
+        nvcc = tmp / "build_env" / "bin" / "nvcc"
+        nvcc.parent.mkdir(exist_ok=True)
+        nvcc.write_text("#!/bin/sh\n")
+        nvcc.chmod(0o755)
+    if platform.startswith("osx-"):  # the compilers' sysroot, beside it the SDK of the matrix
+        sdks = tmp / "SDKs"
+        for version in ("11.0", v.values.get("MACOSX_SDK_VERSION", "14.5")):
+            (sdks / f"MacOSX{version}.sdk").mkdir(parents=True, exist_ok=True)
+        env["CONDA_BUILD_SYSROOT"] = str(sdks / "MacOSX11.0.sdk")
     return env
 
 
@@ -95,6 +109,41 @@ def test_release_defaults_cpu_mkl(tmp_path):
     assert env["USE_MKLDNN"] == "1"
     assert (env["PYTORCH_BUILD_VERSION"], env["PYTORCH_BUILD_NUMBER"]) == ("2.13.0", "0")
     assert env["CMAKE_PREFIX_PATH"] == str(tmp_path / "host")
+    assert env["PACKAGE_TYPE"] == "conda"
+
+
+def test_pytorch_build_number_is_never_the_package_build_number(tmp_path):
+    """PyTorch would report 2.13.0.post300 (tools/generate_torch_version.py)."""
+    env = one_call(*run_build(tmp_path, "py311-cuda12.9-mkl", env={"PKG_BUILDNUM": "300"}))
+    assert env["PYTORCH_BUILD_NUMBER"] == "0"
+
+
+def test_conda_default_flags_are_edited(tmp_path):
+    flags = {"CFLAGS": "-O2 -pipe", "CXXFLAGS": CONDA_CXXFLAGS, "LDFLAGS": CONDA_LDFLAGS}
+    env = one_call(*run_build(tmp_path, "py311-cpu-mkl", env=flags))
+    assert env["CXXFLAGS"] == "-fvisibility-inlines-hidden -fmessage-length=0 -O2 -pipe"
+    assert env["CFLAGS"] == "-O2 -pipe"
+    assert env["LDFLAGS"] == ("-Wl,-O2 -Wl,--sort-common -Wl,-z,relro -Wl,-z,lazy "
+                              "-Wl,--disable-new-dtags -Wl,-rpath,/p/lib -L/p/lib")  # fmt: skip
+    # the same inside one comma list, and a flag that only looks alike is kept
+    env = one_call(*run_build(tmp_path / "2", "py311-cpu-mkl", env={
+        "LDFLAGS": "-Wl,-O2,--as-needed,-z,relro,-z,now -Wl,-z,nowhere", "CXXFLAGS": "-std=gnu++20",
+        "CFLAGS": "-std=c11"}))  # fmt: skip
+    assert env["LDFLAGS"] == "-Wl,-O2,-z,relro,-z,lazy -Wl,-z,nowhere"
+    assert (env["CXXFLAGS"], env["CFLAGS"]) == ("", "-std=c11")
+
+
+def test_nnpack_configure_downloads_nothing(tmp_path):
+    six = tmp_path / "work" / "third_party" / "NNPACK" / "cmake" / "DownloadSix.cmake"
+    six.parent.mkdir(parents=True)
+    six.write_text("ExternalProject_Add(six URL https://pypi.org/six.tar.gz)\n")
+    one_call(*run_build(tmp_path, "py311-cpu-mkl"))
+    text = six.read_text()
+    assert "project(six-download NONE)" in text
+    assert "URL" not in text and "ExternalProject" not in text
+    proc, calls = run_build(tmp_path / "2", "py311-cpu-mkl")  # no NNPACK tree: a note, no error
+    one_call(proc, calls)
+    assert "DownloadSix.cmake not found" in proc.stdout
 
 
 def test_release_defaults_openblas(tmp_path):
@@ -103,32 +152,118 @@ def test_release_defaults_openblas(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "arch", "cuda"),
-    [("py311-cuda12.6-mkl", ARCH_12_6, "12.6"), ("py313-cuda12.8-openblas", ARCH_12_8, "12.8")],
-)
-def test_release_arch_list_per_cuda_version(tmp_path, name, arch, cuda):
+    ("name", "arch", "cuda", "nvcc_flags"),
+    [("py311-cuda12.9-mkl", ARCH_12, "12.9", "-Xfatbin -compress-all"),
+     ("py313-cuda13.0-openblas", ARCH_13, "13.0", "-Xfatbin -compress-all -compress-mode=size")],
+)  # fmt: skip
+def test_release_arch_list_per_cuda_version(tmp_path, name, arch, cuda, nvcc_flags):
     proc, calls = run_build(tmp_path, name)
     env = one_call(proc, calls)
     assert env["TORCH_CUDA_ARCH_LIST"] == arch
     assert (env["USE_CUDA"], env["CUDA_VERSION"], env["USE_SYSTEM_NCCL"]) == ("1", cuda, "1")
+    assert env["TORCH_NVCC_FLAGS"] == nvcc_flags
     assert env["USE_CCACHE"] == "0"
+
+
+def test_cuda_toolkit_paths(tmp_path):
+    env = one_call(*run_build(tmp_path, "py312-cuda12.9-mkl", env={"CMAKE_ARGS": "-DX=1"}))
+    host, build = str(tmp_path / "host"), str(tmp_path / "build_env")
+    expected = {
+        "CMAKE_CUDA_COMPILER": f"{build}/bin/nvcc",  # nvcc lives in the build prefix
+        "CUDAToolkit_ROOT": host,
+        "CUDAToolkit_ROOT_DIR": host,
+        "CUDA_TOOLKIT_ROOT_DIR": host,
+        "CUDAToolkit_BIN_DIR": f"{build}/bin",
+        "CUDAToolkit_TARGET_DIR": f"{host}/targets/x86_64-linux",
+    }
+    assert {k: env[k] for k in expected} == expected
+    assert env["CMAKE_ARGS"] == "-DX=1" + "".join(f" -D{k}={v}" for k, v in expected.items()
+                                                 if k != "CMAKE_CUDA_COMPILER")  # fmt: skip
+    cpu = one_call(*run_build(tmp_path / "cpu", "py312-cpu-mkl"))
+    assert not [k for k in cpu if k.startswith("CUDAToolkit") or k == "CMAKE_CUDA_COMPILER"]
+
+
+def test_cuda_without_nvcc_in_the_build_prefix_is_a_clear_error(tmp_path):
+    full = conda_build_env(tmp_path, variant("py311-cuda12.9-mkl"), "linux-64")
+    (tmp_path / "build_env" / "bin" / "nvcc").unlink()
+    proc = subprocess.run(["bash", str(BUILD_SH)], cwd=full["SRC_DIR"], env=full,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"build.sh: error: nvcc not found at {tmp_path}/build_env/bin/nvcc: the build "
+        "requirements need compiler('cuda') (recipe/meta.yaml)")
+
+
+def _memory_jobs() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return max(1, int(line.split()[1]) // (6 * 1024 * 1024))
+    except OSError:
+        pass
+    return None
+
+
+@pytest.mark.parametrize("cpus", ["1", "6", "64"])
+def test_cuda_jobs_are_capped_below_the_core_count(tmp_path, cpus):
+    env = one_call(*run_build(tmp_path, "py311-cuda12.9-mkl", env={"CPU_COUNT": cpus}))
+    expected = max(1, int(cpus) - 1)
+    by_memory = _memory_jobs()
+    if by_memory is not None:  # 6 GiB of available memory per nvcc job (read just before)
+        assert 1 <= int(env["MAX_JOBS"]) <= min(expected, by_memory + 1)
+    else:
+        assert env["MAX_JOBS"] == str(expected)
+    # CPU builds use every core; the knob always wins
+    assert one_call(*run_build(tmp_path / "cpu", "py311-cpu-mkl",
+                               env={"CPU_COUNT": cpus}))["MAX_JOBS"] == cpus  # fmt: skip
+    knob = one_call(*run_build(tmp_path / "knob", "py311-cuda12.9-mkl", knobs={"MAX_JOBS": "40"},
+                               env={"CPU_COUNT": cpus}))  # fmt: skip
+    assert knob["MAX_JOBS"] == "40"
 
 
 def test_metal_variant_on_osx(tmp_path):
     env = one_call(*run_build(tmp_path, "py312-metal-openblas", "osx-arm64"))
     assert (env["USE_MPS"], env["USE_CUDA"], env["USE_DISTRIBUTED"]) == ("1", "0", "1")
     assert env["USE_MKLDNN"] == "0"
+    assert env["MACOSX_DEPLOYMENT_TARGET"] == "12.0"  # c_stdlib_version
+    sdk = str(tmp_path / "SDKs" / "MacOSX14.5.sdk")  # MACOSX_SDK_VERSION, next to the sysroot
+    assert (env["CONDA_BUILD_SYSROOT"], env["CMAKE_OSX_SYSROOT"]) == (sdk, sdk)
     cpu = one_call(*run_build(tmp_path / "second", "py312-cpu-openblas", "osx-arm64"))
     assert cpu["USE_MPS"] == "0"
+
+
+def test_newer_macos_sdk_is_taken_and_a_missing_one_stops_metal(tmp_path):
+    full = conda_build_env(tmp_path, variant("py312-metal-openblas", "osx-arm64"), "osx-arm64")
+    sdks = tmp_path / "SDKs"
+    (sdks / "MacOSX14.5.sdk").rmdir()
+    for version in ("13.3", "15.2", "14.10"):
+        (sdks / f"MacOSX{version}.sdk").mkdir()
+
+    def build(env):
+        return subprocess.run(["bash", str(BUILD_SH)], cwd=full["SRC_DIR"], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    proc = build(full)
+    assert proc.returncode == 0, proc.stderr
+    assert f"macOS SDK: {sdks}/MacOSX15.2.sdk (MACOSX_SDK_VERSION=14.5)" in proc.stdout
+    for version in ("15.2", "14.10"):
+        (sdks / f"MacOSX{version}.sdk").rmdir()
+    proc = build(full)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("build.sh: error: the Metal build needs the macOS 14.5 SDK or "
+                                  "newer (MACOSX_SDK_VERSION)")  # fmt: skip
+    proc = build({**full, "gpu_variant": "cpu"})  # CPU: the compilers' SDK, with a note
+    assert proc.returncode == 0, proc.stderr
+    assert "no macOS 14.5 SDK found; building with the compilers' default SDK" in proc.stdout
 
 
 # --- each knob ----------------------------------------------------------------------------------
 
 
 def test_arch_list_override_wins(tmp_path):
-    proc, calls = run_build(tmp_path, "py311-cuda12.8-mkl", knobs={"TORCH_CUDA_ARCH_LIST": "8.6"})
+    proc, calls = run_build(tmp_path, "py311-cuda12.9-mkl", knobs={"TORCH_CUDA_ARCH_LIST": "8.6"})
     assert one_call(proc, calls)["TORCH_CUDA_ARCH_LIST"] == "8.6"
-    assert f"TORCH_CUDA_ARCH_LIST=8.6 from the environment (release list: {ARCH_12_8})" in (
+    assert f"TORCH_CUDA_ARCH_LIST=8.6 from the environment (release list: {ARCH_12})" in (
         proc.stdout
     )
 
@@ -152,7 +287,7 @@ def test_ccache_knob_sets_all_three_launchers(tmp_path):
     conf = tmp_path / "ccache.conf"
     conf.write_text("compiler_check = content\n")
     knobs = {"PYTORCH_CCACHE": ccache, "CCACHE_CONFIGPATH": str(conf)}
-    env = one_call(*run_build(tmp_path, "py311-cuda12.8-mkl", knobs=knobs))
+    env = one_call(*run_build(tmp_path, "py311-cuda12.9-mkl", knobs=knobs))
     for lang in ("C", "CXX", "CUDA"):
         assert env[f"CMAKE_{lang}_COMPILER_LAUNCHER"] == ccache
     assert env["CCACHE_CONFIGPATH"] == str(conf)
@@ -215,7 +350,7 @@ def _error(proc, calls) -> str:
 
 def test_unknown_cuda_version_is_a_clear_error(tmp_path):
     env = {"gpu_variant": "cuda-11.8", "cuda_compiler_version": "11.8"}
-    line = _error(*run_build(tmp_path, "py311-cuda12.8-mkl", env=env))
+    line = _error(*run_build(tmp_path, "py311-cuda12.9-mkl", env=env))
     assert "no release CUDA architecture list for CUDA 11.8" in line
     assert "recipe/build.sh" in line
 
@@ -223,7 +358,7 @@ def test_unknown_cuda_version_is_a_clear_error(tmp_path):
 def test_unknown_cuda_version_even_with_an_arch_override(tmp_path):
     env = {"gpu_variant": "cuda-11.8", "cuda_compiler_version": "11.8"}
     knobs = {"TORCH_CUDA_ARCH_LIST": "8.6"}
-    assert "CUDA 11.8" in _error(*run_build(tmp_path, "py311-cuda12.8-mkl", knobs=knobs, env=env))
+    assert "CUDA 11.8" in _error(*run_build(tmp_path, "py311-cuda12.9-mkl", knobs=knobs, env=env))
 
 
 @pytest.mark.parametrize("blas", ["atlas", ""])
@@ -235,9 +370,9 @@ def test_unknown_blas_is_a_clear_error(tmp_path, blas):
 def test_unknown_gpu_variant_and_mismatch(tmp_path):
     line = _error(*run_build(tmp_path, "py311-cpu-mkl", env={"gpu_variant": "rocm"}))
     assert "unknown gpu_variant 'rocm'" in line
-    env = {"gpu_variant": "cuda-12.6"}
-    line = _error(*run_build(tmp_path / "second", "py311-cuda12.8-mkl", env=env))
-    assert "does not match cuda_compiler_version '12.8'" in line
+    env = {"gpu_variant": "cuda-13.0"}
+    line = _error(*run_build(tmp_path / "second", "py311-cuda12.9-mkl", env=env))
+    assert "does not match cuda_compiler_version '12.9'" in line
 
 
 @pytest.mark.parametrize("jobs", ["0", "many", "-2"])
@@ -291,9 +426,18 @@ def _sh_arch_lists() -> dict[str, str]:
 def test_bld_bat_mirrors_build_sh():
     """bld.bat cannot run here; check that it knows the same CUDA releases and knobs."""
     sh = _sh_arch_lists()
-    assert sh["12.6"] == ARCH_12_6 and sh["12.8"] == ARCH_12_8
+    assert sh == {"12.8": ARCH_12, "12.9": ARCH_12, "13.0": ARCH_13}
     assert _bat_arch_lists() == sh
     bat = BLD_BAT.read_text()
+    # Ninja on Windows: no Visual Studio platform/toolset, distutils uses the activated compiler
+    for line in ('set "CMAKE_GENERATOR=Ninja"', 'set "CMAKE_GENERATOR_PLATFORM="',
+                 'set "CMAKE_GENERATOR_TOOLSET="', 'set "DISTUTILS_USE_SDK=1"',
+                 'set "PACKAGE_TYPE=conda"', 'set "PYTORCH_BUILD_NUMBER=0"',
+                 'set "CUDAToolkit_BIN_DIR=%BUILD_PREFIX%\\Library\\bin"',
+                 'set "CMAKE_CUDA_COMPILER=!_nvcc!"'):  # fmt: skip
+        assert line in bat.splitlines(), line
+    assert "PKG_BUILDNUM" not in bat
+    assert "-compress-mode=size" in bat
     for knob in KNOB_NAMES:
         assert f"%{knob}%" in bat or f"!{knob}!" in bat or f"defined {knob}" in bat, knob
     assert '"%PYTHON%" -m pip install . --no-deps --no-build-isolation -vv' in bat

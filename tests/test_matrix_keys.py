@@ -78,6 +78,10 @@ def test_numpy_is_numpy_2_for_every_variant():
     assert numpy_releases_for("2", "3.13") == ["2.1", "2.2", "2.3", "2.4"]
 
 
+def test_numpy_2_has_builds_for_314():
+    assert numpy_releases_for("2", "3.14") == ["2.3", "2.4"]
+
+
 def test_conda_builds_internal_numpy_had_no_builds_for_312_and_313():
     """What the real conda-build rendered without our numpy key (running under Python 3.11)."""
     assert [p for p in ("3.10", "3.11", "3.12", "3.13") if not numpy_releases_for("1.23", p)] == [
@@ -92,8 +96,8 @@ def test_used_keys_hand_checked():
               "c_compiler", "cxx_compiler", "c_stdlib", "c_stdlib_version"}  # fmt: skip
     for platform, name, extra in [
         ("linux-64", "py311-cpu-mkl", set()),
-        ("linux-64", "py311-cuda12.8-mkl", {"cuda_compiler"}),
-        ("osx-arm64", "py312-metal-openblas", set()),
+        ("linux-64", "py311-cuda12.9-mkl", {"cuda_compiler"}),
+        ("osx-arm64", "py312-metal-openblas", {"MACOSX_SDK_VERSION"}),  # build.sh, macOS only
         ("win-64", "py313-cuda12.8-mkl", {"cuda_compiler"}),
     ]:
         variant = V.find_variant(V.load_variants(platform=platform), name)
@@ -191,7 +195,7 @@ def test_unknown_jinja_variable_is_caught(tmp_path):
     recipe, config = _copy(tmp_path)
     _edit(recipe / "meta.yaml", "  summary: Tensors", "  summary: {{ foo }} Tensors")
     found = _unset(recipe, config, ("osx-arm64",))
-    assert len(found) == 8
+    assert len(found) == 10
     [problem] = found["osx-arm64:py310-cpu-openblas"]
     assert problem.startswith("meta.yaml line ")
     assert problem.endswith(
@@ -228,7 +232,7 @@ def test_derived_names_and_selectors_need_their_key(tmp_path):
     assert _unset(recipe, config) == {}  # a version in the recipe: nothing pins it from a key
     _edit(recipe / "meta.yaml", "  summary: Tensors", "  summary: np{{ CONDA_NPY }} Tensors")
     found = _unset(recipe, config, ("linux-64",))
-    assert len(found) == 24
+    assert len(found) == 30
     assert all(p[0].endswith("uses CONDA_NPY (from numpy), which conda_build_config.yaml does "
                              "not set: conda-build would use its internal default (1.22-1.26, "
                              "chosen by the Python conda-build itself runs under); set numpy in "
@@ -237,7 +241,7 @@ def test_derived_names_and_selectors_need_their_key(tmp_path):
     _edit(config, "numpy:\n  - 2\n", "")
     _edit(recipe / "meta.yaml", "    - pip check\n", "    - pip check  # [np >= 2]\n")
     found = _unset(recipe, config, ("win-64",))
-    assert len(found) == 8
+    assert len(found) == 15
     assert all(" (selector) uses np (from numpy)" in p[0] for p in found.values())
 
 
@@ -246,7 +250,7 @@ def test_compiler_without_a_key_is_caught(tmp_path):
     _edit(recipe / "meta.yaml", "    - cmake\n    - ninja", "    - {{ compiler('fortran') }}\n"
           "    - cmake\n    - ninja")  # fmt: skip
     found = _unset(recipe, config, ("linux-64",))
-    assert len(found) == 24
+    assert len(found) == 30
     assert all("uses compiler('fortran') (from fortran_compiler), which conda_build_config.yaml "
                "does not set: conda-build would use its internal default (gfortran)" in p[0]
                for p in found.values())  # fmt: skip
@@ -258,13 +262,13 @@ def test_build_sh_reading_an_unset_key_is_caught(tmp_path):
           'target_platform="${target_platform:-}"\nopt="${cpu_optimization_target}"\n'
           'echo "${foo_flavour:-x}"\n')  # fmt: skip
     found = _unset(recipe, config, ("linux-64", "osx-arm64", "win-64"))
-    assert len(found) == 24 + 8  # not win-64: it runs bld.bat
+    assert len(found) == 30 + 10  # not win-64: it runs bld.bat
     problems = found["osx-arm64:py311-metal-openblas"]
     assert len(problems) == 2
-    assert problems[0].startswith("build.sh line 29 uses cpu_optimization_target, which "
+    assert problems[0].startswith("build.sh line 31 uses cpu_optimization_target, which "
                                   "conda_build_config.yaml does not set: conda-build would use "
                                   "its internal default (nocona)")  # fmt: skip
-    assert problems[1].startswith("build.sh line 30 uses foo_flavour, which neither")
+    assert problems[1].startswith("build.sh line 32 uses foo_flavour, which neither")
 
 
 def test_bld_bat_reading_an_unset_key_is_caught(tmp_path):
@@ -283,8 +287,10 @@ def test_a_knob_reaches_the_script_only_through_script_env(tmp_path):
     recipe, config = _copy(tmp_path)
     _edit(recipe / "meta.yaml", "    - MAX_JOBS\n", "")
     found = _unset(recipe, config, ("linux-64",))
-    assert len(found) == 24
-    assert all(p[0].startswith("build.sh line 38 uses MAX_JOBS, which neither")
+    assert len(found) == 30
+    line = next(n for n, name in R.script_inputs((recipe / "build.sh").read_text(), "sh")
+                if name == "MAX_JOBS")  # fmt: skip
+    assert all(p[0].startswith(f"build.sh line {line} uses MAX_JOBS, which neither")
                for p in found.values())  # fmt: skip
 
 
@@ -322,12 +328,38 @@ def test_recipe_scripts_inputs_hand_checked():
     sh = R.script_inputs((RECIPE_DIR / "build.sh").read_text(), "sh")
     assert [n for _, n in sh] == [
         "SRC_DIR", "PREFIX", "PYTHON", "blas_impl", "gpu_variant", "cuda_compiler_version",
-        "target_platform", "PYTHONPATH", "MAX_JOBS", "CPU_COUNT", "TORCH_CUDA_ARCH_LIST",
-        "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "PKG_VERSION", "PKG_BUILDNUM",
+        "target_platform", "c_stdlib_version", "PYTHONPATH", "TORCH_CUDA_ARCH_LIST",
+        "BUILD_PREFIX", "CMAKE_ARGS", "CONDA_BUILD_SYSROOT", "MACOSX_SDK_VERSION",
+        "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS", "CPU_COUNT", "CFLAGS", "CXXFLAGS",
+        "LDFLAGS", "PKG_VERSION",
     ]  # fmt: skip
     bat = R.script_inputs((RECIPE_DIR / "bld.bat").read_text(), "bat")
     assert [n for _, n in bat] == [
-        "gpu_variant", "cuda_compiler_version", "PYTHONPATH", "MAX_JOBS", "CPU_COUNT",
-        "blas_impl", "LIBRARY_PREFIX", "TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE",
-        "CCACHE_CONFIGPATH", "PKG_VERSION", "PKG_BUILDNUM", "SRC_DIR", "PYTHON",
+        "gpu_variant", "cuda_compiler_version", "PYTHONPATH", "blas_impl", "LIBRARY_PREFIX",
+        "TORCH_CUDA_ARCH_LIST", "BUILD_PREFIX", "CMAKE_ARGS", "MAX_JOBS", "CPU_COUNT",
+        "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "PKG_VERSION", "SRC_DIR", "PYTHON",
     ]  # fmt: skip
+    # the build number never comes from the package: PyTorch would append .post<N>
+    assert "PKG_BUILDNUM" not in {n for _, n in sh} | {n for _, n in bat}
+
+
+def test_script_inputs_loop_and_local_names():
+    text = "\n".join([
+        "f() {",
+        '    local a="$1" b c=""',
+        "    for d in x y; do",
+        '        echo "$a $b $c $d $e"',
+        "    done",
+        "}",
+    ])  # fmt: skip
+    assert R.script_inputs(text, "sh") == ((4, "e"),)
+
+
+def test_a_macos_only_key_is_not_needed_elsewhere(tmp_path):
+    recipe, config = _copy(tmp_path)
+    _edit(config, "MACOSX_SDK_VERSION:          # [osx]\n  - 14.5                     # [osx]\n",
+          "")  # fmt: skip
+    found = _unset(recipe, config)
+    assert sorted(found) == [f"osx-arm64:{v.name}" for v in V.load_variants(platform="osx-arm64")]
+    assert all(p[0].startswith("build.sh line ") and " uses MACOSX_SDK_VERSION, which neither"
+               in p[0] for p in found.values())  # fmt: skip

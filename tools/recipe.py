@@ -7,7 +7,10 @@ selectors again on the rendered text, then YAML. ``check_rendered`` states what 
 recipe must contain (outputs, requirements, test commands); ``unset_variables`` finds the
 variables the recipe (meta.yaml, build.sh, bld.bat) uses that no config of ours sets;
 ``render_check`` runs them over every variant of every target platform and checks that no two
-variants make the same package file.
+variants make the same package file. It also checks what the build scripts decide about the
+tests' version assert (``script_build_number``: PYTORCH_BUILD_NUMBER, which PyTorch turns into a
+``.post<N>`` suffix above 1) and that a render with any knob of ``KNOBS`` set carries ``DEV_MARK``
+in every build string (``dev_mark_problems``).
 
 Stand-in semantics (conda-build needs solved environments for these; see CONTRIBUTING.md):
 ``pin_compatible(name)`` pins against the variant's own version of ``name`` when the variant has
@@ -36,14 +39,25 @@ from tools.variants import (
     Variant,
     load_variants,
     platform_namespace,
+    python_version,
     select_lines,
     selector_names,
 )
 
-# The development knobs: exactly these reach build.sh (meta.yaml build/script_env).
+# The development knobs: exactly these reach build.sh (meta.yaml build/script_env). A package
+# built with any of them set (non-empty) has DEV_MARK at the end of its build string.
 KNOBS = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS",
-         "PYTORCH_SKIP_TESTS")  # fmt: skip
+         "PYTORCH_SKIP_TESTS", "PYTORCH_TEST_LEVEL")  # fmt: skip
+DEV_MARK = "_dev"
+# PYTORCH_TEST_LEVEL: how much of PyTorch's suite the test phase runs; unset is RELEASE_TEST_LEVEL.
+TEST_LEVELS = ("none", "smoke", "core")
+RELEASE_TEST_LEVEL = "core"
 PKG_HASH_PLACEHOLDER = "1234567"  # what conda-build itself uses before the hash is known
+
+
+def dev_knobs(environ: Mapping[str, str]) -> list[str]:
+    """The knobs ``environ`` sets (non-empty): a build with any of them is a dev build."""
+    return [k for k in KNOBS if environ.get(k)]
 
 _VERSION_RE = re.compile(r"""\{%-?\s*set\s+version\s*=\s*["']([^"']+)["']\s*-?%\}""")
 
@@ -147,7 +161,7 @@ def selector_namespace(variant: Mapping[str, str], platform: str) -> dict[str, o
     ns = platform_namespace(platform)
     python = variant.get("python")
     if python:
-        major, minor = python.split(".")[:2]
+        major, minor = (python_version(python).split(".") + ["0"])[:2]
         ns.update(py=int(major + minor), py3k=major == "3", py2k=major == "2")
     if variant.get("numpy"):
         ns["np"] = int("".join(variant["numpy"].split(".")[:2]))
@@ -194,6 +208,8 @@ class Rendered:
     platform: str
     data: dict
     outputs: list[Output] = field(default_factory=list)
+    environ: dict[str, str] = field(default_factory=dict)  # conda-build's `environ` for Jinja
+    recipe_dir: Path = RECIPE_DIR
 
     @property
     def skipped(self) -> bool:
@@ -221,7 +237,7 @@ def _render_text(text: str, variant: Variant, platform: str, version: str, build
     ns = selector_namespace(variant.values, platform)
     selected = select_lines(text, ns, source)
     ctx = _Context(variant.values, platform, version)
-    python = variant.values.get("python", "")
+    python = python_version(variant.values.get("python", ""))
     context: dict[str, object] = dict(ns)
     context.update(variant.values)
     context.update(
@@ -286,7 +302,11 @@ def render(
     recipe_dir: str | Path = RECIPE_DIR,
     environ: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """meta.yaml rendered for one variant and target platform (two passes, as for PKG_BUILDNUM)."""
+    """meta.yaml rendered for one variant and target platform (two passes, as for PKG_BUILDNUM).
+
+    ``environ`` is the environment conda-build would run in (meta.yaml's ``environ``); none by
+    default, as release runs it: no knob set.
+    """
     meta = Path(recipe_dir) / "meta.yaml"
     try:
         text = meta.read_text(encoding="utf-8")
@@ -298,7 +318,8 @@ def render(
     if "PKG_BUILDNUM" in text:  # a second pass with the build number the first one found
         number = str((data.get("build") or {}).get("number", "0"))
         data = _render_text(text, variant, platform, version, number, env, str(meta))
-    return Rendered(variant=variant, platform=platform, data=data, outputs=_outputs(data))
+    return Rendered(variant=variant, platform=platform, data=data, outputs=_outputs(data),
+                    environ=dict(env), recipe_dir=Path(recipe_dir))
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,6 +335,50 @@ def _has_prefix(commands: Sequence[str], text: str) -> bool:
     return any(text in c for c in commands)
 
 
+def torch_version(version: str, build_number: int) -> str:
+    """The version PyTorch's build gives itself with PYTORCH_BUILD_VERSION/PYTORCH_BUILD_NUMBER
+    set: pytorch/pytorch tools/generate_torch_version.py (get_torch_version) appends
+    ``.post<N>`` when N > 1."""
+    return f"{version}.post{build_number}" if build_number > 1 else version
+
+
+_SH_BUILD_NUMBER = re.compile(r"^\s*(?:export\s+)?PYTORCH_BUILD_NUMBER=(?P<value>\S*)\s*(?:#.*)?$")
+_BAT_BUILD_NUMBER = re.compile(r'^\s*set\s+"?PYTORCH_BUILD_NUMBER=(?P<value>[^"\s]*)"?\s*$', re.I)
+
+
+def script_build_number(recipe_dir: str | Path, platform: str,
+                        package_number: int) -> tuple[int | None, str]:  # fmt: skip
+    """(PYTORCH_BUILD_NUMBER as the build script sets it, where), read from build.sh (bld.bat on
+    Windows): the last assignment, a literal number or the package's (``PKG_BUILDNUM``). None
+    when the script does not set it or sets it to something else."""
+    script = "bld.bat" if platform.startswith("win-") else "build.sh"
+    path = Path(recipe_dir) / script
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None, f"{script} (unreadable)"
+    pattern = _BAT_BUILD_NUMBER if script == "bld.bat" else _SH_BUILD_NUMBER
+    found: tuple[int | None, str] = (None, f"{script} (does not set PYTORCH_BUILD_NUMBER)")
+    for number, line in enumerate(lines, start=1):
+        match = pattern.match(line)
+        if not match:
+            continue
+        value = match["value"].strip("\"'")
+        where = f"{script} line {number}"
+        if value.isdigit():
+            found = (int(value), where)
+        elif "PKG_BUILDNUM" in value:
+            found = (package_number, where)
+        else:
+            found = (None, where)
+    return found
+
+
+def _spec_has_upper_bound(spec: str, name: str) -> bool:
+    parts = spec.split()
+    return len(parts) >= 2 and parts[0] == name and "<" in parts[1]
+
+
 def check_rendered(r: Rendered) -> list[str]:
     """Problems of one rendered variant (empty when it is right)."""
     v = r.variant.values
@@ -323,11 +388,13 @@ def check_rendered(r: Rendered) -> list[str]:
     gpu = v.get("gpu_variant", "cpu")
     cuda = r.variant.cuda_version
     blas = v.get("blas_impl", "")
-    python = v.get("python", "")
-    py = python.replace(".", "")
+    py = python_version(v.get("python", "")).replace(".", "")
     flavour = f"cuda{cuda.replace('.', '')}" if cuda else gpu
     meta_name = "pytorch-cpu" if gpu == "cpu" else "pytorch-gpu"
     version = str((r.data.get("package") or {}).get("version", ""))
+    os_name = r.platform.split("-")[0]
+    knobs = dev_knobs(r.environ)
+    mark = DEV_MARK if knobs else ""
 
     source = r.data.get("source") or {}
     url, sha = str(source.get("url", "")), str(source.get("sha256", ""))
@@ -346,15 +413,36 @@ def check_rendered(r: Rendered) -> list[str]:
     if sorted(script_env) != sorted(KNOBS):
         problems.append(f"build/script_env is {script_env}, expected exactly {list(KNOBS)}")
 
-    expected_build = f"{flavour}_{blas}_py{py}_h{PKG_HASH_PLACEHOLDER}_{torch.build.get('number')}"
-    if torch.build_string != expected_build:
-        problems.append(f"pytorch build string {torch.build_string!r}, expected {expected_build!r}")
+    # Build number: +200 for GPU builds, +100 for MKL ones (the solver's preferences), on a base
+    # below 100; the dev mark exactly when a knob is set.
     number = int(torch.build.get("number", -1))
-    if (number >= 200) != (gpu != "cpu"):
-        problems.append(f"build number {number}: GPU variants need +200 over CPU ones")
+    offset = (200 if gpu != "cpu" else 0) + (100 if blas == "mkl" else 0)
+    if not 0 <= number - offset < 100:
+        problems.append(f"build number {number}: expected a base below 100 plus {offset} "
+                        "(GPU +200, MKL +100)")  # fmt: skip
+    expected_build = f"{flavour}_{blas}_py{py}_h{PKG_HASH_PLACEHOLDER}_{number}{mark}"
+    if torch.build_string != expected_build:
+        why = f" (knobs set: {', '.join(knobs)})" if knobs else ""
+        problems.append(f"pytorch build string {torch.build_string!r}, expected "
+                        f"{expected_build!r}{why}")  # fmt: skip
+    run_exports = [str(x) for x in torch.build.get("run_exports") or []]
+    wanted_export = f"pytorch {_pin(version, 'x.x.x.x.x.x', 'x.x')}"
+    if wanted_export not in run_exports:
+        problems.append(f"pytorch run_exports {run_exports} lack {wanted_export!r}")
+
+    # The version check of the test commands against what the build script makes PyTorch report.
+    buildnum, where = script_build_number(r.recipe_dir, r.platform, number)
+    if buildnum is None:
+        problems.append(f"{where}: PYTORCH_BUILD_NUMBER must be a literal 0 (or 1): the torch "
+                        "version the tests assert depends on it")  # fmt: skip
+    elif torch_version(version, buildnum) != version:
+        problems.append(
+            f"{where} sets PYTORCH_BUILD_NUMBER to {buildnum}: PyTorch would report "
+            f"{torch_version(version, buildnum)} (tools/generate_torch_version.py appends "
+            f".post<N> for N > 1) and the test's version assert ({version}) fails; set it to 0"
+        )
 
     build, host, run = torch.reqs("build"), torch.reqs("host"), torch.reqs("run")
-    os_name = r.platform.split("-")[0]
     for lang in ("c", "cxx"):
         want = f"{v.get(f'{lang}_compiler')}_{r.platform}"
         if not any(b.split()[0] == want for b in build):
@@ -371,6 +459,7 @@ def check_rendered(r: Rendered) -> list[str]:
         if name not in _names(build) + _names(host):
             problems.append(f"build/host requirements lack {name}")
     blas_host = {"mkl": ["mkl-devel"], "openblas": ["libblas", "libcblas", "liblapack"]}.get(blas)
+    constrained = torch.reqs("run_constrained")
     if blas_host is None:
         problems.append(f"unknown blas_impl {blas!r}")
     else:
@@ -385,6 +474,13 @@ def check_rendered(r: Rendered) -> list[str]:
             problems.append("an MKL variant must not depend on nomkl")
         if blas != "mkl" and "mkl-devel" in _names(host):
             problems.append(f"blas_impl {blas} variant depends on mkl-devel")
+        openmp = {"libopenblas * openmp_*", "openblas * openmp_*"}
+        want_openmp = blas == "openblas" and os_name in ("linux", "osx")
+        if want_openmp and not openmp <= set(constrained):
+            problems.append("an OpenBLAS variant must constrain libopenblas/openblas to their "
+                            "OpenMP flavour (`* openmp_*`) in run_constrained")  # fmt: skip
+        if not want_openmp and openmp & set(constrained):
+            problems.append(f"blas_impl {blas} on {r.platform} constrains the OpenBLAS flavour")
     if cuda:
         if f"cuda-version {cuda}" not in host:
             problems.append(f"host requirements lack 'cuda-version {cuda}'")
@@ -393,24 +489,32 @@ def check_rendered(r: Rendered) -> list[str]:
                 problems.append(f"host requirements lack {name} for CUDA")
         if "__cuda" not in _names(run):
             problems.append("CUDA variant does not depend on __cuda")
-        if not any(x.startswith("cuda-version >=") for x in run):
-            problems.append("CUDA variant does not pin cuda-version at run time")
         if (os_name == "linux") != ("nccl" in _names(host)):
             problems.append("nccl must be a host requirement on Linux CUDA builds only")
     elif any(n.startswith("cuda") or n in ("cudnn", "nccl", "__cuda") for n in _names(host + run)):
         problems.append(f"{gpu} variant has CUDA requirements")
-    run_needs = ("python", "filelock", "fsspec", "jinja2", "networkx", "sympy", "typing_extensions")
+    # The CUDA libraries' run_exports pin what the package needs; a cuda-version pin of ours
+    # (pin_compatible, max_pin x.x) would only keep it from newer CUDA minor versions.
+    pinned = [x for x in run if x.split()[0] == "cuda-version"]
+    if pinned:
+        problems.append(f"run requirements pin {pinned}: leave cuda-version to the CUDA "
+                        "libraries' run_exports")  # fmt: skip
+    run_needs = ("python", "filelock", "fsspec", "jinja2", "networkx", "sympy", "typing_extensions",
+                 "setuptools")  # fmt: skip
     for name in run_needs:
         if name not in _names(run):
             problems.append(f"run requirements lack {name}")
-    constrained = torch.reqs("run_constrained")
+    setuptools = [x for x in run if x.split()[0] == "setuptools"]
+    if setuptools and not all(_spec_has_upper_bound(x, "setuptools") for x in setuptools):
+        problems.append(f"run requirement {setuptools[0]!r} has no upper bound: torch's metadata "
+                        "caps setuptools (<82), so `pip check` fails on a newer one")  # fmt: skip
     other = "pytorch-gpu" if gpu == "cpu" else "pytorch-cpu"
     if f"{other} <0.0a0" not in constrained:
         problems.append(f"pytorch does not exclude {other} in run_constrained")
 
     # The metapackage: one per variant, named for its Python like pytorch (so no two variants make
     # the same file), selecting exactly this variant's pytorch build.
-    expected_meta = f"{flavour}_{blas}_py{py}_h{PKG_HASH_PLACEHOLDER}_{number}"
+    expected_meta = f"{flavour}_{blas}_py{py}_h{PKG_HASH_PLACEHOLDER}_{number}{mark}"
     if meta.build_string != expected_meta:
         problems.append(f"{meta_name} build string {meta.build_string!r}, "
                         f"expected {expected_meta!r}")  # fmt: skip
@@ -418,46 +522,99 @@ def check_rendered(r: Rendered) -> list[str]:
     if len(meta_run) != 1 or len(meta_run[0].split()) != 3:
         problems.append(f"{meta_name} run requirements {meta_run}: want 'pytorch VERSION BUILD'")
     else:
-        name, pinned, pattern = meta_run[0].split()
-        if name != "pytorch" or pinned != version:
+        name, pinned_version, pattern = meta_run[0].split()
+        if name != "pytorch" or pinned_version != version:
             problems.append(f"{meta_name} pins {meta_run[0]!r}, not pytorch {version}")
         if not fnmatch.fnmatchcase(torch.build_string, pattern):
             problems.append(f"{meta_name} build pattern {pattern!r} misses {torch.build_string!r}")
         elif not (pattern.startswith(f"{flavour}_{blas}_py{py}_")
-                  and pattern.endswith(f"_{number}")):  # fmt: skip
+                  and pattern.endswith(f"_{number}{mark}")):  # fmt: skip
             problems.append(f"{meta_name} build pattern {pattern!r} does not pin this variant's "
                             f"flavour, BLAS, python and build number ({flavour}_{blas}_py{py}_*_"
-                            f"{number})")  # fmt: skip
+                            f"{number}{mark})")  # fmt: skip
     if str(meta.build.get("number")) != str(torch.build.get("number")):
         problems.append(f"{meta_name} build number differs from pytorch's")
 
-    # Tests: the suite (non-fatal, skippable), then checks that fail the package.
+    problems += _check_tests(r, torch, meta, version=version, cuda=cuda, gpu=gpu, blas=blas)
+    return problems
+
+
+def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda: str | None,
+                 gpu: str, blas: str) -> list[str]:  # fmt: skip
+    """The test section: requirements, source files, and commands (suite per PYTORCH_TEST_LEVEL,
+    non-fatal; then checks that fail the package)."""
+    problems: list[str] = []
+    os_name = r.platform.split("-")[0]
+    requires = [str(x) for x in torch.test.get("requires") or []]
+    if not any(_spec_has_upper_bound(x, "pytest") for x in requires):
+        problems.append("test requirements lack a capped pytest (`pytest <X`)")
+    if "ninja" not in _names(requires):
+        problems.append("test requirements lack ninja (cpp_extension and inductor tests)")
+    cuda_test = {f"cuda-nvcc_{r.platform}", "cuda-cudart-dev"}
+    if os_name == "linux":
+        cuda_test.add("cuda-driver-dev")
+    present = cuda_test & set(_names(requires))
+    if cuda and present != cuda_test:
+        problems.append(f"test requirements lack {sorted(cuda_test - present)} for the CUDA runs")
+    if not cuda and present:
+        problems.append(f"{gpu} variant has CUDA test requirements {sorted(present)}")
+    sources = [str(x) for x in torch.test.get("source_files") or []]
+    for folder, why in (("test", "run_test.py"), ("tools", "run_test.py imports it"),
+                        ("aten/src/ATen/native", "test_ops reads native_functions.yaml")):
+        if folder not in sources:
+            problems.append(f"test source_files lack {folder}/ ({why})")
+
     cmds = torch.commands
-    core = [c for c in cmds if "./test/run_test.py --core --continue-through-error" in c]
-    if len(core) != 1:
-        problems.append(f"expected one run_test.py --core command, found {len(core)}")
-    else:
-        c = core[0]
-        if "PYTORCH_SKIP_TESTS" not in c:
-            problems.append("the run_test.py --core command ignores PYTORCH_SKIP_TESTS")
+    suite = [c for c in cmds if "run_test.py" in c]
+    first_suite = cmds.index(suite[0]) if suite else len(cmds)
+    unset_ci = 'set "CI="' if os_name == "win" else "unset CI"
+    if unset_ci not in cmds[:first_suite]:
+        problems.append(f"test commands do not `{unset_ci}` before the suite: a CI runner's "
+                        "CI=true changes what run_test.py prints")  # fmt: skip
+    if not any("PYTORCH_TEST_LEVEL" in c and "PYTORCH_SKIP_TESTS" in c
+               for c in cmds[:first_suite]):  # fmt: skip
+        problems.append("no test command resolves PYTORCH_TEST_LEVEL (and PYTORCH_SKIP_TESTS=1 as "
+                        "none) before the suite")  # fmt: skip
+    if not any(all(f"{level}" in c for level in TEST_LEVELS) and ("exit 1" in c or "exit /b 1" in c)
+               for c in cmds[:first_suite]):  # fmt: skip
+        problems.append("no test command refuses a PYTORCH_TEST_LEVEL other than "
+                        f"{', '.join(TEST_LEVELS)}")  # fmt: skip
+    def level_of(command: str) -> str | None:
+        match = re.search(r"PYTORCH_TEST_LEVEL%?\"?\s*=?=\s*\"?(\w+)", command)
+        return match.group(1) if match else None
+
+    core = [c for c in suite if level_of(c) == "core"]
+    if len([c for c in core if "./test/run_test.py --core --continue-through-error" in c]) != 1:
+        problems.append("expected one `run_test.py --core --continue-through-error` command at "
+                        "PYTORCH_TEST_LEVEL=core")  # fmt: skip
+    smoke = [c for c in suite if level_of(c) == "smoke"]
+    if len(smoke) != 1 or "./test/run_test.py -i " not in smoke[0]:
+        problems.append(f"expected one `run_test.py -i FILES` command at PYTORCH_TEST_LEVEL=smoke, "
+                        f"found {smoke}")  # fmt: skip
+    for c in suite:
+        if level_of(c) not in TEST_LEVELS:
+            problems.append(f"suite command runs at no PYTORCH_TEST_LEVEL ({c})")
+    for c in suite:
+        if "PYTORCH_TEST_LEVEL" not in c:
+            problems.append(f"test suite command ignores PYTORCH_TEST_LEVEL: {c}")
         if os_name == "win":
             if "|| exit 0" in c or 'cmd /c "exit /b 0"' not in c:
                 problems.append("Windows suite command must reset the status, not `|| exit 0`")
         elif "|| true" not in c:
-            problems.append("the run_test.py --core command is not followed by `|| true`")
-    extra_cuda = _has_prefix(cmds, "run_test.py -i inductor/test_torchinductor.py")
-    if extra_cuda != bool(cuda and os_name == "linux"):
-        problems.append(f"extra CUDA test run present={extra_cuda} for {gpu} on {r.platform}")
-    mps = _has_prefix(cmds, "run_test.py --mps")
-    if mps != (gpu == "metal"):
-        problems.append(f"MPS test run present={mps} for gpu_variant {gpu}")
-    for c in cmds:
-        if "run_test.py" in c and "PYTORCH_SKIP_TESTS" not in c:
-            problems.append(f"test suite command ignores PYTORCH_SKIP_TESTS: {c}")
+            problems.append(f"suite command is not followed by `|| true`: {c}")
+    for text, wanted in (("run_test.py -i inductor/test_torchinductor.py", bool(cuda) and
+                          os_name == "linux"), ("run_test.py --mps", gpu == "metal")):  # fmt: skip
+        found = [c for c in suite if text in c]
+        if bool(found) != wanted:
+            problems.append(f"`{text}` present={bool(found)} for {gpu} on {r.platform}")
+        for c in found:
+            if level_of(c) != RELEASE_TEST_LEVEL:
+                problems.append(f"`{text}` must run at the {RELEASE_TEST_LEVEL} level only: {c}")
+
     fatal = [c for c in cmds if "run_test.py" not in c]
     if "pip check" not in fatal:
         problems.append("test commands lack `pip check`")
-    elif core and cmds.index("pip check") < cmds.index(core[0]):
+    elif suite and cmds.index("pip check") < cmds.index(suite[-1]):
         problems.append("`pip check` must come after the test suite")
     if any("|| true" in c or "|| exit 0" in c for c in fatal):
         problems.append("a check that must fail the package is masked by `|| true`/`|| exit 0`")
@@ -470,19 +627,40 @@ def check_rendered(r: Rendered) -> list[str]:
         "'BLAS_INFO=open'": blas == "openblas",
     }
     for text, wanted in asserts.items():
-        present = any(f"assert {text}" in c for c in fatal)
-        if present != wanted:
-            problems.append(f"assert {text}: present={present}, expected {wanted}")
+        found = any(f"assert {text}" in c for c in fatal)
+        if found != wanted:
+            problems.append(f"assert {text}: present={found}, expected {wanted}")
     if not cuda and not any("assert not torch.backends.cuda.is_built()" in c for c in fatal):
         problems.append("non-CUDA variant does not assert that CUDA is not built")
     if f"__version__.split('+')[0] == '{version}'" not in " ".join(fatal):
         problems.append("test commands do not assert torch.__version__")
     if "torch" not in (torch.test.get("imports") or []):
         problems.append("test imports lack torch")
-    if "test" not in (torch.test.get("source_files") or []):
-        problems.append("test source_files lack test/ (run_test.py needs it)")
     if "torch" not in (meta.test.get("imports") or []):
-        problems.append(f"{meta_name} does not test `import torch`")
+        problems.append(f"{meta.name} does not test `import torch`")
+    return problems
+
+
+def dev_mark_problems(variant: Variant, platform: str, recipe_dir: str | Path = RECIPE_DIR,
+                      release: Rendered | None = None) -> list[str]:  # fmt: skip
+    """A dev build can never pass for a release: rendered with each knob set (one at a time), every
+    package file is the release one with DEV_MARK at the end of its build string."""
+    release = release or render(variant, platform, recipe_dir)
+    problems = []
+    expected = [f"{o.name}-{o.version}-{o.build_string}{DEV_MARK}.conda" for o in release.outputs]
+    for knob in KNOBS:
+        if any(o.build_string.endswith(DEV_MARK) for o in release.outputs):
+            problems.append(f"rendered without any knob, a build string ends with {DEV_MARK}")
+            break
+        try:
+            dev = render(variant, platform, recipe_dir, environ={knob: "1"})
+        except ToolError as exc:
+            problems.append(f"with {knob} set: {exc.message}")
+            continue
+        got = package_files(dev)
+        if got != expected:
+            problems.append(f"with {knob} set the packages are {got}, expected {expected} "
+                            f"(meta.yaml must add {DEV_MARK} for every knob)")  # fmt: skip
     return problems
 
 
@@ -541,6 +719,10 @@ _PROVIDED_FROM_NOTHING = (
     "MACOSX_DEPLOYMENT_TARGET", "BUILD", "CFLAGS", "CXXFLAGS", "LDFLAGS", "LD_RUN_PATH",
     # environ.windows_vars
     "SCRIPTS", "LIBRARY_PREFIX", "LIBRARY_BIN", "LIBRARY_INC", "LIBRARY_LIB", "CYGWIN_PREFIX",
+    # not conda-build's own: the activation scripts of the compiler packages in the build
+    # environment, which conda-build runs before build.sh (conda-forge's gcc/clang/cuda-nvcc
+    # activation: CMAKE_ARGS; clang's: CONDA_BUILD_SYSROOT)
+    "CMAKE_ARGS", "CONDA_BUILD_SYSROOT",
 )  # fmt: skip
 _PROVIDED_FROM_KEY = {
     # environ.python_vars, perl_vars, lua_vars, r_vars
@@ -561,6 +743,9 @@ CONDA_BUILD_PROVIDES: dict[str, str | None] = {
 # Outside variables build.sh/bld.bat read only to drop them (conda-build does not pass them to
 # build.sh; bld.bat inherits the caller's environment).
 SCRIPT_DROPS = {"PYTHONPATH": "PyTorch's setup.py imports the tools package of its own tree"}
+# Variant keys build.sh reads only on one platform (in a `case "${target_platform}"` branch): on
+# the others the key need not be set.
+PLATFORM_ONLY_INPUTS = {"MACOSX_SDK_VERSION": "osx-"}
 
 
 @dataclass(frozen=True)
@@ -576,6 +761,9 @@ _SH_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _SH_SET = re.compile(
     r"(?:^|[\s;&|(])(?:export\s+|local\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?="
 )
+# Names a line gives a value without `name=`: loop variables and `local`/`declare` lists.
+_SH_DECLARE = re.compile(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b"
+                         r"|\b(?:local|declare|readonly)\s+((?:-\w+\s+)*[A-Za-z_][^;&|]*)")
 _BAT_REF = re.compile(
     r"%([A-Za-z_][A-Za-z0-9_]*)(?::[^%\n]*)?%|!([A-Za-z_][A-Za-z0-9_]*)(?::[^!\n]*)?!"
     r"|\bdefined\s+([A-Za-z_][A-Za-z0-9_]*)",
@@ -588,9 +776,10 @@ _BAT_SET = re.compile(r"""\bset\s+(?:/a\s+)?"?([A-Za-z_][A-Za-z0-9_]*)=""", re.I
 def script_inputs(text: str, kind: str) -> tuple[tuple[int, str], ...]:
     """(line, name) of each variable a build script reads before it assigns it (its inputs).
 
-    ``kind`` is ``sh`` (``$x``, ``${x...}``; ``x=...`` assigns) or ``bat`` (``%x%``, ``%x:~0,5%``,
-    ``!x!``, ``defined x``; ``set "x=..."`` assigns). A read on the line that assigns the name
-    (``x="${x:-default}"``) is an input. Comment lines are skipped; names are in text order.
+    ``kind`` is ``sh`` (``$x``, ``${x...}``; ``x=...``, ``for x in``, ``local x`` assign) or
+    ``bat`` (``%x%``, ``%x:~0,5%``, ``!x!``, ``defined x``; ``set "x=..."`` assigns). A read on
+    the line that assigns the name (``x="${x:-default}"``) is an input. Comment lines are
+    skipped; names are in text order.
     """
     ref, assign = (_SH_REF, _SH_SET) if kind == "sh" else (_BAT_REF, _BAT_SET)
     assigned: set[str] = set()
@@ -606,6 +795,15 @@ def script_inputs(text: str, kind: str) -> tuple[tuple[int, str], ...]:
             if name not in assigned:
                 inputs.setdefault(name, number)
         assigned.update(m.group(1) for m in assign.finditer(line))
+        if kind == "sh":
+            for match in _SH_DECLARE.finditer(line):
+                if match.group(1):
+                    assigned.add(match.group(1))
+                else:
+                    for word in match.group(2).split():
+                        name = word.split("=", 1)[0]
+                        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                            assigned.add(name)
     return tuple((number, name) for name, number in inputs.items())
 
 
@@ -700,7 +898,8 @@ def variable_uses(
     knobs = {str(k).split("=", 1)[0] for k in script_env}
     if path.is_file():
         for number, name in script_inputs(path.read_text(encoding="utf-8"), kind):
-            key = None if name in knobs or name in SCRIPT_DROPS else key_of(name)
+            elsewhere = not platform.startswith(PLATFORM_ONLY_INPUTS.get(name, platform))
+            key = None if name in knobs or name in SCRIPT_DROPS or elsewhere else key_of(name)
             uses.append(VariableUse(name, key, f"{script} line {number}"))
     return uses
 
@@ -801,8 +1000,9 @@ def render_check(
 ) -> list[CheckResult]:
     """Render and check every variant of every platform; one result per variant.
 
-    Per variant: ``check_rendered`` and ``unset_variables``; per platform, between variants: no
-    package file made twice, each metapackage selecting its own variant's pytorch build.
+    Per variant: ``check_rendered`` (release render: no knob set), ``dev_mark_problems`` (rendered
+    with each knob set) and ``unset_variables``; per platform, between variants: no package file
+    made twice, each metapackage selecting its own variant's pytorch build.
     """
     results = []
     for platform in platforms:
@@ -817,6 +1017,7 @@ def render_check(
                 continue
             problems[variant.name] = check_rendered(r)
             if not r.skipped:
+                problems[variant.name] += dev_mark_problems(variant, platform, recipe_dir, r)
                 problems[variant.name] += _unset_if_known(variant, platform, recipe_dir, r)
                 rendered.append(r)
         for name, more in _cross_variant_problems(rendered).items():
