@@ -122,11 +122,11 @@ def test_preflight_collects_every_refusal_for_a_dry_run(tmp_path, repo):
     exe, lines, problems = preflight.run_preflight(
         variants_to_build=CPU + CUDA, conda_build=str(tmp_path / "nope"), repo_root=repo,
         allow_dirty=False, disk_path=tmp_path, gpus_visible=lambda: False,
-        environ={preflight.FREE_BYTES_ENV: "0"}, collect=True)
+        environ={preflight.FREE_BYTES_ENV: "0", "MAX_JOBS": "4"}, collect=True)
     assert exe is None and lines == []
     assert [p.split(" ")[0:2] for p in problems] == [
-        ["conda-build", repr(str(tmp_path / "nope"))], ["the", "git"], ["--cuda", "selects"],
-        ["not", "enough"]]
+        ["conda-build", repr(str(tmp_path / "nope"))], ["the", "git"], ["development", "knob(s)"],
+        ["--cuda", "selects"], ["not", "enough"]]
 
 
 def test_preflight_passes_with_info_lines(tmp_path, repo):
@@ -136,6 +136,7 @@ def test_preflight_passes_with_info_lines(tmp_path, repo):
         disk_path=tmp_path, gpus_visible=lambda: True,
         environ={preflight.FREE_BYTES_ENV: str(61 * 10**9)})
     assert exe == str(standin.resolve()) and problems == []
-    assert lines == [f"conda-build: {exe}", "git: tree clean", "gpu: visible, 1 CUDA variant(s)",
+    assert lines == [f"conda-build: {exe}", "git: tree clean", "development knobs: none set",
+                     "gpu: visible, 1 CUDA variant(s)",
                      f"disk: ~60 GB needed for 0 CPU x 25 GB + 1 CUDA x 60 GB, 61 GB free at "
                      f"{tmp_path} (from {preflight.FREE_BYTES_ENV})"]

@@ -103,8 +103,6 @@ def test_release_env_removes_dev_knobs_and_keeps_the_rest():
     assert env == {"PATH": "/bin", "CONDA_BUILD_STANDIN_SLEEP": "1"}
     assert changed == {}
     assert sorted(removed) == sorted(k for k in release.DEV_KNOBS if k in base)
-    env, changed, removed = release.release_env(base, {"PYTORCH_CCACHE": "/c/ccache"})
-    assert env["PYTORCH_CCACHE"] == "/c/ccache" and "PYTORCH_CCACHE" not in removed
     assert "MAX_JOBS" not in env
 
 
@@ -367,11 +365,10 @@ def test_four_variants_one_build_failure_one_test_failure(tmp_path, env, capsys)
     names = four()
     env.setenv("CONDA_BUILD_STANDIN_FAIL_BUILD", names[1])
     env.setenv("CONDA_BUILD_STANDIN_FAIL_TESTS", names[2])
-    # dev knobs left in the shell must not reach the build (PYTORCH_SKIP_TESTS would also make
-    # the passing variants "untested", so fail their validation)
-    env.setenv("MAX_JOBS", "3")
-    env.setenv("PYTORCH_SKIP_TESTS", "1")
-    env.setenv("PYTORCH_CCACHE", shutil.which("ccache") or "/usr/bin/ccache")
+    # conda-build's own overrides left in the shell must not reach it (CONDA_PY would narrow the
+    # python list to 3.12 for every variant)
+    env.setenv("CONDA_PY", "312")
+    env.setenv("CONDA_NPY", "126")
     code = run(release_argv(tmp_path, names))
     out = capsys.readouterr().out
     assert code == EXIT_FAIL
@@ -466,20 +463,21 @@ def test_corrupt_state_is_reported_and_treated_as_empty(tmp_path, env, capsys):
     assert captured.out.count(": build (not built yet)") == 2
 
 
-def test_ccache_only_when_asked(tmp_path, env, capsys):
-    if shutil.which("ccache") is None:
-        pytest.skip("no ccache")
-    env.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    name = four()[0]
-    assert run([*release_argv(tmp_path, [name]), "--ccache"]) == EXIT_OK
-    out = capsys.readouterr().out
-    root = version_dir(tmp_path)
-    conf = root / "ccache" / "ccache.conf"
-    assert "pre-flight: ccache: " in out and str(conf) in out
-    assert f"base_dir = {root}" in conf.read_text()
-    seen = recorded_env(root, name)
-    assert Path(seen["CMAKE_CXX_COMPILER_LAUNCHER"]).is_absolute()
-    assert seen["CCACHE_CONFIGPATH"] == str(conf)
+def test_ccache_is_refused_a_release_builds_without_knobs(tmp_path, env, capsys):
+    assert run([*release_argv(tmp_path, four()[:1]), "--ccache"]) == EXIT_USAGE
+    assert "_dev mark" in only_line(capsys.readouterr().err)
+    assert not (tmp_path / "rel").exists()
+
+
+@pytest.mark.parametrize("knob", ["TORCH_CUDA_ARCH_LIST", "PYTORCH_SKIP_TESTS", "PYTORCH_CCACHE",
+                                  "MAX_JOBS"])
+def test_a_dev_knob_left_in_the_shell_is_refused_before_anything_is_built(tmp_path, env, capsys,
+                                                                          knob):
+    env.setenv(knob, "1")
+    assert run(release_argv(tmp_path, four()[:1])) == EXIT_USAGE
+    line = only_line(capsys.readouterr().err)
+    assert f"development knob(s) {knob} set" in line and f"unset {knob}" in line
+    assert not (tmp_path / "rel" / recipe_version(RECIPE_DIR) / "state.json").exists()
 
 
 def test_a_second_release_of_the_same_version_is_refused(tmp_path, env, capsys):
@@ -670,3 +668,13 @@ def test_release_folder_under_proc_is_one_line_exit_2(tmp_path, env, capsys):
                 "--allow-dirty", "--variant", four()[0]])
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "cannot use" in only_line(err)
+
+
+def test_a_dev_marked_package_is_never_published(tmp_path):
+    log = tmp_path / "v.log"
+    log.write_text("BUILD START: ['pytorch-2.13.0-cpu_mkl_py311_h1_0_dev.conda', "
+                   "'pytorch-cpu-2.13.0-cpu_mkl_py311_h2_0_dev.conda']\n"
+                   "BUILD START: ['pytorch-2.13.0-cpu_mkl_py312_h1_0.conda']\n")
+    assert release.dev_marked_packages(log) == ["pytorch-2.13.0-cpu_mkl_py311_h1_0_dev.conda",
+                                                "pytorch-cpu-2.13.0-cpu_mkl_py311_h2_0_dev.conda"]
+    assert release.dev_marked_packages(tmp_path / "missing.log") == []

@@ -95,6 +95,25 @@ def free_bytes(path: Path, environ: dict[str, str] | None = None) -> tuple[int, 
     return shutil.disk_usage(probed).free, probed, "disk_usage"
 
 
+def check_no_dev_knobs(environ: dict[str, str] | None = None) -> str:
+    """Refuse when a development knob is set: a release never builds with one.
+
+    A package built with any knob of ``tools.recipe.KNOBS`` set carries the development mark in its
+    build string (recipe/meta.yaml), so it could never be published; the knobs are removed from
+    conda-build's environment anyway, but a knob left in the caller's shell is a sign of a dev
+    session, and silence would hide it.
+    """
+    from tools.recipe import KNOBS
+
+    env = os.environ if environ is None else environ
+    found = [k for k in KNOBS if env.get(k)]
+    if found:
+        raise ToolError(f"development knob(s) {', '.join(found)} set in the environment: a "
+                        "release never builds with them (its packages would carry the _dev "
+                        f"mark); unset them first: unset {' '.join(found)}")
+    return "development knobs: none set"
+
+
 def check_disk(variants: Sequence, path: Path, environ: dict[str, str] | None = None) -> str:
     """Return the info line, or raise ToolError when the estimate exceeds the free space."""
     needed, n_cpu, n_cuda = disk_estimate(variants)
@@ -200,6 +219,7 @@ def run_preflight(
     checks: list[Callable[[], str | None]] = [
         conda,
         lambda: check_git_clean(repo_root, allow_dirty),
+        lambda: check_no_dev_knobs(environ),
         lambda: check_gpu(variants_to_build, gpus_visible),
         lambda: check_disk(variants_to_build, disk_path, environ),
     ]

@@ -2,7 +2,8 @@
 
 Each selected variant is its own conda-build invocation (conda-build's ``--keep-going`` does not go
 past a failed build), with release-grade settings: no ``--dirty``, no development knobs in the
-environment, no ccache unless ``--ccache``. Per release version, everything lives under
+environment (a knob set in the caller's shell is refused: a package built with one carries the
+``_dev`` mark and is never published), no ccache. Per release version, everything lives under
 ``<artifacts>/<version>/`` (default ``build_artifacts/release/<version>/``)::
 
     <variant>/              the variant's croot
@@ -19,6 +20,8 @@ failed validation; 2 unusable input or a refused pre-flight; 130 interrupted.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -34,7 +37,7 @@ from tools import conda_build_cli, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.conda_build import CONDA_BUILD_OVERRIDES
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
-from tools.recipe import KNOBS
+from tools.recipe import DEV_MARK, KNOBS
 from tools.release_state import (
     BUILD_FAILED,
     BUILT,
@@ -104,8 +107,7 @@ def build_parser() -> ArgumentParser:
                      help="where the packages go (default <artifacts>/<version>/channel)")
     run.add_argument("--artifacts", type=Path, default=RELEASE_DIR, metavar="DIR",
                      help="release root (default build_artifacts/release)")
-    run.add_argument("--ccache", action="store_true",
-                     help="compile through ccache (off by default)")
+    run.add_argument("--ccache", action="store_true", help=argparse.SUPPRESS)  # refused
     run.add_argument("--allow-dirty", action="store_true",
                      help="build even if the git tree has uncommitted changes")
     run.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
@@ -251,12 +253,11 @@ class VariantPlan:
         }
 
 
-def release_env(base: Mapping[str, str], ccache_env: Mapping[str, str] | None = None
-                ) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """conda-build's environment: dev_build's scrub (no dev knobs), plus ccache's when asked."""
+def release_env(base: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """conda-build's environment: dev_build's scrub (no dev knobs, no CONDA_PY/CONDA_NPY)."""
     from tools.conda_build import child_environment
 
-    return child_environment(base, dict(ccache_env or {}))
+    return child_environment(base, {})
 
 
 def recipe_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
@@ -297,6 +298,26 @@ def build_reason(record: VariantRecord | None, fingerprint: str, restart: bool) 
 
 # --------------------------------------------------------------------------------------------
 # Formatting
+
+
+def dev_marked_packages(log: Path) -> list[str]:
+    """Package files named on the log's ``BUILD START:`` lines whose build string ends in the
+    development mark (recipe/meta.yaml adds it when any knob is set)."""
+    import ast
+
+    found: list[str] = []
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("BUILD START: ["):
+                    with contextlib.suppress(ValueError, SyntaxError):
+                        names = ast.literal_eval(line.removeprefix("BUILD START: ").strip())
+                        found += [n for n in names if isinstance(n, str) and
+                                  n.removesuffix(".conda").removesuffix(".tar.bz2")
+                                  .endswith(DEV_MARK)]
+    except OSError:
+        return []
+    return found
 
 
 def fmt_duration(seconds: float) -> str:
@@ -467,26 +488,6 @@ def _move_aside(log: Path) -> Path | None:
     return files.move_aside(log, log.parent / "previous" / f"{log.stem}.{stamp}.log")
 
 
-def _ccache_env(layout: Layout, *, write: bool) -> tuple[dict[str, str], str]:
-    """PYTORCH_CCACHE / CCACHE_CONFIGPATH for --ccache, with dev_build's ccache settings.
-
-    ``base_dir`` is the release folder: every variant's croot is under it, so paths inside a build
-    folder are hashed relative to the compiler's cwd and variants with the same flags share hits.
-    Returns (environment, one line saying which ccache and where its config is).
-    """
-    from tools import ccache
-
-    tool = ccache.find_ccache()
-    config = layout.root / "ccache" / "ccache.conf"
-    settings = ccache.config_settings(croot=layout.root, cache_dir=ccache.default_cache_dir(),
-                                      stats_log=layout.root / "ccache" / "stats.log")
-    ccache.check_version_for(settings, tool)
-    if write:
-        ccache.write_config(settings, config)
-    env = {"PYTORCH_CCACHE": str(Path(tool.path).absolute()), "CCACHE_CONFIGPATH": str(config)}
-    return env, f"ccache: {tool.path} {tool.version} ({tool.origin}), config {config}"
-
-
 def _print(msg: str = "", *, err: bool = False) -> None:
     """Print one of our lines; paths and names in it may come from the user: no controls."""
     print(strip_controls(msg), file=sys.stderr if err else sys.stdout, flush=True)
@@ -495,6 +496,10 @@ def _print(msg: str = "", *, err: bool = False) -> None:
 def main(argv: Sequence[str]) -> int:
     own, extra = split_extra(argv)
     args = build_parser().parse_args(own)
+    if args.ccache:
+        raise ToolError("--ccache: a release builds without development knobs (a ccache build "
+                        "carries the _dev mark in its build string and is never published); use "
+                        "nox -s dev_build for cached builds")
     check_extra(extra)
 
     from tools.variants import host_platform, matrix
@@ -554,13 +559,9 @@ def main(argv: Sequence[str]) -> int:
     )
     files.ensure_writable_dir(layout.root, "the release folder", "--artifacts")
     files.ensure_writable_dir(layout.output_folder, "the output folder", "--output-folder")
-    ccache_env = None
-    if args.ccache:
-        ccache_env, line = _ccache_env(layout, write=True)
-        lines.append(line)
     for line in lines:
         _print(f"pre-flight: {line}")
-    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
+    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
     from tools import lock
 
     # One release per version folder at a time: two would overwrite each other's state and logs.
@@ -573,7 +574,7 @@ def main(argv: Sequence[str]) -> int:
                     known_failures=args.known_failures, platform=platform, held=held)
 
 
-def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, ccache_env,
+def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths,
                 environ: Mapping[str, str] | None = None) -> None:
     from tools.conda_build import build_argv
     from tools.variants import override_yaml
@@ -588,7 +589,7 @@ def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths, cca
         p.argv = build_argv(conda_build, recipe_dir=recipe_dir, croot=p.croot,
                             variant_files=[*config_paths, p.override],
                             output_folder=layout.output_folder, extra=extra)
-        _env, p.env_set, p.env_removed = release_env(env_base, ccache_env)
+        _env, p.env_set, p.env_removed = release_env(env_base)
 
 
 def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
@@ -598,14 +599,7 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
     )
     notes += [f"a real run would refuse: {p}" for p in problems]
     conda_build = found or args.conda_build or "conda-build"
-    ccache_env = None
-    if args.ccache:
-        try:
-            ccache_env, line = _ccache_env(layout, write=False)
-            notes.append(line)
-        except ToolError as exc:
-            notes.append(f"a real run would refuse: {exc.message}")
-    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths, ccache_env)
+    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
     if args.format == "json":
         for n in notes:
             _print(f"pre-flight: {n}", err=True)
@@ -661,7 +655,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         moved = _move_aside(p.log)
         if moved:
             _print(f"  earlier log moved to {moved}")
-        env, _set, _removed = release_env(os.environ, p.env_set)
+        env, _set, _removed = release_env(os.environ)
         result = run_logged(p.argv, env, p.log, label=f"{i}/{total} {name}",
                             on_start=held.record_child if held is not None else None)
         remaining.pop(0)
@@ -678,6 +672,11 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
                 rec.build = BUILD_FAILED
             rec.verdict, counts, reasons = log_outcome(p.log, known_failures, platform)
             rec.counts, rec.reasons = counts.to_dict(), reasons[:10]
+            marked = dev_marked_packages(p.log)
+            if marked:  # never publish a dev build, however it came about
+                rec.verdict = "fail"
+                rec.reasons = [f"{', '.join(marked)} carries the development mark {DEV_MARK} "
+                               "(built with a development knob): not publishable", *rec.reasons]
             if rec.build == BUILD_FAILED:
                 cause = explain_failure(p.log, PROG)
                 rec.reasons = [f"conda-build exited with status {result.returncode}",
