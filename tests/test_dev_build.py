@@ -181,7 +181,7 @@ def test_plan_of_a_fresh_cuda_build(tmp_path):
     assert "--dirty" in plan.argv
     assert plan.env == {"MAX_JOBS": "6", "CPU_COUNT": "6", "PYTORCH_CCACHE": "/venv/bin/ccache",
                         "CCACHE_CONFIGPATH": str(croot / "ccache.conf"),
-                        "TORCH_CUDA_ARCH_LIST": "8.6", "PYTORCH_SKIP_TESTS": "1"}
+                        "TORCH_CUDA_ARCH_LIST": "8.6", "PYTORCH_TEST_LEVEL": "none"}
     assert plan.env_unset == ["CONDA_PY"] and "CONDA_PY" not in plan.full_env
     assert plan.log_path == tmp_path / "logs" / "dev-20261125-160000-py311-cuda12.8-mkl.log"
     assert plan.ccache_settings["base_dir"] == str(croot)
@@ -394,7 +394,21 @@ def test_dev_build_and_release_hand_conda_build_the_same_scrubbed_environment(tm
     opts = dev_build.parse_args(["--croot", str(tmp_path), "--no-ccache"])
     plan = dev_build.make_plan(opts, facts(tmp_path, environ=base))
     rel_env, rel_changed, rel_removed = release.release_env(base)
-    ours = {k: v for k, v in plan.full_env.items() if k not in ("MAX_JOBS", "CPU_COUNT")}
+    ours = {k: v for k, v in plan.full_env.items()
+            if k not in ("MAX_JOBS", "CPU_COUNT", "PYTORCH_TEST_LEVEL")}
     assert ours == rel_env == {"PATH": "/bin", "HOME": "/h", "PYTHONPATH": "/site"}
     assert sorted(plan.env_unset) == sorted(rel_removed)
     assert plan.env["PYTHONPATH"] == rel_changed["PYTHONPATH"] == "/site"
+
+
+def test_test_level_default_is_smoke_and_no_test_is_none(tmp_path):
+    assert dev_build.parse_args([]).test_level == dev_build.DEFAULT_TEST_LEVEL == "smoke"
+    assert dev_build.parse_args(["--tests", "core"]).test_level == "core"
+    assert dev_build.parse_args(["--no-test"]).test_level == "none"
+    for bad in (["--tests", "all"], ["--tests", "core", "--no-test"]):
+        with pytest.raises(ToolError):
+            dev_build.parse_args(bad)
+    opts = dev_build.parse_args(["--croot", str(tmp_path), "--tests", "core"])
+    plan = dev_build.make_plan(opts, facts(tmp_path))
+    assert plan.env["PYTORCH_TEST_LEVEL"] == "core" and not plan.no_test
+    assert "core (PYTORCH_TEST_LEVEL; release runs core)" in dev_build.plan_text(plan, dry_run=True)

@@ -150,12 +150,12 @@ def test_no_test_skips_suite_and_validation(box, capsys, monkeypatch):
     code, out, _ = run(box, capsys, "--no-test", "--jobs", "3")
     assert code == 0, out
     env = records(box.croot / "work")[0]["env"]
-    assert env["MAX_JOBS"] == "3" and env["CPU_COUNT"] == "3" and env["PYTORCH_SKIP_TESTS"] == "1"
+    assert env["MAX_JOBS"] == env["CPU_COUNT"] == "3" and env["PYTORCH_TEST_LEVEL"] == "none"
     assert env.get("CONDA_PY", "311") == "311"  # conda-build's own value, never the caller's
     assert "py311" in next((box.croot / "linux-64").iterdir()).name
     log = logs(box)[-1].read_text()
     assert "PyTorch test suite skipped" in log and "test session starts" not in log
-    assert "tests:       off (--no-test), not validated" in out
+    assert "tests:       off (--tests none), not validated" in out
 
 
 def test_build_failure_non_zero_and_log_kept(box, capsys, monkeypatch):

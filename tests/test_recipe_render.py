@@ -569,3 +569,47 @@ def test_windows_test_commands_mirror_the_levels():
     assert all("%PYTORCH_TEST_LEVEL%" in c for c in suite)
     assert any("PYTORCH_SKIP_TESTS=1, PyTorch test suite skipped" in c for c in cmds)
     assert any("exit /b 1" in c and "must be none, smoke or core" in c for c in cmds)
+
+
+def test_selection_knob_runs_only_the_selection_and_unset_runs_the_release_suite(tmp_path):
+    """PYTORCH_TEST_SELECTION (dev_test --failed-only) replaces the suite; unset, the release
+    selection runs (the fatal checks run either way)."""
+    commands = render("py311-cpu-mkl").output("pytorch").commands
+    proc, _ = _run_test_script(tmp_path / "sel", commands,
+                               env={"PYTORCH_TEST_SELECTION": str(tmp_path / "sel.json")})
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "sel" / "calls").read_text().splitlines()
+    assert [c for c in calls if "run_selected_tests.py" in c] == [
+        "python ./run_selected_tests.py CI=unset"]
+    assert not [c for c in calls if "run_test.py" in c]
+    assert "the selected tests only" in proc.stdout
+    assert "+ pip check" in proc.stderr.splitlines()
+    proc, suites = _run_test_script(tmp_path / "unset", commands)
+    assert proc.returncode == 0 and suites == [CORE]
+    assert "run_selected_tests.py" not in (tmp_path / "unset" / "calls").read_text()
+
+
+def test_selection_runner_calls_run_test_py_per_file_without_a_shell(tmp_path):
+    """recipe/run_selected_tests.py, run by a real Python, with a fake `python` on PATH."""
+    import json
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s|" "$a"; done >> "{tmp_path}/calls"'
+                    f'\necho >> "{tmp_path}/calls"\nexit 1\n')
+    fake.chmod(0o755)
+    selection = tmp_path / "sel.json"
+    selection.write_text(json.dumps({"files": ["test_nn", "test_jit"], "tests": {
+        "test_nn": ["TestNN::test_a[x-1]", "TestNN::test_b"]}}))
+    proc = subprocess.run([sys.executable, str(R.RECIPE_DIR / "run_selected_tests.py")],
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin",
+                               "PYTORCH_TEST_SELECTION": str(selection)},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0  # like the release suite under `|| true`
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [
+        "./test/run_test.py|--continue-through-error|-i|test_nn|--|-k|"
+        "(TestNN and test_a[x-1]) or (TestNN and test_b)|",
+        "./test/run_test.py|--continue-through-error|-i|test_jit|"]

@@ -30,11 +30,16 @@ from tools import ccache as ccache_mod
 from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, progress, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
+from tools.recipe import RELEASE_TEST_LEVEL, TEST_LEVELS
 from tools.recipe_sections import TEST_KEY, hash_recipe_files
 from tools.text import strip_controls
 
 PROG = "nox -s dev_build --"
 DEFAULT_PYTHON = "3.11"
+# How much of PyTorch's suite a dev build's test phase runs (the recipe knob PYTORCH_TEST_LEVEL):
+# smoke by default, a few core files in minutes, since the release level takes hours and a dev
+# iteration first needs to know the build works; release always runs the release level.
+DEFAULT_TEST_LEVEL = "smoke"
 FINGERPRINT_FILE = "dev_build-fingerprint.json"
 # Per variant: the packages its last dev_build made, from which recipe test section, and the last
 # validated log (dev_test tests those packages; see tools/dev_test.py).
@@ -63,7 +68,7 @@ class Options:
     croot: Path = DEV_DIR
     jobs: int | None = None
     mode: str = "auto"  # auto | reuse | fresh
-    no_test: bool = False
+    test_level: str = DEFAULT_TEST_LEVEL
     dry_run: bool = False
     format: str = "text"
     conda_build: str | None = None
@@ -107,8 +112,14 @@ def parse_args(argv: Sequence[str]) -> Options:
     mode.add_argument("--fresh", action="store_true", help="always build from a fresh work dir")
     mode.add_argument("--reuse", action="store_true",
                       help="reuse the work dir even if the recipe changed")
-    p.add_argument("--no-test", action="store_true",
-                   help="skip PyTorch's test suite (import checks still run; no validation)")
+    tests = p.add_mutually_exclusive_group()
+    tests.add_argument("--tests", choices=TEST_LEVELS, default=DEFAULT_TEST_LEVEL,
+                       metavar="LEVEL",
+                       help=f"how much of PyTorch's suite runs: {', '.join(TEST_LEVELS)} "
+                            f"(default {DEFAULT_TEST_LEVEL}; core is the release level)")
+    tests.add_argument("--no-test", action="store_true",
+                       help="same as --tests none: import checks and pip check only, no "
+                            "validation")
     p.add_argument("--dry-run", action="store_true", help="print the plan; run and write nothing")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="plan format for --dry-run")
@@ -126,7 +137,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     return Options(
         cuda=a.cuda or a.cuda_version is not None, cuda_version=a.cuda_version, arch=a.arch,
         python=a.python, blas=a.blas, croot=a.croot.expanduser().absolute(), jobs=a.jobs,
-        mode="fresh" if a.fresh else "reuse" if a.reuse else "auto", no_test=a.no_test,
+        mode="fresh" if a.fresh else "reuse" if a.reuse else "auto",
+        test_level="none" if a.no_test else a.tests,
         dry_run=a.dry_run, format=a.format, conda_build=a.conda_build, ccache=not a.no_ccache,
         recipe_dir=a.recipe_dir.absolute(), variant_config=a.variant_config.absolute(),
         log_dir=a.log_dir.absolute(), extra=tuple(extra),
@@ -307,12 +319,16 @@ class Plan:
     stats_log: Path | None = None
     lock_path: Path = Path()
     fingerprint_path: Path = Path()
-    no_test: bool = False
+    test_level: str = DEFAULT_TEST_LEVEL
     tests_off_by_extra: bool = False  # conda-build's own --no-test / -b given after "--"
     subdir: str = "linux-64"
     recipe_files: dict[str, str] = field(default_factory=dict, repr=False)
     moved: list[Path] = field(default_factory=list)  # filled by execute: what was moved aside
     recipe_dir: Path = RECIPE_DIR
+
+    @property
+    def no_test(self) -> bool:
+        return self.test_level == "none"
 
     def to_dict(self) -> dict:
         return {
@@ -340,6 +356,7 @@ class Plan:
             "conda_build": {"path": self.conda_build, "found": self.conda_build_found},
             "log_path": str(self.log_path),
             "tests": not (self.no_test or self.tests_off_by_extra),
+            "test_level": self.test_level,
         }
 
 
@@ -371,8 +388,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         settings["CCACHE_CONFIGPATH"] = str(ccache_config)
     if facts.cuda_arch_list:
         settings["TORCH_CUDA_ARCH_LIST"] = facts.cuda_arch_list
-    if opts.no_test:
-        settings["PYTORCH_SKIP_TESTS"] = "1"
+    settings["PYTORCH_TEST_LEVEL"] = opts.test_level
     full_env, changed, removed = conda_build.child_environment(facts.environ, settings)
     argv = conda_build.build_argv(
         facts.conda_build, recipe_dir=opts.recipe_dir, croot=croot,
@@ -388,7 +404,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         conda_build=facts.conda_build, conda_build_found=facts.conda_build_found, argv=argv,
         env=changed, env_unset=removed, full_env=full_env, log_path=log_path, stats_log=stats_log,
         lock_path=croot / LOCK_FILE, fingerprint_path=croot / FINGERPRINT_FILE,
-        no_test=opts.no_test, subdir=facts.subdir, recipe_files=dict(facts.recipe_files),
+        test_level=opts.test_level, subdir=facts.subdir, recipe_files=dict(facts.recipe_files),
         tests_off_by_extra=opts.tests_off_by_extra, recipe_dir=opts.recipe_dir)
 
 
@@ -470,10 +486,12 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
         f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}",
         f"  jobs:        {plan.jobs.count} ({plan.jobs.reason})",
         f"  ccache:      {tool}",
-        "  tests:       " + ("off (--no-test: import checks only, no validation)"
+        "  tests:       " + ("none (import checks and pip check only, no validation)"
                              if plan.no_test else
                              "off (conda-build test phase off after '--', no validation)"
-                             if plan.tests_off_by_extra else "on"),
+                             if plan.tests_off_by_extra else
+                             f"{plan.test_level} (PYTORCH_TEST_LEVEL; release runs "
+                             f"{RELEASE_TEST_LEVEL})"),
         f"  log:         {plan.log_path}",
         "  environment given to conda-build (set or changed):",
         *[f"    {k}={v}" for k, v in plan.env.items()],
@@ -634,7 +652,7 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
         say("  tests:       not validated (build failed)")
         return EXIT_FAIL
     if plan.no_test or plan.tests_off_by_extra:
-        why = "--no-test" if plan.no_test else "conda-build's test phase switched off"
+        why = "--tests none" if plan.no_test else "conda-build's test phase switched off"
         say(f"  tests:       off ({why}), not validated")
         return EXIT_OK
     from tools.validate_logs import log_outcome

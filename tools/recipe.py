@@ -47,11 +47,14 @@ from tools.variants import (
 # The development knobs: exactly these reach build.sh (meta.yaml build/script_env). A package
 # built with any of them set (non-empty) has DEV_MARK at the end of its build string.
 KNOBS = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS",
-         "PYTORCH_SKIP_TESTS", "PYTORCH_TEST_LEVEL")  # fmt: skip
+         "PYTORCH_SKIP_TESTS", "PYTORCH_TEST_LEVEL", "PYTORCH_TEST_SELECTION")  # fmt: skip
 DEV_MARK = "_dev"
 # PYTORCH_TEST_LEVEL: how much of PyTorch's suite the test phase runs; unset is RELEASE_TEST_LEVEL.
 TEST_LEVELS = ("none", "smoke", "core")
 RELEASE_TEST_LEVEL = "core"
+# Runs what the selection file named by PYTORCH_TEST_SELECTION lists (dev_test --failed-only);
+# shipped in the package through meta.yaml's test/files.
+SELECTION_RUNNER = "run_selected_tests.py"
 PKG_HASH_PLACEHOLDER = "1234567"  # what conda-build itself uses before the hash is known
 
 
@@ -566,6 +569,14 @@ def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda
 
     cmds = torch.commands
     suite = [c for c in cmds if "run_test.py" in c]
+    selected = [c for c in cmds if SELECTION_RUNNER in c]
+    if len(selected) != 1 or "PYTORCH_TEST_SELECTION" not in selected[0]:
+        problems.append(f"expected one command that runs {SELECTION_RUNNER} when "
+                        f"PYTORCH_TEST_SELECTION is set, found {selected}")
+    elif os_name != "win" and "|| true" not in selected[0]:
+        problems.append(f"the selection command is not followed by `|| true`: {selected[0]}")
+    if SELECTION_RUNNER not in [str(x) for x in torch.test.get("files") or []]:
+        problems.append(f"test files lack {SELECTION_RUNNER} (PYTORCH_TEST_SELECTION)")
     first_suite = cmds.index(suite[0]) if suite else len(cmds)
     unset_ci = 'set "CI="' if os_name == "win" else "unset CI"
     if unset_ci not in cmds[:first_suite]:
@@ -611,7 +622,7 @@ def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda
             if level_of(c) != RELEASE_TEST_LEVEL:
                 problems.append(f"`{text}` must run at the {RELEASE_TEST_LEVEL} level only: {c}")
 
-    fatal = [c for c in cmds if "run_test.py" not in c]
+    fatal = [c for c in cmds if "run_test.py" not in c and SELECTION_RUNNER not in c]
     if "pip check" not in fatal:
         problems.append("test commands lack `pip check`")
     elif suite and cmds.index("pip check") < cmds.index(suite[-1]):
