@@ -34,6 +34,7 @@ from pathlib import Path
 from tools import conda_build, conda_build_cli, dev_build, files, lock, variants
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
+from tools.recipe import TEST_LEVELS
 from tools.recipe_sections import hash_test_section
 from tools.text import strip_controls
 
@@ -63,6 +64,7 @@ class Options:
     failed_only: bool = False
     from_log: Path | None = None
     repeat: int = 1
+    test_level: str = dev_build.DEFAULT_TEST_LEVEL
     extra: tuple[str, ...] = ()
 
 
@@ -97,6 +99,10 @@ def parse_args(argv: Sequence[str]) -> Options:
                    help="with --failed-only: take the failures from this log instead")
     p.add_argument("--repeat", type=_repeat, default=1, metavar="N",
                    help="run the test phase N times and list the flaky tests")
+    p.add_argument("--tests", choices=TEST_LEVELS, default=dev_build.DEFAULT_TEST_LEVEL,
+                   metavar="LEVEL", help=f"how much of PyTorch's suite runs without "
+                   f"--failed-only: {', '.join(TEST_LEVELS)} (default "
+                   f"{dev_build.DEFAULT_TEST_LEVEL}, as dev_build)")
     dev_build.add_recipe_options(p)
     a = p.parse_args(argv)
     if a.from_log is not None and not a.failed_only:
@@ -108,7 +114,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         conda_build=a.conda_build, recipe_dir=a.recipe_dir.absolute(),
         variant_config=a.variant_config.absolute(), failed_only=a.failed_only,
         from_log=a.from_log.absolute() if a.from_log else None, repeat=a.repeat,
-        extra=tuple(extra))
+        test_level=a.tests, extra=tuple(extra))
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -256,7 +262,7 @@ def _run(opts: Options, variant: variants.Variant, cb: str, package: Path,
     def say(text: str = "") -> None:
         print(strip_controls(text), flush=True)
 
-    settings: dict[str, str] = {}
+    settings: dict[str, str] = {"PYTORCH_TEST_LEVEL": opts.test_level}
     if selection is not None:
         path = opts.croot / SELECTION_FILE
         write_atomic(path, json.dumps(selection.to_dict(), indent=1) + "\n")
