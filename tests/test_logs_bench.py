@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tools import logs
 from tools.cli import ToolError
-from tools.log_bench import generate_log, main, parse_size
+from tools.log_bench import (
+    counts_match,
+    generate_log,
+    generate_phases_log,
+    generate_short_lines_log,
+    main,
+    parse_size,
+)
+from tools.report import render_json
 from tools.validate_logs import validate
 
 
@@ -37,6 +48,21 @@ def test_bench_prints_ratio_and_rss(tmp_path, capsys):
     main(["--size", "2M", "--repeat", "1", "--dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "ratio:" in out and "x grep" in out and "peak RSS:" in out
-    assert "counts found == counts generated: yes" in out
-    main(["--size", "2M", "--repeat", "1", "--dir", str(tmp_path)])
-    assert "reusing" in capsys.readouterr().out
+    for case in ("big", "phases", "short-lines"):
+        assert f"== case {case} ==" in out
+    assert out.count("counts found == counts generated: yes") == 3
+    main(["--size", "2M", "--repeat", "1", "--dir", str(tmp_path), "--case", "phases"])
+    out = capsys.readouterr().out
+    assert "reusing" in out and "== case big ==" not in out
+
+
+def test_phases_and_short_lines_logs_are_parsed_to_the_generated_counts(tmp_path, monkeypatch):
+    """The two shapes of issue 9 (many tiny phases; a test phase of short lines), small."""
+    monkeypatch.setattr(logs, "MAX_PHASES", 5)  # past it, the rest is one merged entry
+    phases = generate_phases_log(tmp_path / "p.log", 1 << 20, every=64 << 10)
+    assert len(phases.packages) == 16
+    short = generate_short_lines_log(tmp_path / "s.log", 1 << 20)
+    for name, truth in (("p.log", phases), ("s.log", short)):
+        report = validate([tmp_path / name])
+        assert report.verdict == "pass", report.logs[0].reasons
+        assert counts_match(json.loads(render_json(report)), truth)

@@ -1,13 +1,23 @@
-"""``nox -s bench -- logs [--size 1G]``: validate_logs' speed and memory on a realistic big log.
+"""``nox -s bench -- logs [--size 1G] [--case ...]``: validate_logs' speed and memory.
 
-Generates (once; reused) a conda-build log of the chosen size under build_artifacts/bench/: per
-package a verbose build phase (CMAKE_VERBOSE_MAKEFILE-style compile lines), then a test phase
-where run_test.py runs test files with ~15k pytest -vv results (a few failures with tracebacks,
-skips, xfails). Then it times ``grep -c -E 'PASSED|FAILED'`` and ``python -m tools.validate_logs``
-on the same file, in this run, alternating, best of N, and prints the ratio and validate_logs'
-peak RSS (from wait4's rusage of that child). It also checks that the counts validate_logs
-found equal the generated ones. Exit 0 when those match and, for a log of 1 GiB or more, the
-targets (<= 2x grep, < 100 MB) are met; else 1.
+Generates (once; reused) conda-build logs of the chosen size under build_artifacts/bench/, one
+per case:
+
+- ``big``: per package a verbose build phase (CMAKE_VERBOSE_MAKEFILE-style compile lines), then a
+  test phase where run_test.py runs test files with ~15k pytest -vv results (a few failures with
+  tracebacks, skips, xfails);
+- ``phases``: many tiny packages, each a short build phase and a tiny test phase (an import
+  check and a pytest run of a few tests), one package per PHASE_EVERY bytes (16k per GiB;
+  parsers that redo work per phase end, or keep kilobytes per phase, show here);
+- ``short-lines``: one test phase that is the whole log, of short lines a test prints (numbers,
+  dots, "ok", ...), with a few pytest results between (parsers that spend Python per line, or
+  split a whole block into a list, show here).
+
+For each it times ``grep -c -E 'PASSED|FAILED'`` and ``python -m tools.validate_logs`` on the
+same file, in this run, alternating, best of N, and prints the ratio and validate_logs' peak RSS
+(from wait4's rusage of that child). It also checks that the counts validate_logs found equal the
+generated ones. Exit 0 when those match and, for a log of 1 GiB or more, every case meets the
+targets (<= 2x grep, < 100 MB); else 1.
 """
 
 from __future__ import annotations
@@ -31,7 +41,9 @@ BENCH_DIR = ARTIFACTS_DIR / "bench"
 TARGET_RATIO = 2.0
 TARGET_RSS_MB = 100.0
 TARGET_SIZE = 1 << 30
-GENERATOR_VERSION = 1  # bump when the generated content changes: old files are regenerated
+GENERATOR_VERSION = 2  # bump when the generated content changes: old files are regenerated
+CASES = ("big", "phases", "short-lines")
+PHASE_EVERY = 64 << 10  # bytes per package in the ``phases`` case
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -63,6 +75,7 @@ class Truth:
     size: int
     version: int = GENERATOR_VERSION
     packages: list[PackageTruth] = field(default_factory=list)
+    case: str = "big"
 
 
 _SOURCES = ["aten/src/ATen/native/cpu/{}.cpp", "torch/csrc/autograd/{}.cpp",
@@ -212,24 +225,133 @@ def generate_log(path: Path, size: int, packages: int = 4, tests_per_phase: int 
     return truth
 
 
-def _load_or_generate(directory: Path, size: int, label: str) -> tuple[Path, Truth]:
-    log = directory / f"bench-{label}.log"
+def _tiny_phase(pkg_file: str, truth: PackageTruth, k: int) -> bytes:
+    name = f"test_{_WORDS[k % len(_WORDS)].lower()}"
+    out = [f"TEST START: {pkg_file}\n", "import: 'torch'\n", "import: 'torch.nn'\n",
+           f"+ python -m pytest -v test/{name}.py\n",
+           "=" * 29 + " test session starts " + "=" * 30 + "\n", "collected 3 items\n\n",
+           f"test/{name}.py::TestImport::test_import PASSED [0.0100s] [ 33%]\n",
+           f"test/{name}.py::TestImport::test_cuda SKIPPED [0.0001s] (no CUDA) [ 66%]\n",
+           f"test/{name}.py::TestImport::test_version PASSED [0.0100s] [100%]\n",
+           f"{'=' * 10} 2 passed, 1 skipped in 0.50s {'=' * 10}\n", f"TEST END: {pkg_file}\n"]
+    truth.passed += 2
+    truth.skipped += 1
+    return "".join(out).encode()
+
+
+def generate_phases_log(path: Path, size: int, every: int = PHASE_EVERY, seed: int = 0) -> Truth:
+    """Many tiny packages: a short build phase and a tiny test phase every ``every`` bytes."""
+    rng = random.Random(seed)
+    truth = Truth(size=size, case="phases")
+    lines = _build_lines(rng, 2000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    written = 0
+    with open(tmp, "wb") as f:
+        k = 0
+        while written + every <= size or k == 0:
+            name = f"pytorch-tiny{k}-2.5.1-py311h{1000 + k}_0"
+            pt = PackageTruth(package=name)
+            test = _tiny_phase(f"/croot/linux-64/{name}.conda", pt, k)
+            head = f"BUILD START: ['{name}.conda']\n".encode()
+            budget, start = every - len(test) - len(head), rng.randrange(len(lines))
+            build = bytearray()
+            while len(build) < budget:
+                build += lines[start % len(lines)]
+                start += 1
+            f.write(head + bytes(build[:max(0, budget)]).rpartition(b"\n")[0] + b"\n" + test)
+            written += every
+            truth.packages.append(pt)
+            k += 1
+    tmp.replace(path)
+    return truth
+
+
+_SHORT = [b".", b"ok", b"1", b"0.25", b"step 3", b"x = 1", b"tensor(0.5000)", b"done", b"..",
+          b"loss: 0.125", b"[1, 2, 3]", b"True", b"-", b"42", b"warming up", b"0"]
+
+
+def generate_short_lines_log(path: Path, size: int, seed: int = 0) -> Truth:
+    """One test phase that is the whole log: short printed lines, a pytest result every ~2 KB."""
+    rng = random.Random(seed)
+    name = "pytorch-2.5.1-cpu_mkl_py311h1000_0"
+    truth = Truth(size=size, case="short-lines")
+    pt = PackageTruth(package=name)
+    truth.packages.append(pt)
+    block = bytearray()
+    results = 0
+    while len(block) < 1 << 16:
+        for _ in range(300):
+            block += rng.choice(_SHORT) + b"\n"
+        block += f"test_prints.py::TestPrints::test_{results} PASSED [0.01s] [ 50%]\n".encode()
+        results += 1
+    head = (f"BUILD START: ['{name}.conda']\nPackaging {name}\nTEST START: /croot/linux-64/"
+            f"{name}.conda\n+ python -m pytest -v -s test/test_prints.py\n"
+            + "=" * 29 + " test session starts " + "=" * 30 + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(head)
+        written, blocks = len(head), 0
+        while written + len(block) <= size or blocks == 0:
+            f.write(block)
+            written += len(block)
+            blocks += 1
+        pt.passed = blocks * results
+        f.write(f"{'=' * 10} {pt.passed} passed in 12.50s {'=' * 10}\n"
+                f"TEST END: /croot/linux-64/{name}.conda\n".encode())
+    tmp.replace(path)
+    return truth
+
+
+GENERATORS = {"big": generate_log, "phases": generate_phases_log,
+              "short-lines": generate_short_lines_log}
+
+
+def _load_or_generate(directory: Path, size: int, label: str,
+                      case: str = "big") -> tuple[Path, Truth]:
+    log = directory / (f"bench-{label}.log" if case == "big" else f"bench-{case}-{label}.log")
     meta = log.with_suffix(".truth.json")
     if log.exists() and meta.exists():
         try:
             data = json.loads(meta.read_text())
-            if data.get("version") == GENERATOR_VERSION and data.get("size") == size:
-                truth = Truth(size=size, packages=[PackageTruth(**p) for p in data["packages"]])
+            if data.get("version") == GENERATOR_VERSION and data.get("size") == size \
+                    and data.get("case", "big") == case:
+                truth = Truth(size=size, case=case,
+                              packages=[PackageTruth(**p) for p in data["packages"]])
                 print(f"reusing {log}")
                 return log, truth
         except (ValueError, KeyError, TypeError):
             pass
     print(f"generating {log} ({size / (1 << 30):.2f} GiB) ...", flush=True)
     t0 = time.perf_counter()
-    truth = generate_log(log, size)
+    truth = GENERATORS[case](log, size)
     meta.write_text(json.dumps(asdict(truth)))
     print(f"generated in {time.perf_counter() - t0:.1f} s")
     return log, truth
+
+
+def counts_match(data: dict, truth: Truth) -> bool:
+    """The report's packages against the generated ones: each package's counts and failing ids;
+    past the parser's MAX_PHASES the merged entry must hold the sum of the rest."""
+    from tools.logs import MAX_PHASES
+
+    found = [pkg for lg in data["logs"] for pkg in lg["packages"]]
+    want = truth.packages
+    if len(want) > MAX_PHASES:
+        rest = want[MAX_PHASES:]
+        merged = PackageTruth(package=f"{len(rest)} more test phases (merged)",
+                              passed=sum(t.passed for t in rest),
+                              failed=sum(t.failed for t in rest),
+                              skipped=sum(t.skipped for t in rest),
+                              xfailed=sum(t.xfailed for t in rest),
+                              failures=[f for t in rest for f in t.failures])
+        want = want[:MAX_PHASES] + [merged]
+    return len(found) == len(want) and all(
+        pkg["counts"]["passed"] == t.passed and pkg["counts"]["failed"] == t.failed
+        and pkg["counts"]["skipped"] == t.skipped and pkg["counts"]["xfailed"] == t.xfailed
+        and {f["test"] for f in pkg["failures"]} == {f.removeprefix("test/") for f in t.failures}
+        for pkg, t in zip(found, want, strict=True))
 
 
 def _timed(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, float]:
@@ -250,8 +372,10 @@ def _timed(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, floa
 
 def main(argv: Sequence[str]) -> int:
     p = ArgumentParser(prog="nox -s bench -- logs",
-                       description="validate_logs vs grep on a generated conda-build log.")
+                       description="validate_logs vs grep on generated conda-build logs.")
     p.add_argument("--size", default="1G", help="log size, e.g. 200M, 1G (default 1G)")
+    p.add_argument("--case", choices=(*CASES, "all"), default="all",
+                   help="which log shape (default: all of them)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each (best counts)")
     p.add_argument("--dir", type=Path, default=BENCH_DIR, help="where the log is generated")
     args = p.parse_args(list(argv))
@@ -261,32 +385,45 @@ def main(argv: Sequence[str]) -> int:
     grep = shutil.which("grep")
     if grep is None:
         raise ToolError("grep is not on PATH; the benchmark's reference needs it", EXIT_USAGE)
-    log, truth = _load_or_generate(args.dir, size, args.size.upper())
+    # Byte-compile tools/ as an installed package is: with PYTHONDONTWRITEBYTECODE set (as in
+    # some CI images) every run would otherwise recompile the sources first.
+    compileall.compile_dir(REPO_ROOT / "tools", quiet=1)
+    cases = CASES if args.case == "all" else (args.case,)
+    results = [_bench_case(case, size, args, grep) for case in cases]
+    if len(results) > 1:
+        print("\nsummary:")
+        for case, (ratio, peak, ok) in zip(cases, results, strict=True):
+            print(f"  {case:12s} {ratio:6.2f}x grep, peak RSS {peak:6.1f} MB, "
+                  f"{'ok' if ok else 'NOT OK'}")
+    return EXIT_OK if all(ok for _, _, ok in results) else EXIT_FAIL
+
+
+def _bench_case(case: str, size: int, args, grep: str) -> tuple[float, float, bool]:
+    """Time one case; return (ratio to grep, peak RSS in MB, whether it passes)."""
+    print(f"\n== case {case} ==")
+    log, truth = _load_or_generate(args.dir, size, args.size.upper(), case)
     report = log.with_suffix(".report.json")
     grep_argv = [grep, "-c", "-E", "PASSED|FAILED", str(log)]
     val_argv = [sys.executable, "-m", "tools.validate_logs", str(log), "--format", "json",
                 "--output", str(report)]
-    # Byte-compile tools/ as an installed package is: with PYTHONDONTWRITEBYTECODE set (as in
-    # some CI images) every run would otherwise recompile the sources first.
-    compileall.compile_dir(REPO_ROOT / "tools", quiet=1)
-    _timed(grep_argv)  # warm the page cache: both read a cached file
-    grep_times, val_times, rss = [], [], []
-    for _ in range(args.repeat):
-        grep_times.append(_timed(grep_argv)[0])
-        wall, code, mb = _timed(val_argv)
-        val_times.append(wall)
-        rss.append(mb)
+    # grep's output goes to a file: GNU grep stops at the first match when its stdout is
+    # /dev/null (it then only needs the exit status), which would time a fraction of the file.
+    grep_out = log.with_suffix(".grep.txt")
+    with open(grep_out, "wb") as out:
+        _timed(grep_argv, stdout=out)  # warm the page cache: both read a cached file
+        grep_times, val_times, rss = [], [], []
+        for _ in range(args.repeat):
+            out.seek(0)
+            grep_times.append(_timed(grep_argv, stdout=out)[0])
+            wall, code, mb = _timed(val_argv)
+            val_times.append(wall)
+            rss.append(mb)
     g, v = min(grep_times), min(val_times)
     ratio = v / g if g > 0 else float("inf")
     peak = max(rss)
 
     data = json.loads(report.read_text())
-    found = [pkg for lg in data["logs"] for pkg in lg["packages"]]
-    counts_ok = len(found) == len(truth.packages) and all(
-        pkg["counts"]["passed"] == t.passed and pkg["counts"]["failed"] == t.failed
-        and pkg["counts"]["skipped"] == t.skipped and pkg["counts"]["xfailed"] == t.xfailed
-        and {f["test"] for f in pkg["failures"]} == {f.removeprefix("test/") for f in t.failures}
-        for pkg, t in zip(found, truth.packages, strict=True))
+    counts_ok = counts_match(data, truth)
     tests = sum(t.passed + t.failed + t.skipped + t.xfailed for t in truth.packages)
     print(f"log: {log} ({log.stat().st_size / (1 << 30):.2f} GiB, {len(truth.packages)} test "
           f"phases, {tests} test results)")
@@ -301,7 +438,7 @@ def main(argv: Sequence[str]) -> int:
           f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}{note}")
     print(f"counts found == counts generated: {'yes' if counts_ok else 'NO'}")
     ok = counts_ok and (not judged or (ratio <= TARGET_RATIO and peak < TARGET_RSS_MB))
-    return EXIT_OK if ok else EXIT_FAIL
+    return ratio, peak, ok
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import re
 import threading
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
 from tools.report import Counts
@@ -146,6 +146,32 @@ _KEYWORDS = [(r, _literals(r.keyword)) for r in RULES]
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
+def _rules_by_literal() -> tuple[re.Pattern[bytes], dict[bytes, tuple[int, ...]]]:
+    """Every keyword literal occurring in a line: searched from each start found plus one, the
+    regex finds the longest literal at every start (longest first); the others starting there
+    are its prefixes. Returns the regex and, per literal, the indexes of the rules that literal
+    or one of its prefixes opens."""
+    lits = sorted({lit for _, ls in _KEYWORDS for lit in ls}, key=lambda x: (-len(x), x))
+    rx = re.compile(b"|".join(re.escape(x) for x in lits))
+    rules = {lit: tuple(i for i, (_, ls) in enumerate(_KEYWORDS)
+                        if any(lit.startswith(x) for x in ls)) for lit in lits}
+    return rx, rules
+
+
+_LITERAL_RE, _RULES_OF = _rules_by_literal()
+
+
+def _rules_in(raw: bytes) -> set[int]:
+    """Indexes of the rules whose keyword occurs in ``raw``."""
+    search = _LITERAL_RE.search
+    found: set[int] = set()
+    m = search(raw)
+    while m is not None:  # from every start, not only non-overlapping matches
+        found.update(_RULES_OF[m.group()])
+        m = search(raw, m.start() + 1)
+    return found
+
+
 def _pattern(rule: Rule) -> re.Pattern[str]:
     rx = _PATTERNS.get(rule.name)
     if rx is None:
@@ -154,6 +180,7 @@ def _pattern(rule: Rule) -> re.Pattern[str]:
 # Rules found by the line-end check in LogParser._lines (the count line and -q progress end in a
 # recognisable way) stay out of the prefilter: their keywords would make it slow.
 _TAIL_RULES = {"pytest.final_counts", "pytest.quiet"}
+_TAIL_RULE_INDEXES = frozenset(i for i, r in enumerate(RULES) if r.name in _TAIL_RULES)
 # One flat alternation of literals (no groups): re factors common prefixes, which keeps it fast.
 # Keywords are therefore plain alternations of (escaped) literals, without groups.
 _PREFILTER = re.compile(b"|".join(sorted({alt.encode() for r in RULES if r.name not in _TAIL_RULES
@@ -173,13 +200,9 @@ def clean_line(raw: bytes) -> str:
     return text.rstrip()
 
 
-_COUNT_FIELDS = tuple(f.name for f in fields(Counts))
-
-
 def _add_counts(into: Counts, other: Counts) -> None:
     """Counts.add without looking its fields up each time (it runs a few times per phase)."""
-    for name in _COUNT_FIELDS:
-        n = getattr(other, name)
+    for name, n in vars(other).items():
         if n:
             setattr(into, name, getattr(into, name) + n)
 
@@ -874,25 +897,26 @@ class LogParser:
             if b" XFAIL " in line:
                 ph.segment.xfailed += 1
                 return
-        if _PREFILTER.search(line) is None and not _may_count(line):
-            return
-        self._line(line)
+        found = _rules_in(line)
+        # as in _dense_window: a line with only the count line's or -q's keywords (" in ", "%]")
+        # is looked at when it ends like them
+        if found and (not found <= _TAIL_RULE_INDEXES or _may_count(line)):
+            self._line(line, found)
 
-    def _line(self, raw: bytes) -> None:
-        text = None
-        for rule, literals in _KEYWORDS:
-            for lit in literals:
-                if lit in raw:
-                    break
-            else:
-                continue
-            if text is None:
-                text = clean_line(raw)
-            m = _pattern(rule).search(text)
-            if m is None:
-                continue
-            self._event(rule, m, text)
+    def _line(self, raw: bytes, found: set[int] | None = None) -> None:
+        """The first rule (in RULES order) whose keyword occurs in the line and whose pattern
+        matches the cleaned line gets it."""
+        if found is None:
+            found = _rules_in(raw)
+        if not found:
             return
+        text = clean_line(raw)
+        for i in sorted(found):
+            rule = _KEYWORDS[i][0]
+            m = _pattern(rule).search(text)
+            if m is not None:
+                self._event(rule, m, text)
+                return
 
     def _event(self, rule: Rule, m: re.Match, text: str) -> None:
         kind = rule.kind
@@ -1100,7 +1124,8 @@ def scan_markers(fd: int, size: int, marker: bytes, workers: int | None = None) 
 
 class _MarkerIndex:
     """The phase markers of a file, found ahead of the parser a span at a time: memory is
-    bounded by MARKER_CAP offsets per thread, however many markers the file holds."""
+    bounded by MARKER_CAP offsets per thread, however many markers the file holds. (Searching
+    the next span while the parser works measured slower on 2 cores: the GIL.)"""
 
     def __init__(self, fd: int, size: int, marker: bytes, workers: int | None) -> None:
         self.fd, self.size, self.marker, self.workers = fd, size, marker, workers
@@ -1120,12 +1145,15 @@ class _MarkerIndex:
             if p >= self.size:
                 return -1
             stop = min(self.size, p + self.span)
-            workers = self.workers or _default_workers(stop - p)
-            self.hits, self.hi = _scan_range(self.fd, p, stop, self.marker, workers, MARKER_CAP)
+            self.hits, self.hi = self._scan(p, stop)
             self.lo = p
             # dense markers: scan less ahead (the other threads' work past a cap is redone)
             self.span = max(MARKER_SPAN >> 5, min(MARKER_SPAN, 2 * (self.hi - p))) \
                 if self.hi < stop else min(MARKER_SPAN, self.span * 2)
+
+    def _scan(self, p: int, stop: int) -> tuple[list[int], int]:
+        workers = self.workers or _default_workers(stop - p)
+        return _scan_range(self.fd, p, stop, self.marker, workers, MARKER_CAP)
 
 
 MARKER_SPAN = 256 << 20  # bytes of a file searched for phase markers ahead of the parser
@@ -1134,16 +1162,16 @@ MARKER_CAP = 1 << 16  # marker offsets one searching thread holds at a time
 
 def _last_newline(fd: int, lo: int, hi: int) -> int:
     """Offset of the last newline in [lo, hi) of the file, or -1; reads backwards from hi."""
-    b = hi
+    b, step = hi, 4096  # the line is usually short: read little first, then more
     while b > lo:
-        a = max(lo, b - SCAN_BLOCK)
+        a = max(lo, b - step)
         chunk = os.pread(fd, b - a, a)
         i = chunk.rfind(b"\n")
         if i >= 0:
             return a + i
         if len(chunk) < b - a:
             return -1
-        b = a
+        b, step = a, min(step * 2, SCAN_BLOCK)
     return -1
 
 
@@ -1158,12 +1186,23 @@ def parse_file(fd: int, name: str, framed: bool = True, block_size: int | None =
     block_size = block_size or LINE_BLOCK
     parser = LogParser(name, framed=framed)
     parser.track_tail = False
-    k = len(_MARKER)
     index = _MarkerIndex(fd, size, _MARKER, workers) if framed else None
+    _read_file(fd, size, parser, index, block_size)
+    parser.result.bytes_read = size
+    parser.tail = bytearray(os.pread(fd, _TAIL, max(0, size - _TAIL)))
+    return parser.close()
+
+
+def _read_file(fd: int, size: int, parser: LogParser, index: _MarkerIndex | None,
+               block_size: int) -> None:
+    k = len(_MARKER)
     pos = 0
     no_newline_before = -1  # a marker whose line is known to start before pos
+    first = min(block_size, 8192)  # a phase is read from a small block up, doubling: a tiny
+    read = first  # phase then costs no full block (past it the parser only skips to a marker)
     while pos < size:
         if index is not None and parser.phase is None and not parser.marker_pending():
+            read = first
             target = index.next(pos - k + 1)  # a marker may straddle pos
             if target < 0:
                 break  # no marker ahead: the rest is build output
@@ -1174,14 +1213,12 @@ def parse_file(fd: int, name: str, framed: bool = True, block_size: int | None =
                     pos = j + 1
                 else:
                     no_newline_before = target
-        chunk = os.pread(fd, block_size, pos)
+        chunk = os.pread(fd, read, pos)
         if not chunk:
             break
         pos += len(chunk)
         parser.feed(chunk)
-    parser.result.bytes_read = size
-    parser.tail = bytearray(os.pread(fd, _TAIL, max(0, size - _TAIL)))
-    return parser.close()
+        read = min(block_size, read * 2)
 
 
 def parse_bytes(data: bytes, name: str = "<bytes>", framed: bool = True) -> LogResult:
