@@ -334,7 +334,73 @@ def test_test_only_uses_the_recipe_stored_in_the_package(env, tmp_path, toy):
     assert f"TEST END: croot/linux-64/{TOY_PKG}\n" in text
     assert "\nAll tests passed\n" in text and "There are currently 1 accumulated." in text
     folder = [p for p in croot.iterdir() if re.fullmatch(r"realcb-toy_\d{13}", p.name)]
-    assert len(folder) == 1 and not any(folder[0].iterdir())  # test env and test_tmp removed
+    assert len(folder) == 1
+    # The build-id folder keeps its test env, test_tmp and the (empty) work dir moved into it;
+    # the flat croot's work/ and test_tmp/ go (test_only_on_dev_croot).
+    kept = sorted(re.sub(r"_placehold.*", "", p.name) for p in folder[0].iterdir())
+    assert kept == ["_test_env", "test_tmp", "work"] and not any((folder[0] / "work").iterdir())
+    assert not (croot / "work").exists() and not (croot / "test_tmp").exists()
+    assert "Renaming work directory" not in text  # the moved work/ was empty
+
+
+def dev_croot(env, tmp_path, toy):
+    """The croot dev_build leaves: flat, with a full work/ (--dirty --no-remove-work-dir)."""
+    croot = tmp_path / "croot"
+    out = run(["--croot", croot, "--no-build-id", "--dirty", "--no-remove-work-dir"], env,
+              tmp_path, toy)
+    assert out.returncode == 0, out.stdout
+    assert (croot / "work" / "hello.c").is_file()
+    return croot
+
+
+def run_test_only(croot, env, cwd, *flags):
+    return subprocess.run([str(STANDIN), "--test", str(croot / "linux-64" / TOY_PKG), "--croot",
+                           str(croot), *flags], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=60)
+
+
+def test_test_only_on_a_dev_croot_moves_work_into_a_new_build_id_folder(env, tmp_path, toy):
+    """test_only_on_dev_croot: the dev work dir leaves <croot>/work for <name>_<id>/work, and the
+    croot's (empty) work/ is what gets renamed to <name>_<id>/work_moved_<dist>_<subdir>."""
+    croot = dev_croot(env, tmp_path, toy)
+    out = run_test_only(croot, env, tmp_path)
+    assert out.returncode == 0, out.stdout
+    folder = [p for p in croot.iterdir() if re.fullmatch(r"realcb-toy_\d{13}", p.name)]
+    assert len(folder) == 1
+    moved = folder[0] / f"work_moved_{TOY_PKG[:-6]}_linux-64"
+    assert (folder[0] / "work" / "hello.c").is_file() and moved.is_dir()
+    assert not any(moved.iterdir())
+    assert not (croot / "work").exists() and not (croot / "test_tmp").exists()
+    # config.clean() of the flat croot's Config also takes its test prefix: here (same path) the
+    # one the dev build made (the recorded one stayed: it was padded for another croot path).
+    assert not [p for p in croot.iterdir() if p.name.startswith("_test_env")]
+    text = out.stdout
+    assert f"Renaming work directory '{croot / 'work'}' to '{moved}'\n" in text
+    assert text.index("Renaming work directory") < text.index("UserWarning")
+    assert "--dirty flag and --keep-old-work not specified." in text
+    assert "There are currently 1 accumulated." in text
+
+
+def test_test_only_dirty_no_remove_keeps_the_dev_work_dir(env, tmp_path, toy):
+    croot = dev_croot(env, tmp_path, toy)
+    out = run_test_only(croot, env, tmp_path, "--no-build-id", "--dirty", "--no-remove-work-dir")
+    assert out.returncode == 0, out.stdout
+    assert (croot / "work" / "hello.c").is_file()
+    assert not [p for p in croot.iterdir() if re.search(r"\d{13}|work_moved", p.name)]
+    text = out.stdout
+    assert "WARNING: Not moving work directory after build." in text
+    assert f"Leaving build/test directories:\n  Work:\n {croot / 'work'} \n" in text
+    assert "Renaming work directory" not in text and "Removing build/test folder" not in text
+
+
+@pytest.mark.parametrize("flags", [["--no-build-id"], ["--no-build-id", "--no-remove-work-dir"],
+                                   ["--dirty"], ["--dirty", "--no-remove-work-dir"]])
+def test_test_only_unmeasured_combinations_are_refused(env, tmp_path, toy, flags):
+    croot = dev_croot(env, tmp_path, toy)
+    before = tree(croot)
+    out = run_test_only(croot, env, tmp_path, *flags)
+    assert out.returncode == 2 and "was not measured" in out.stdout
+    assert tree(croot) == before
 
 
 def test_failing_test_command_moves_package_to_broken(env, tmp_path, toy):
@@ -362,8 +428,8 @@ def test_repo_recipe_names_and_markers(env, tmp_path, override):
     assert out.returncode == 0, out.stdout
     pkgs = sorted(p.name for p in (croot / "linux-64").iterdir())
     assert [re.sub(r"_h[0-9a-f]{7}_", "_h<hash>_", p) for p in pkgs] == [
-        "pytorch-2.13.0-cpu_mkl_py311_h<hash>_0.conda",
-        "pytorch-cpu-2.13.0-cpu_mkl_py311_h<hash>_0.conda"]
+        "pytorch-2.13.0-cpu_mkl_py311_h<hash>_100.conda",
+        "pytorch-cpu-2.13.0-cpu_mkl_py311_h<hash>_100.conda"]
     assert not [p for p in croot.iterdir() if re.fullmatch(r"pytorch_\d{13}", p.name)]
     text = out.stdout
     for marker in ("BUILD START: [", "source tree in: ", "export PREFIX=", "export SRC_DIR=",

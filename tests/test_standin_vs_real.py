@@ -12,12 +12,17 @@ previous one left (the ``.meta`` "croot before" lists). Per case:
 3. the build root's files (two levels deep, as the ``.meta`` lists are) equal "croot after",
    channel index files aside.
 
+The two ``--test`` cases recorded on a dev_build croot (tests/fixtures/conda_build/
+test_only_on_dev_croot*.{log,meta}) are replayed on a croot the stand-in builds the way dev_build
+does, and compared the same way, with the whole croot listed (as those ``.meta`` lists are).
+
 Skipped when the corpus is absent (a clone of the repository alone does not have it).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import shutil
@@ -33,6 +38,7 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "con
 LOGS, RECIPES = CORPUS / "logs", CORPUS / "recipes"
 STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
 REALCB_TOY = REPO_ROOT / "tests" / "fixtures" / "standin" / "realcb-toy"
+DEV_LOGS = REPO_ROOT / "tests" / "fixtures" / "conda_build"
 pytestmark = pytest.mark.skipif(not (LOGS / "toy_01_first.meta").is_file(),
                                 reason=f"no conda-build corpus at {CORPUS}")
 
@@ -46,6 +52,8 @@ SEQUENCE = [
     "toy_14_passthrough_probe",
 ]
 TEST_ONLY = "toy_15_test_only"
+# conda-build --test <package> on the croot a dev_build left (recorded apart from the corpus).
+DEV_CASES = ["test_only_on_dev_croot", "test_only_on_dev_croot_dirty"]
 
 # conda-build's markers: (regex on a line of stdout+stderr, the behaviour it pins, whether the
 # corpus shows it). Each line matching one of them is compared, in order, after normalisation.
@@ -101,13 +109,18 @@ TEST_OUTPUT = [
 ]
 _MARKER_RE = re.compile("|".join(f"(?:{m})" for m, _, _ in MARKERS))
 _OUTPUT_RE = re.compile("|".join(f"(?:{m})" for m in TEST_OUTPUT))
-INDEX_FILES = re.compile(r"(^|/)(channeldata\.json|index\.html|[\w]*repodata[\w]*\.json|\.cache)$")
+INDEX_FILES = re.compile(
+    r"(^|/)(channeldata\.json|index\.html|[\w]*repodata[\w]*\.json|\.cache)(/|$)")
 
 
 # --------------------------------------------------------------------------- the corpus
 
+def case_file(case: str, ext: str) -> Path:
+    return (DEV_LOGS if case in DEV_CASES else LOGS) / f"{case}.{ext}"
+
+
 def read_meta(case: str) -> dict:
-    text = (LOGS / f"{case}.meta").read_text()
+    text = case_file(case, "meta").read_text()
     env_line = re.search(r"^# env: ?(.*)$", text, re.M).group(1).strip()
     env = dict(x.split("=", 1) for x in env_line.split()) if "=" in env_line else {}
     argv = re.search(r"^# argv: (.*)$", text, re.M).group(1).split()[1:]
@@ -146,7 +159,7 @@ def normaliser(base: str, root: str, home: str, caller_path: str, case_env: dict
         line = re.sub(r"\S*/site-packages/conda_build/", "<SITE>/conda_build/", line)
         for old, new in pairs:
             line = line.replace(old, new)
-        line = re.sub(r"(_h_env|_test_env)(?:_placehold)*(?:_[a-z]*)?", r"\1<PAD>", line)
+        line = re.sub(r"(_h_env|_test_env)(?:_placehold)+(?:_[a-z]*)?", r"\1<PAD>", line)
         line = re.sub(r"_\d{13}\b", "_<ID>", line)
         line = re.sub(r"[^\s(']*/tmp\w+/info/recipe", "<TMP>/info/recipe", line)
         line = re.sub(r"\(content: [\d.]+\)", "(content: <T>)", line)
@@ -301,3 +314,106 @@ def test_every_marker_is_in_the_corpus_unless_marked():
     for pattern, what, in_corpus in MARKERS:
         found = re.search(pattern, text, re.M) is not None
         assert found == in_corpus, (pattern, what)
+
+
+# --------------------------------------------------------------------------- --test on a dev croot
+
+def listing_all(croot: Path) -> list[str]:
+    """Every path under the croot, as the test_only_on_dev_croot ``.meta`` lists are."""
+    return sorted(["."] + [f"./{p.relative_to(croot)}" for p in croot.rglob("*")])
+
+
+def dev_path_shift(meta: dict) -> int:
+    """How many characters longer the path was where the recorded dev croot was built.
+
+    conda-build pads a test prefix to 253 characters (config.py test_prefix). The dev build's
+    ``_test_env_placehold...`` in "croot before" is shorter than the one the --test run made for
+    the same croot (the second top-level one of the --dirty case; the one in the new build-id
+    folder, counted from the croot, of the other): the recorded croot was built elsewhere and
+    moved. That is also why config.clean() did not take it (it removes the test prefix of the
+    croot's own path). The replay builds at a path that much longer and renames it.
+    """
+    env_re = re.compile(r"\./(?:(\w+_\d{13})/)?(_test_env[_a-z]*)")
+    (dev,) = [m.group(2) for p in meta["before"] if (m := env_re.fullmatch(p))]
+    new = [m for p in meta["after"] if (m := env_re.fullmatch(p)) and p not in meta["before"]]
+    assert len(new) == 1
+    from_croot = len(new[0].group(2)) + (len(new[0].group(1)) + 1 if new[0].group(1) else 0)
+    assert from_croot > len(dev)
+    return from_croot - len(dev)
+
+
+def dev_override(croot: Path) -> Path:
+    """dev_build's ``-m`` override for py311-cpu-mkl (the variant of the recorded package)."""
+    path = croot / "variant.yaml"
+    path.write_text("# variant: py311-cpu-mkl\npython:\n  - 3.11\nblas_impl:\n  - mkl\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def dev_replay(tmp_path_factory):
+    """Per case: build the dev croot with the stand-in as dev_build runs conda-build, then the
+    recorded ``--test`` command on it (the fixture's package is a real zstd .conda the stand-in
+    cannot read, so the replay tests the stand-in's own package of the same name)."""
+    if not (RECIPES / "toydev" / "meta.yaml").is_file():
+        pytest.skip(f"no toydev recipe in {RECIPES}")
+    facts = real_facts()
+    tmp = tmp_path_factory.mktemp("dev")
+    (tmp / "home").mkdir()
+    shutil.copytree(RECIPES / "toydev", tmp / "toydev")
+    for p in (tmp / "toydev").rglob("*"):
+        p.chmod(p.stat().st_mode | 0o200)
+    results = {}
+    for case in DEV_CASES:
+        meta = read_meta(case)
+        argv = rewrite(meta["argv"], facts["base"], tmp)
+        croot = Path(argv[argv.index("--croot") + 1])
+        built = croot.with_name(croot.name + "x" * dev_path_shift(meta))
+        built.mkdir()
+        (built / "dev_build-fingerprint.json").write_text(json.dumps({}))  # dev_build's own file
+        rc, out = run_standin([str(tmp / "toydev"), "--croot", str(built), "-m",
+                               str(tmp / "toydev" / "variants.yaml"), "-m",
+                               str(dev_override(built)), "--no-build-id", "--dirty",
+                               "--no-remove-work-dir", "--override-channels", "-c",
+                               (tmp / "emptychannel").as_uri()], base_env(tmp), tmp)
+        assert rc == 0, out
+        built.rename(croot)
+        # The log's "TEST START: c1/linux-64/..." (build.py test() prints the package as given)
+        # shows the recorded run got the package relative to the base; its argv was made absolute.
+        package = argv.index("--test") + 1
+        argv[package] = os.path.relpath(argv[package], tmp)
+        before = listing_all(croot)
+        rc, out = run_standin(argv, base_env(tmp), tmp)
+        results[case] = {"rc": rc, "out": out, "env": meta["env"], "before": before,
+                         "croot": listing_all(croot)}
+    return tmp, facts, results
+
+
+@pytest.mark.parametrize("case", DEV_CASES)
+def test_dev_croot_exit_status_matches(dev_replay, case):
+    _, _, results = dev_replay
+    assert results[case]["rc"] == read_meta(case)["rc"], results[case]["out"][-3000:]
+
+
+@pytest.mark.parametrize("case", DEV_CASES)
+def test_dev_croot_markers_match(dev_replay, case):
+    tmp, facts, results = dev_replay
+    real_norm, our_norm = norms(tmp, facts, results[case]["env"])
+    real_markers, real_output = sequences(case_file(case, "log").read_text(), real_norm)
+    our_markers, our_output = sequences(results[case]["out"], our_norm)
+    assert len(real_markers) > 20
+    assert our_markers == real_markers, diff(real_markers, our_markers)
+    assert our_output == real_output, diff(real_output, our_output)
+
+
+@pytest.mark.parametrize("case", DEV_CASES)
+def test_dev_croot_before_and_after_match(dev_replay, case):
+    """Whole croot lists, channel index files aside; build ids and placeholder lengths normalised
+    (duplicates kept: the --dirty case ends with two test envs in the croot)."""
+    tmp, facts, results = dev_replay
+    meta = read_meta(case)
+    real_norm, our_norm = norms(tmp, facts, results[case]["env"])
+    for title, real, ours in (("before", meta["before"], results[case]["before"]),
+                              ("after", meta["after"], results[case]["croot"])):
+        real = sorted(real_norm(p) for p in real if not INDEX_FILES.search(p))
+        ours = sorted(our_norm(p) for p in ours if not INDEX_FILES.search(p))
+        assert ours == real, f"croot {title}:\n" + diff(real, ours)
