@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ PROG = "nox -s dev_test --"
 SELECTION_KNOB = "PYTORCH_TEST_SELECTION"
 SELECTION_FILE = "dev_test-selection.json"
 MAX_REPEAT = 50
+_CRASH_IN_FILE_RE = re.compile(r" in ([\w/.-]+) \d+/\d+$")  # validate_logs' crash descriptions
 # conda-build arguments after "--" that dev_test decides itself, on top of those no session allows.
 _REFUSED = {
     **conda_build_cli.ALWAYS_REFUSED,
@@ -199,7 +201,13 @@ def failing_ids(log: Path) -> tuple[str, list[str]]:
     failed = [f.test for _log, pkg in report.packages() for f in pkg.failures
               if f.outcome in ("failed", "error", "crashed", "flaky")]
     for _log, pkg in report.packages():
-        failed += [c for c in pkg.crashes if c not in failed]  # crashed files run whole
+        # A crash no test id was found for ("SIGSEGV in test_jit 1/1"): run that file whole.
+        files_ = {split_test_id(t)[0] for t in failed}
+        for crash in pkg.crashes:
+            m = _CRASH_IN_FILE_RE.search(crash)
+            if m and m.group(1) not in files_:
+                failed.append(m.group(1))
+                files_.add(m.group(1))
     return report.verdict, list(dict.fromkeys(failed))
 
 
