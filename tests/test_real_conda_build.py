@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import dev_build
+from tools import dev_build, dev_test
 from tools.cli import run_main
 from tools.paths import REPO_ROOT
 
@@ -191,6 +191,45 @@ def test_dev_build_fresh_reuse_then_patch_edit(box, capsys):
     assert _marker(box, old_work) == "2"  # run 2's work dir, intact
     assert "status: patched\n" in (old_work / "NOTES.txt").read_text()
     assert str(old_work) in summary, summary
+
+
+# --------------------------------------------------------------------------- dev_test
+
+def _dev_test(box, capsys, label: str, *extra: str) -> tuple[int, str]:
+    args = ["--recipe-dir", str(box.recipe), "--variant-config", str(box.variants),
+            "--croot", str(box.croot), "--log-dir", str(box.logs),
+            "--conda-build", box.conda_build, *extra, *_conda_build_extra()]
+    code = run_main(dev_test.PROG, dev_test.main, args)
+    out, err = capsys.readouterr()
+    head = "=" * 30 + " dev_test summary "
+    summary = out[out.index(head):] if head in out else "(no summary)\n" + out[-4000:] + err
+    with capsys.disabled():
+        print(f"\n--- dev_test run {label}: exit {code}\n{summary.rstrip()}", flush=True)
+    return code, out + err
+
+
+def test_dev_test_fails_one_test_then_passes_it(box, capsys, monkeypatch):
+    """dev_build once (one test fails), then dev_test --failed-only until green: only the failed
+    test runs, from the package dev_build made, and dev_build's work dir survives."""
+    monkeypatch.setenv("REALCB_BREAK_UNITS", "1")  # the test phase sees the caller's environment
+    code, out, summary = _dev_build(box, capsys, "1 (one test fails)")
+    assert code == 1 and _summary_field(summary, "tests").startswith("FAIL"), summary
+    work = box.croot / "work"
+    assert _marker(box, work) == "1"
+
+    code, out = _dev_test(box, capsys, "1 (still broken)", "--failed-only")
+    assert code == 1, out
+    assert "still failing: 1 (test_realcb.py::TestDemo::test_units)" in out
+    assert "REALCB selection" in out and "test_runs PASSED" not in out.split("REALCB selection")[1]
+
+    monkeypatch.delenv("REALCB_BREAK_UNITS")
+    code, out = _dev_test(box, capsys, "2 (fixed)", "--failed-only")
+    assert code == 0, out
+    assert "fixed: 1 (test_realcb.py::TestDemo::test_units)" in out
+    assert _marker(box, work) == "1"  # conda-build --test left dev_build's work dir in place
+    code, out, summary = _dev_build(box, capsys, "2 (after dev_test: reused)")
+    _check_passed(code, out, summary)
+    assert _summary_field(summary, "work dir").startswith("reused"), summary
 
 
 # --------------------------------------------------------------------------- release

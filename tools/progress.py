@@ -41,7 +41,7 @@ def fmt_seconds(seconds: float) -> str:
 @dataclass
 class Progress:
     start: float = field(default_factory=time.monotonic)
-    phase: str = "start"
+    phase: str = "startup"  # before conda-build prints its first line
     phase_started: float = 0.0
     times: dict[str, float] = field(default_factory=dict)
     ninja: tuple[int, int] | None = None
@@ -130,7 +130,7 @@ class Progress:
         now = time.monotonic() if now is None else now
         times = dict(self.times)
         times[self.phase] = times.get(self.phase, 0.0) + now - self.phase_started
-        order = ["start", *(p for p, _ in PHASES)]
+        order = ["startup", *(p for p, _ in PHASES)]
         return {p: times[p] for p in order if times.get(p, 0.0) > 0}
 
 
