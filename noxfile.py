@@ -4,8 +4,9 @@
 # ///
 """Nox sessions of the PyTorch conda feedstock: thin wrappers around ``tools/``.
 
-The task sessions (validate_logs, dev_build, dev_test, release, bench) run inside nox's own process so that
-their exit status is the tool's documented one (0 ok, 1 failed, 2 unusable input, 130 interrupted).
+The task sessions (validate_logs, dev_build, dev_test, release, bench) run inside nox's own process
+so that their exit status is the tool's documented one (0 ok, 1 failed, 2 unusable input, 130
+interrupted).
 nox installs what they import from the script block above on first use.
 """
 
