@@ -159,9 +159,10 @@ class CacheStats:
         return self.hits / self.calls if self.calls else None
 
     def describe(self) -> str:
-        if not self.calls:
+        rate = self.hit_rate
+        if rate is None:
             return "no cacheable compiler calls went through ccache"
-        return f"{100 * self.hit_rate:.1f}% ({self.hits} hits, {self.misses} misses)"
+        return f"{100 * rate:.1f}% ({self.hits} hits, {self.misses} misses)"
 
 
 def stats_from_counters(counters: Mapping[str, int]) -> CacheStats:

@@ -113,8 +113,8 @@ def run_main(prog: str, main: Callable[[Sequence[str]], int], argv: Sequence[str
         _error(f"{prog}: error: {exc.message}")
         return exc.exit_code
     except SystemExit as exc:  # --help and --version exit through argparse
-        code = exc.code
-        code = code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+        raw = exc.code
+        code = raw if isinstance(raw, int) else (EXIT_OK if raw is None else EXIT_USAGE)
         try:
             flush_stdout()
         except ToolError as err:

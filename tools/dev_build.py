@@ -195,7 +195,8 @@ def choose_variant(all_variants: Sequence[variants.Variant], *, python: str, cud
         raise ToolError(f"no variant for python {python}; choose --python from: "
                         f"{', '.join(pythons)}", EXIT_USAGE)
     if cuda:
-        cudas = sorted({v.cuda_version for v in found if v.is_cuda}, key=_version_key)
+        cudas = sorted({v.cuda_version for v in found if v.is_cuda and v.cuda_version},
+                       key=_version_key)
         if not cudas:
             raise ToolError(f"the matrix has no CUDA variant for python {python}", EXIT_USAGE)
         wanted = cuda_version or cudas[-1]
@@ -660,8 +661,8 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     verdict, counts, reasons = log_outcome(plan.log_path)
     if packages:
         write_packages_record(plan.croot, plan.variant.name, {"validated_log": str(plan.log_path)})
-    counts = counts.to_dict()
-    shown = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
+    numbers = counts.to_dict()
+    shown = ", ".join(f"{numbers.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
     say(f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
         f"{plan.log_path}")
     for reason in reasons:

@@ -119,8 +119,8 @@ class Progress:
                 part += f", {rate * 60:.0f}/min, ETA {fmt_seconds((total - done) / rate)}"
             parts.append(part)
         if self.tests_started and self.phase == "test":
-            total = f"/{self.tests_total}" if self.tests_total else ""
-            parts.append(f"test files {len(self.tests_started)}{total}, "
+            of = f"/{self.tests_total}" if self.tests_total else ""
+            parts.append(f"test files {len(self.tests_started)}{of}, "
                          f"now {self.tests_current}")
         parts.append(f"total {fmt_seconds(now - self.start)}")
         return " | ".join(parts)

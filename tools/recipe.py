@@ -638,9 +638,9 @@ def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda
         "'BLAS_INFO=open'": blas == "openblas",
     }
     for text, wanted in asserts.items():
-        found = any(f"assert {text}" in c for c in fatal)
-        if found != wanted:
-            problems.append(f"assert {text}: present={found}, expected {wanted}")
+        has_assert = any(f"assert {text}" in c for c in fatal)
+        if has_assert != wanted:
+            problems.append(f"assert {text}: present={has_assert}, expected {wanted}")
     if not cuda and not any("assert not torch.backends.cuda.is_built()" in c for c in fatal):
         problems.append("non-CUDA variant does not assert that CUDA is not built")
     if f"__version__.split('+')[0] == '{version}'" not in " ".join(fatal):
@@ -828,7 +828,8 @@ def _jinja_uses(text: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
     tree = _JINJA.parse(text)
     names = list(tree.find_all(jinja2.nodes.Name))
     stored = {n.name for n in names if n.ctx in ("store", "param")}
-    uses = [(n.lineno, n.name, ()) for n in names if n.ctx == "load" and n.name not in stored]
+    uses: list[tuple[int, str, tuple[str, ...]]] = [
+        (n.lineno, n.name, ()) for n in names if n.ctx == "load" and n.name not in stored]
     for call in tree.find_all(jinja2.nodes.Call):
         func = call.node
         if not (isinstance(func, jinja2.nodes.Name) and func.name in ("compiler", "stdlib")):

@@ -51,6 +51,7 @@ from tools.release_state import (
 )
 from tools.text import strip_controls
 from tools.validate_logs import log_outcome
+from tools.variants import Variant
 
 PROG = "nox -s release --"
 
@@ -226,7 +227,7 @@ class Layout:
 
 @dataclass
 class VariantPlan:
-    variant: object
+    variant: Variant
     action: str  # "build" or "skip"
     reason: str
     argv: list[str] = field(default_factory=list)
@@ -651,6 +652,7 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         _print(progress_line(i, total, name, time.monotonic() - start,
                              estimate_left(durations, remaining)) + f"  ({p.reason})")
         attempted.add(name)
+        assert p.log is not None and p.override is not None  # filled by _fill_plans
         write_override([p.variant], p.override)
         moved = _move_aside(p.log)
         if moved:

@@ -293,7 +293,7 @@ def combine_specs(
         for group in _zip_groups(spec, source):
             if group not in groups:
                 groups.append(group)
-    owner = {}
+    owner: dict[str, tuple[str, ...]] = {}
     for group in groups:
         for key in group:
             if key in owner and owner[key] != group:
