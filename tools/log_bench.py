@@ -30,7 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -304,8 +304,8 @@ def generate_short_lines_log(path: Path, size: int, seed: int = 0) -> Truth:
     return truth
 
 
-GENERATORS = {"big": generate_log, "phases": generate_phases_log,
-              "short-lines": generate_short_lines_log}
+GENERATORS: dict[str, Callable[[Path, int], Truth]] = {
+    "big": generate_log, "phases": generate_phases_log, "short-lines": generate_short_lines_log}
 
 
 def _load_or_generate(directory: Path, size: int, label: str,

@@ -859,26 +859,30 @@ class LogParser:
         others.append((len(lines), b""))  # sentinel: the passes after the last other line
         idle = 0
         prev = -1
+        ph = self.phase
+        assert ph is not None
         for k, line in others:
             if k - prev > 1:
-                self.phase.segment.passed += k - prev - 1
-                self.phase.results_since_exec = True
+                ph.segment.passed += k - prev - 1
+                ph.results_since_exec = True
             prev = k
             if k == len(lines):
                 break
             if b"::" in line and b"FAILED" not in line:
                 if b" SKIPPED" in line:
-                    self.phase.segment.skipped += 1
+                    ph.segment.skipped += 1
                     continue
                 if b" XFAIL " in line:
-                    self.phase.segment.xfailed += 1
+                    ph.segment.xfailed += 1
                     continue
             if prefilter(line) is None and not _may_count(line):
                 idle += 1
                 continue
             self._line(line)
-            if self.phase is None:  # the phase ended: the rest is build output again
-                return pos + sum(len(x) + 1 for x in lines[:k + 1])
+            if self.phase is not ph:  # a TEST START inside the phase begins another one
+                if self.phase is None:  # the phase ended: the rest is build output again
+                    return pos + sum(len(x) + 1 for x in lines[:k + 1])
+                ph = self.phase
         if idle * 4 > len(lines) * 3:
             self._dense = False  # few lines matter: look only at those
         return end
@@ -886,6 +890,7 @@ class LogParser:
     def _phase_one(self, line: bytes) -> None:
         """What _dense_window does with one line."""
         ph = self.phase
+        assert ph is not None
         if b" PASSED" in line:
             ph.segment.passed += 1
             ph.results_since_exec = True
@@ -965,6 +970,7 @@ class LogParser:
             self._overflow_state = PhaseState("", self.budget)  # its bounded helpers, into o
             self._overflow_state.r = o
         state = self._overflow_state
+        assert state is not None
         self._merged += 1
         _add_counts(o.counts, r.counts)
         o.count_lines += r.count_lines
