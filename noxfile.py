@@ -49,9 +49,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint Python with ruff, shell scripts with shellcheck, workflows with actionlint."""
+    """Lint: ruff, mypy over tools/, shellcheck, actionlint on the workflows."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
+    session.run("mypy")  # files and settings: [tool.mypy] in pyproject.toml
     scripts = [s for s in SHELL_SCRIPTS if (ROOT / s).exists()]
     if scripts:
         session.run("shellcheck", *scripts)

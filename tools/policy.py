@@ -86,7 +86,7 @@ class KnownFailure:
         return self.expires is not None and self.expires < today
 
     def to_dict(self) -> dict:
-        data = {"test": self.test, "reason": self.reason}
+        data: dict[str, object] = {"test": self.test, "reason": self.reason}
         if self.variant or self.platform:
             data["when"] = {k: v for k, v in (("variant", self.variant),
                                               ("platform", self.platform)) if v}
@@ -389,7 +389,8 @@ class _RegexParser:
 def _parse_glob(pattern: str):
     """fnmatch's language: ``*`` (anything), ``?`` (one character), ``[seq]``, ``[!seq]``; as
     ``fnmatch.fnmatchcase`` reads it (a ``[`` without its ``]`` is literal, backslash too)."""
-    items, i, n = [], 0, len(pattern)
+    items: list[tuple] = []  # (kind, value, ...) nodes of the pattern, as _parse_regex makes
+    i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
         i += 1
