@@ -1,7 +1,6 @@
 """The streaming parser: framing, count semantics, noise, bounded memory, and no input crashes it.
 
-Log lines follow ../shared/reference/pytorch-test-output.md and ../shared/reference/conda-build.md
-("What the log shows").
+Log lines follow docs/FACTS.md ("PyTorch's test output", "Command line and log").
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 shape, and each test is counted once. Every log goes through the file path (parse_file), the
 stream path (.gz, stdin, zip members: parse_stream) and must give the same result on both.
 
-Log lines follow ../shared/reference/pytorch-test-output.md and ../shared/reference/conda-build.md
-("What the log shows").
+Log lines follow docs/FACTS.md ("PyTorch's test output", "Command line and log").
 """
 
 from __future__ import annotations
