@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import ccache as ccache_mod
-from tools import conda_build, conda_build_cli, cuda_arch, files, jobs, lock, progress, variants
+from tools import conda_build, conda_build_cli, cuda_arch, jobs, lock, progress, variants
+from tools import files as fileops  # `files` is the recipe-files parameter below
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.recipe import RELEASE_TEST_LEVEL, TEST_LEVELS
@@ -522,11 +523,11 @@ def move_reused_aside(plan: Plan) -> list[Path]:
         if plan.fingerprint_path.exists():  # describes no work dir any more
             plan.fingerprint_path.unlink()
         return []
-    plan.move_aside_to = folder = files.free_name(plan.move_aside_to)  # one folder per build
-    moved = [files.move_aside(plan.croot / name, folder / name)
+    plan.move_aside_to = folder = fileops.free_name(plan.move_aside_to)  # one folder per build
+    moved = [fileops.move_aside(plan.croot / name, folder / name)
              for name in plan.move_aside_names if (plan.croot / name).exists()]
     if plan.fingerprint_path.exists():  # the record belongs to the work dir it describes
-        files.move_aside(plan.fingerprint_path, folder / plan.fingerprint_path.name)
+        fileops.move_aside(plan.fingerprint_path, folder / plan.fingerprint_path.name)
     return moved
 
 
@@ -681,8 +682,8 @@ def main(argv: Sequence[str]) -> int:
             print(strip_controls(plan_text(plan, dry_run=True)))
         return EXIT_OK
     conda_build.find_conda_build(opts.conda_build)  # refuse before anything is written
-    files.ensure_writable_dir(opts.croot, "the croot", "--croot")
-    files.ensure_writable_dir(opts.log_dir, "the log folder", "--log-dir")
+    fileops.ensure_writable_dir(opts.croot, "the croot", "--croot")
+    fileops.ensure_writable_dir(opts.log_dir, "the log folder", "--log-dir")
     with lock.acquire(opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--",
                                                                   *argv])) as held:
         if held.message:
