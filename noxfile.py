@@ -49,9 +49,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint: ruff, mypy over tools/, shellcheck, actionlint on the workflows."""
+    """Lint: ruff check and format --check, mypy over tools/, shellcheck, actionlint."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     session.run("mypy")  # files and settings: [tool.mypy] in pyproject.toml
     scripts = [s for s in SHELL_SCRIPTS if (ROOT / s).exists()]
     if scripts:

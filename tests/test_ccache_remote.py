@@ -41,12 +41,14 @@ def machine(tmp_path: Path, name: str, remote: str) -> Counter:
     work = croot / "work"
     sources = ccache_bench.generate_tree(work, cpp_units=1, c_units=UNITS - 1)
     stats_log = tmp_path / f"{name}.stats"
-    env = ccache_bench.dev_ccache_env(croot, tmp_path / name / "cache", stats_log,
-                                      tmp_path / f"{name}.conf", remote=remote)
+    env = ccache_bench.dev_ccache_env(
+        croot, tmp_path / name / "cache", stats_log, tmp_path / f"{name}.conf", remote=remote
+    )
     compilers = ccache_bench.install_compilers(croot / "_build_env")
     ccache_bench.compile_tree(tool.path, compilers, sources, work=work, env=env)
-    counters = Counter(x.strip() for x in stats_log.read_text().splitlines()
-                       if x.strip() and not x.startswith("#"))
+    counters = Counter(
+        x.strip() for x in stats_log.read_text().splitlines() if x.strip() and not x.startswith("#")
+    )
     stats = ccache_mod.read_stats_log(stats_log)
     counters["calls"] = stats.calls
     counters["hits"] = stats.hits
@@ -69,9 +71,23 @@ def redis_url(tmp_path):
     if not server:
         pytest.skip("no redis-server here (Debian package redis-server; .ci/run installs it)")
     port = free_port()
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -89,6 +89,7 @@ def test_broken_pipe_is_quiet(capsys):
 
 # ------------------------------------------------------------------------ issue 9: faults
 
+
 class _FailingRaw(io.RawIOBase):
     """A file descriptor whose every write fails like ``>/dev/full`` (or another errno)."""
 
@@ -122,6 +123,7 @@ def _prints(text: str, code: int = 1):
     def main(argv):
         write_stdout(text)
         return code
+
     return main
 
 
@@ -185,14 +187,17 @@ def test_write_stdout_escapes_what_the_encoding_lacks(monkeypatch):
     assert raw.getvalue() == b"ok \\u2705\n"
 
 
-@pytest.mark.parametrize("evil", [
-    "\x1b]52;c;cGF3bmVk\x07",  # OSC 52: write the clipboard
-    "\x1b]0;owned title\x1b\\",  # OSC 0: window title
-    "\x1b[2J\x1b[1;1H",  # CSI: clear screen, move cursor
-    "\x9b2J",  # C1 CSI
-    "\u202eevil",  # bidi override
-    "line\nbreak\r\n",
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "\x1b]52;c;cGF3bmVk\x07",  # OSC 52: write the clipboard
+        "\x1b]0;owned title\x1b\\",  # OSC 0: window title
+        "\x1b[2J\x1b[1;1H",  # CSI: clear screen, move cursor
+        "\x9b2J",  # C1 CSI
+        "\u202eevil",  # bidi override
+        "line\nbreak\r\n",
+    ],
+)
 def test_error_line_strips_control_sequences_for_every_tool(capsys, evil):
     def main(argv):
         raise ToolError(f"cannot read log_files.zip!{evil}.log: bad member")

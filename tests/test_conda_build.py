@@ -57,24 +57,46 @@ def test_explicit_path_must_be_executable(tmp_path):
 
 def test_build_argv_is_a_list_with_real_flags(tmp_path):
     argv = conda_build.build_argv(
-        "conda-build", recipe_dir=tmp_path / "recipe", croot=tmp_path / "croot",
-        variant_files=[tmp_path / "cbc.yaml", tmp_path / "v.yaml"], dirty=True, no_build_id=True,
-        no_remove_work_dir=True, extra=["--debug"])
-    assert argv == ["conda-build", str(tmp_path / "recipe"), "--croot", str(tmp_path / "croot"),
-                    "-m", str(tmp_path / "cbc.yaml"), "-m", str(tmp_path / "v.yaml"),
-                    "--no-build-id", "--dirty", "--no-remove-work-dir", "--debug"]
-    plain = conda_build.build_argv("cb", recipe_dir="r", croot="c", variant_files=[],
-                                   output_folder="out", no_test=True)
+        "conda-build",
+        recipe_dir=tmp_path / "recipe",
+        croot=tmp_path / "croot",
+        variant_files=[tmp_path / "cbc.yaml", tmp_path / "v.yaml"],
+        dirty=True,
+        no_build_id=True,
+        no_remove_work_dir=True,
+        extra=["--debug"],
+    )
+    assert argv == [
+        "conda-build",
+        str(tmp_path / "recipe"),
+        "--croot",
+        str(tmp_path / "croot"),
+        "-m",
+        str(tmp_path / "cbc.yaml"),
+        "-m",
+        str(tmp_path / "v.yaml"),
+        "--no-build-id",
+        "--dirty",
+        "--no-remove-work-dir",
+        "--debug",
+    ]
+    plain = conda_build.build_argv(
+        "cb", recipe_dir="r", croot="c", variant_files=[], output_folder="out", no_test=True
+    )
     assert plain == ["cb", "r", "--croot", "c", "--output-folder", "out", "--no-test"]
 
 
 def test_run_logged_streams_raw_to_log_and_clean_to_terminal(tmp_path):
-    child = _script(tmp_path / "child", (
-        "import sys, time\n"
-        "print('\\x1b[31mFAILED\\x1b[0m test_x', flush=True)\n"
-        "print('to stderr', file=sys.stderr, flush=True)\n"
-        "sys.stdout.buffer.write(b'bad byte \\xff\\n'); sys.stdout.flush()\n"
-        "sys.exit(3)\n"))
+    child = _script(
+        tmp_path / "child",
+        (
+            "import sys, time\n"
+            "print('\\x1b[31mFAILED\\x1b[0m test_x', flush=True)\n"
+            "print('to stderr', file=sys.stderr, flush=True)\n"
+            "sys.stdout.buffer.write(b'bad byte \\xff\\n'); sys.stdout.flush()\n"
+            "sys.exit(3)\n"
+        ),
+    )
     log = tmp_path / "logs" / "run.log"
     term = io.StringIO()
     result = conda_build.run_logged([str(child)], dict(os.environ), log, out=term)
@@ -88,8 +110,9 @@ def test_run_logged_streams_raw_to_log_and_clean_to_terminal(tmp_path):
 
 
 def test_log_is_written_while_the_child_runs(tmp_path):
-    child = _script(tmp_path / "child", (
-        "import time\nprint('first line', flush=True)\ntime.sleep(30)\n"))
+    child = _script(
+        tmp_path / "child", ("import time\nprint('first line', flush=True)\ntime.sleep(30)\n")
+    )
     log = tmp_path / "run.log"
     seen = {}
 
@@ -111,20 +134,24 @@ def test_log_is_written_while_the_child_runs(tmp_path):
 def test_sigint_is_forwarded_once_and_the_child_is_waited_for(tmp_path):
     """The child runs in its own process group: it gets each Ctrl-C exactly once (from us), may
     clean up, and its last words still reach the log."""
-    child = _script(tmp_path / "child", (
-        "import signal, sys, time\n"
-        "count = 0\n"
-        "def on_int(*a):\n"
-        "    global count\n"
-        "    count += 1\n"
-        "signal.signal(signal.SIGINT, on_int)\n"
-        "print('ready', flush=True)\n"
-        "deadline = time.monotonic() + 20\n"
-        "while not count and time.monotonic() < deadline:\n"
-        "    time.sleep(0.01)\n"
-        "time.sleep(0.5)  # a second signal would arrive now\n"
-        "print(f'child got SIGINT {count} time(s), cleaning up', flush=True)\n"
-        "sys.exit(130)\n"))
+    child = _script(
+        tmp_path / "child",
+        (
+            "import signal, sys, time\n"
+            "count = 0\n"
+            "def on_int(*a):\n"
+            "    global count\n"
+            "    count += 1\n"
+            "signal.signal(signal.SIGINT, on_int)\n"
+            "print('ready', flush=True)\n"
+            "deadline = time.monotonic() + 20\n"
+            "while not count and time.monotonic() < deadline:\n"
+            "    time.sleep(0.01)\n"
+            "time.sleep(0.5)  # a second signal would arrive now\n"
+            "print(f'child got SIGINT {count} time(s), cleaning up', flush=True)\n"
+            "sys.exit(130)\n"
+        ),
+    )
     log = tmp_path / "run.log"
 
     def interrupt():
@@ -166,9 +193,11 @@ def test_a_failed_solve_is_explained_in_one_line(case):
 
 def test_other_failures_and_missing_logs_have_no_explanation(tmp_path):
     log = tmp_path / "build.log"
-    log.write_text("Traceback (most recent call last):\nconda_build.exceptions."
-                   "BuildScriptException: Command '['/bin/bash']' returned non-zero exit "
-                   "status 7.\n")
+    log.write_text(
+        "Traceback (most recent call last):\nconda_build.exceptions."
+        "BuildScriptException: Command '['/bin/bash']' returned non-zero exit "
+        "status 7.\n"
+    )
     assert conda_build.explain_failure(log, "p") is None
     assert conda_build.explain_failure(tmp_path / "absent.log", "p") is None
 
@@ -178,7 +207,9 @@ def test_failure_explanation_reads_only_the_tail_and_strips_controls(tmp_path):
     with open(log, "wb") as fh:
         fh.write(b"PackagesNotFoundError: far too early\n")
         fh.write(b"x" * (conda_build._TAIL_BYTES + 10) + b"\n")
-        fh.write(b"DependencyNeedsBuildingError: Unsatisfiable dependencies for platform "
-                 b"linux-64: {'\x1b]52;c;aGk=\x07evil'}\n")
+        fh.write(
+            b"DependencyNeedsBuildingError: Unsatisfiable dependencies for platform "
+            b"linux-64: {'\x1b]52;c;aGk=\x07evil'}\n"
+        )
     line = conda_build.explain_failure(log, "p")
     assert line is not None and "\x1b" not in line and "far too early" not in line

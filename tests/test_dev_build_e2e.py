@@ -33,20 +33,36 @@ def box(tmp_path, monkeypatch):
     meta = recipe / "meta.yaml"
     text = meta.read_text()
     assert "  sha256: {{ sha256 }}\n" in text
-    meta.write_text(text.replace("  sha256: {{ sha256 }}\n",
-                                 f"  sha256: {{{{ sha256 }}}}\n  patches:\n    - {PATCH}\n"))
+    meta.write_text(
+        text.replace(
+            "  sha256: {{ sha256 }}\n", f"  sha256: {{{{ sha256 }}}}\n  patches:\n    - {PATCH}\n"
+        )
+    )
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for name in ("CONDA_BUILD_STANDIN_FAIL_BUILD", "CONDA_BUILD_STANDIN_FAIL_TESTS",
-                 "CONDA_BUILD_STANDIN_SLEEP", "CONDA_PY", "PYTORCH_SKIP_TESTS"):
+    for name in (
+        "CONDA_BUILD_STANDIN_FAIL_BUILD",
+        "CONDA_BUILD_STANDIN_FAIL_TESTS",
+        "CONDA_BUILD_STANDIN_SLEEP",
+        "CONDA_PY",
+        "PYTORCH_SKIP_TESTS",
+    ):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.chdir(tmp_path)
     box = type("Box", (), {})()
     box.root, box.recipe = tmp_path, recipe
     box.croot, box.logs = tmp_path / "croot", tmp_path / "logs"
-    box.args = ["--croot", str(box.croot), "--log-dir", str(box.logs), "--recipe-dir",
-                str(recipe), "--conda-build", str(STANDIN)]
+    box.args = [
+        "--croot",
+        str(box.croot),
+        "--log-dir",
+        str(box.logs),
+        "--recipe-dir",
+        str(recipe),
+        "--conda-build",
+        str(STANDIN),
+    ]
     return box
 
 
@@ -81,8 +97,15 @@ def test_fresh_then_dirty_then_patch_edit(box, capsys):
     # Every run passes --dirty --no-remove-work-dir, the first too: without --dirty conda-build
     # renames work/ at the end of a successful run and nothing could be reused.
     assert len(first) == 1 and first[0]["env"]["DIRTY"] == "1"
-    assert first[0]["argv"] == ["-m", "pip", "install", ".", "--no-deps", "--no-build-isolation",
-                                "-vv"]
+    assert first[0]["argv"] == [
+        "-m",
+        "pip",
+        "install",
+        ".",
+        "--no-deps",
+        "--no-build-isolation",
+        "-vv",
+    ]
     first_log = logs(box)[0].read_text()
     assert "Applying patch:" in first_log and "source tree in:" in first_log
     assert not moved_aside(box)
@@ -121,8 +144,10 @@ def test_a_failed_solve_says_which_channel_in_one_line(box, capsys, tmp_path):
     (tests/fixtures/conda_build/solve_failed_host.log, real conda-build 26.7.1)."""
     fixture = Path(__file__).parent / "fixtures" / "conda_build" / "solve_failed_host.log"
     replay = tmp_path / "replay-conda-build"
-    replay.write_text(f"#!{sys.executable}\nimport sys\n"
-                      f"sys.stdout.write(open({str(fixture)!r}).read())\nsys.exit(1)\n")
+    replay.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"sys.stdout.write(open({str(fixture)!r}).read())\nsys.exit(1)\n"
+    )
     replay.chmod(0o755)
     args = [a if a != str(STANDIN) else str(replay) for a in box.args]
     code = run_main("nox -s dev_build --", dev_build.main, args)
@@ -181,7 +206,7 @@ def test_conda_build_missing_is_one_line_exit_2(box, capsys, monkeypatch):
     monkeypatch.delenv("CONDA_EXE", raising=False)
     args = [a for a in box.args]
     i = args.index("--conda-build")
-    del args[i:i + 2]
+    del args[i : i + 2]
     code = run_main("nox -s dev_build --", dev_build.main, args)
     err = capsys.readouterr().err
     assert code == 2
@@ -192,10 +217,17 @@ def test_conda_build_missing_is_one_line_exit_2(box, capsys, monkeypatch):
 @pytest.mark.slow
 def test_sigint_mid_build_keeps_log_and_work_and_concurrent_run_is_refused(box, capsys):
     env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
-    code = ("import sys; from tools.cli import run_main; from tools import dev_build; "
-            "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-c", code, *box.args], env=env, cwd=box.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    code = (
+        "import sys; from tools.cli import run_main; from tools import dev_build; "
+        "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *box.args],
+        env=env,
+        cwd=box.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     seen = []
     deadline = time.monotonic() + 60
@@ -223,8 +255,9 @@ def test_sigint_mid_build_keeps_log_and_work_and_concurrent_run_is_refused(box, 
 
 
 def test_stale_lock_from_a_crashed_run_is_taken_over(box, capsys):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     held = lock.acquire(box.croot / dev_build.LOCK_FILE)
     data = json.loads(held.path.read_text())
     data["pid"] = int(dead)
@@ -239,18 +272,50 @@ def test_nox_session_dry_run_plans(tmp_path):
     if not shutil.which("nox"):
         pytest.skip("nox not on PATH")
     env = {k: v for k, v in os.environ.items() if k != "CONDA_EXE"}
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
-                                  if not (Path(p) / "conda-build").exists())
-    out = subprocess.run(["nox", "-s", "dev_build", "--", "--dry-run", "--format", "json",
-                          "--croot", str(tmp_path / "croot")],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "conda-build").exists()
+    )
+    out = subprocess.run(
+        [
+            "nox",
+            "-s",
+            "dev_build",
+            "--",
+            "--dry-run",
+            "--format",
+            "json",
+            "--croot",
+            str(tmp_path / "croot"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     plan = json.loads(out.stdout)
     assert plan["variant"]["python"] == "3.11" and plan["cuda_arch_list"] is None
     assert plan["croot"] == str(tmp_path / "croot") and "--no-build-id" in plan["argv"]
-    text = subprocess.run(["nox", "-s", "dev_build", "--", "--dry-run", "--cuda", "--arch", "8.6",
-                           "--croot", str(tmp_path / "croot")], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    text = subprocess.run(
+        [
+            "nox",
+            "-s",
+            "dev_build",
+            "--",
+            "--dry-run",
+            "--cuda",
+            "--arch",
+            "8.6",
+            "--croot",
+            str(tmp_path / "croot"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert text.returncode == 0, text.stderr
     assert "CUDA arch:   8.6" in text.stdout and "TORCH_CUDA_ARCH_LIST=8.6" in text.stdout
     assert not (tmp_path / "croot").exists()
@@ -269,7 +334,8 @@ def test_ccache_hit_rate_of_this_build_is_reported(box, capsys, tmp_path):
         "src.write_text('int f(void) { return 42; }\\n')\n"
         "for _ in range(4):\n"
         "    subprocess.run([os.environ['PYTORCH_CCACHE'], 'gcc', '-c', str(src), '-o',\n"
-        "                    str(src.with_suffix('.o'))], check=True)\n")
+        "                    str(src.with_suffix('.o'))], check=True)\n"
+    )
     fake.chmod(0o755)
     args = [a if a != str(STANDIN) else str(fake) for a in box.args]
     code = run_main("nox -s dev_build --", dev_build.main, [*args, "--no-test"])
@@ -291,10 +357,17 @@ def test_kill_9_leaves_no_unseen_build_and_no_trusted_half_built_work_dir(box, c
     process group, so the next run is refused while it lives; once it is gone the next run takes
     the lock over, and as no fingerprint was recorded it moves the half-built work dir aside."""
     env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
-    code = ("import sys; from tools.cli import run_main; from tools import dev_build; "
-            "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-c", code, *box.args], env=env, cwd=box.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    code = (
+        "import sys; from tools.cli import run_main; from tools import dev_build; "
+        "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *box.args],
+        env=env,
+        cwd=box.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     for line in proc.stdout:

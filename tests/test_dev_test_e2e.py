@@ -22,17 +22,36 @@ def box(tmp_path, monkeypatch):
     shutil.copytree(RECIPE_DIR, recipe)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for name in ("CONDA_BUILD_STANDIN_FAIL_BUILD", "CONDA_BUILD_STANDIN_FAIL_TESTS",
-                 "CONDA_BUILD_STANDIN_SLEEP", "CONDA_BUILD_STANDIN_FLAKY", "CONDA_PY",
-                 "PYTORCH_SKIP_TESTS", "PYTORCH_TEST_LEVEL", "PYTORCH_TEST_SELECTION"):
+    for name in (
+        "CONDA_BUILD_STANDIN_FAIL_BUILD",
+        "CONDA_BUILD_STANDIN_FAIL_TESTS",
+        "CONDA_BUILD_STANDIN_SLEEP",
+        "CONDA_BUILD_STANDIN_FLAKY",
+        "CONDA_PY",
+        "PYTORCH_SKIP_TESTS",
+        "PYTORCH_TEST_LEVEL",
+        "PYTORCH_TEST_SELECTION",
+    ):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.chdir(tmp_path)
     box = type("Box", (), {})()
-    box.root, box.recipe, box.croot, box.logs = tmp_path, recipe, tmp_path / "croot", \
-        tmp_path / "logs"
-    box.common = ["--croot", str(box.croot), "--log-dir", str(box.logs), "--recipe-dir",
-                  str(recipe), "--conda-build", str(STANDIN)]
+    box.root, box.recipe, box.croot, box.logs = (
+        tmp_path,
+        recipe,
+        tmp_path / "croot",
+        tmp_path / "logs",
+    )
+    box.common = [
+        "--croot",
+        str(box.croot),
+        "--log-dir",
+        str(box.logs),
+        "--recipe-dir",
+        str(recipe),
+        "--conda-build",
+        str(STANDIN),
+    ]
     return box
 
 
@@ -69,8 +88,10 @@ def test_loop_dev_build_once_then_dev_test_until_green(box, capsys, monkeypatch)
     assert "fixed: 2" in out and "still failing: 0" in out and "new: 0" in out
     selection = json.loads((box.croot / dev_test.SELECTION_FILE).read_text())
     assert selection["files"] == ["test_torch"]
-    assert sorted(selection["tests"]["test_torch"]) == ["TestTorch::test_cat",
-                                                        "TestTorch::test_view"]
+    assert sorted(selection["tests"]["test_torch"]) == [
+        "TestTorch::test_cat",
+        "TestTorch::test_view",
+    ]
     # conda-build's --test kept dev_build's work dir where the next dev_build looks for it
     assert work.is_dir() and any(work.iterdir())
     code, out, _ = build(box, capsys, "--tests", "core")
@@ -87,7 +108,7 @@ def test_repeat_lists_the_flaky_test_as_a_known_failures_entry(box, capsys, monk
     assert "flaky:       1 test(s) failed in some of 4 runs" in out
     snippet = out.split("paste into a known-failures file (fill in each reason):\n", 1)[1]
     assert 'test: "test_nn.py::TestNN::test_conv2d"' in snippet
-    assert "reason: \"FILL IN" in snippet
+    assert 'reason: "FILL IN' in snippet
     assert len(list(box.logs.glob("dev-test-*-run*.log"))) == 4
 
 
@@ -95,8 +116,11 @@ def test_a_changed_test_section_is_refused_and_dev_build_reuses_the_work_dir(box
     code, out, _ = build(box, capsys)
     assert code == 0, out
     meta = box.recipe / "meta.yaml"
-    meta.write_text(meta.read_text().replace("  imports:\n    - torch\n",
-                                             "  imports:\n    - torch\n    - torch.nn\n", 1))
+    meta.write_text(
+        meta.read_text().replace(
+            "  imports:\n    - torch\n", "  imports:\n    - torch\n    - torch.nn\n", 1
+        )
+    )
     code, _, err = run_dev_test(box, capsys)
     assert code == 2 and "test section changed" in err and "nox -s dev_build" in err
     code, out, _ = build(box, capsys)

@@ -43,8 +43,10 @@ def test_read_only_file_system_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(ToolError) as err:
         files.ensure_writable_dir(tmp_path / "c", "the croot", "--croot")
-    assert err.value.message == (f"cannot use {tmp_path / 'c'} as the croot (Read-only file "
-                                 "system); choose a writable folder with --croot")
+    assert err.value.message == (
+        f"cannot use {tmp_path / 'c'} as the croot (Read-only file "
+        "system); choose a writable folder with --croot"
+    )
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc")

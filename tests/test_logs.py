@@ -16,8 +16,12 @@ PKG = "/croot/linux-64/pytorch-2.5.1-py311_0.conda"
 
 
 def phase(*body: str, end: str | None = f"TEST END: {PKG}") -> bytes:
-    lines = ["BUILD START: ['pytorch-2.5.1-py311_0.conda']", "[1/2] c++ -O3 -c a.cpp",
-             f"TEST START: {PKG}", *body]
+    lines = [
+        "BUILD START: ['pytorch-2.5.1-py311_0.conda']",
+        "[1/2] c++ -O3 -c a.cpp",
+        f"TEST START: {PKG}",
+        *body,
+    ]
     if end:
         lines.append(end)
     return ("\n".join(lines) + "\n").encode()
@@ -68,9 +72,13 @@ def test_count_line_wins_over_per_test_lines():
 
 
 def test_per_test_lines_count_when_a_session_never_printed_its_count_line():
-    body = ["+ python ./test/run_test.py", "test_a.py::T::t1 PASSED [0.1s] [ 1%]",
-            "test_a.py::T::t2 PASSED [0.1s] [ 2%]", "test_a.py::T::t3 Fatal Python error: Aborted",
-            "Got exit code -6 (SIGIOT)"]
+    body = [
+        "+ python ./test/run_test.py",
+        "test_a.py::T::t1 PASSED [0.1s] [ 1%]",
+        "test_a.py::T::t2 PASSED [0.1s] [ 2%]",
+        "test_a.py::T::t3 Fatal Python error: Aborted",
+        "Got exit code -6 (SIGIOT)",
+    ]
     p = one(phase(*body))
     assert p.counts.passed == 2
     assert p.failures == {"test_a.py::T::t3": "crashed"}
@@ -79,7 +87,8 @@ def test_per_test_lines_count_when_a_session_never_printed_its_count_line():
 
 def test_retry_session_counts_as_rerun_and_flaky_is_not_a_failure():
     body = SESSION[:-1] + [
-        "Got exit code 1", "Retrying single test...",
+        "Got exit code 1",
+        "Retrying single test...",
         "test_nn.py::TestNN::test_b PASSED [0.1s] [100%]",
         "================== 1 passed, 2 deselected in 0.36s ==================",
         "Test succeeeded in new process, continuing with the rest of the tests",
@@ -95,7 +104,8 @@ def test_retry_of_the_last_test_does_not_hide_the_real_failure():
     """pytest-test-output.md WARNING: without -x the retry can re-run only the file's last test,
     see it pass and report success although pytest printed FAILED for another test."""
     body = SESSION[:-1] + [
-        "Got exit code 1", "Retrying single test...",
+        "Got exit code 1",
+        "Retrying single test...",
         "test_nn.py::TestNN::test_c PASSED [0.1s] [100%]",
         "================== 1 passed, 2 deselected in 0.36s ==================",
         "Test succeeeded in new process, continuing with the rest of the tests",
@@ -112,27 +122,39 @@ def test_plus_true_after_the_suite_is_evidence_but_not_after_other_commands():
 
 
 def test_conda_builds_own_run_test_py_is_not_the_suite():
-    p = one(phase("+ /croot/_test_env/bin/python -s /croot/x/test_tmp/run_test.py",
-                  "import: 'torch'"))
+    p = one(
+        phase("+ /croot/_test_env/bin/python -s /croot/x/test_tmp/run_test.py", "import: 'torch'")
+    )
     assert not p.suite_started
 
 
 def test_assert_check_failure_is_recorded():
-    p = one(phase("+ python -c \"import torch; assert torch.backends.mkldnn.is_available()\"",
-                  "Traceback (most recent call last):", "AssertionError",
-                  end=f"TESTS FAILED: {PKG}"))
+    p = one(
+        phase(
+            '+ python -c "import torch; assert torch.backends.mkldnn.is_available()"',
+            "Traceback (most recent call last):",
+            "AssertionError",
+            end=f"TESTS FAILED: {PKG}",
+        )
+    )
     assert p.check_failures == ["AssertionError"] and p.ended == "tests-failed"
 
 
 def test_missing_pip_dependency_is_fell_over():
-    p = one(phase("+ python ./test/run_test.py --core",
-                  "Missing pip dependency: pytest-rerunfailures, please run `pip install`"))
+    p = one(
+        phase(
+            "+ python ./test/run_test.py --core",
+            "Missing pip dependency: pytest-rerunfailures, please run `pip install`",
+        )
+    )
     assert p.suite_started and p.fell_over
 
 
 def test_nothing_to_test_for_after_test_start_and_alone():
-    result = parse_bytes(phase(f"Nothing to test for: {PKG}", end=None)
-                         + b"Nothing to test for: /croot/linux-64/libtorch-1-0.conda\n")
+    result = parse_bytes(
+        phase(f"Nothing to test for: {PKG}", end=None)
+        + b"Nothing to test for: /croot/linux-64/libtorch-1-0.conda\n"
+    )
     # the second has no TEST START before it: it is found only when the parser sees the line,
     # i.e. inside a phase; outside, conda-build always prints TEST START first
     assert [p.ended for p in result.phases] == ["nothing-to-test"]
@@ -145,9 +167,11 @@ def test_phase_cut_off_and_next_build_start_are_unfinished():
 
 
 def test_no_test_phase_and_build_failure():
-    r = parse_bytes(b"BUILD START: ['x.conda']\n[1/2] c++\nconda_build.exceptions."
-                    b"BuildScriptException: Command '['/bin/bash']' returned non-zero exit "
-                    b"status 1.\n")
+    r = parse_bytes(
+        b"BUILD START: ['x.conda']\n[1/2] c++\nconda_build.exceptions."
+        b"BuildScriptException: Command '['/bin/bash']' returned non-zero exit "
+        b"status 1.\n"
+    )
     assert r.phases == [] and "BuildScriptException" in r.build_failure
 
 
@@ -172,28 +196,37 @@ def test_block_boundaries_do_not_matter():
     for size in (1, 7, 64, 1000):
         parser = LogParser("x")
         for i in range(0, len(data), size):
-            parser.feed(data[i:i + size])
+            parser.feed(data[i : i + size])
         split = parser.close()
-        assert [(p.package, p.counts, p.failures, p.ended) for p in split.phases] == \
-               [(p.package, p.counts, p.failures, p.ended) for p in whole.phases]
+        assert [(p.package, p.counts, p.failures, p.ended) for p in split.phases] == [
+            (p.package, p.counts, p.failures, p.ended) for p in whole.phases
+        ]
 
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_file_and_streamed_parses_agree(tmp_path, monkeypatch, workers):
     monkeypatch.setattr(logs, "SCAN_BLOCK", 4096)  # markers cross block and range borders
-    data = b"[1/9] c++ -c x.cpp\n" * 50_000 + phase(*SESSION) + b"[2/9] c++\n" * 1000 \
-        + phase(*SESSION, "+ true") + b"TEST START: /x/last-1-0.conda\n" + b"tail " * 100
+    data = (
+        b"[1/9] c++ -c x.cpp\n" * 50_000
+        + phase(*SESSION)
+        + b"[2/9] c++\n" * 1000
+        + phase(*SESSION, "+ true")
+        + b"TEST START: /x/last-1-0.conda\n"
+        + b"tail " * 100
+    )
     path = tmp_path / "x.log"
     path.write_bytes(data)
     with open(path, "rb") as f:
         by_offset = parse_file(f.fileno(), "x", block_size=4096, workers=workers)
     with open(path, "rb") as f:
         streamed = parse_stream(f, "x", block_size=4096)
-    key = [(p.package, p.counts, p.failures, p.ended, p.suite_exit_nonzero)
-           for p in streamed.phases]
+    key = [
+        (p.package, p.counts, p.failures, p.ended, p.suite_exit_nonzero) for p in streamed.phases
+    ]
     assert len(key) == 3 and key[2][3] == "truncated"
-    assert [(p.package, p.counts, p.failures, p.ended, p.suite_exit_nonzero)
-            for p in by_offset.phases] == key
+    assert [
+        (p.package, p.counts, p.failures, p.ended, p.suite_exit_nonzero) for p in by_offset.phases
+    ] == key
 
 
 def test_scan_markers_finds_every_marker_once(tmp_path, monkeypatch):
@@ -201,7 +234,7 @@ def test_scan_markers_finds_every_marker_once(tmp_path, monkeypatch):
     data = bytearray(b"x" * 5000)
     spots = [0, 60, 128, 1000, 1660, 2495, 3330, 4989]  # across blocks and thread ranges
     for at in spots:
-        data[at:at + 11] = b"TEST START:"
+        data[at : at + 11] = b"TEST START:"
     path = tmp_path / "m.log"
     path.write_bytes(bytes(data))
     for workers in (1, 2, 3, 7):
@@ -215,7 +248,7 @@ def test_ten_megabyte_line_is_bounded(tmp_path):
     data += big + b"\ntest_a.py::T::t FAILED [0.1s] [100%]\n" + f"TEST END: {PKG}\n".encode()
     parser = LogParser("big")
     for i in range(0, len(data), 1 << 20):
-        parser.feed(data[i:i + (1 << 20)])
+        parser.feed(data[i : i + (1 << 20)])
         assert len(parser.carry) <= logs.MAX_CARRY
     p = parser.close().phases[0]
     assert p.ended == "end" and "test_a.py::T::t" in p.failures
@@ -242,8 +275,11 @@ def test_normalize_test_id():
 
 def test_count_line_variants():
     for line, expect in [
-        ("= 2 failed, 2 passed, 1 skipped, 3 deselected, 1 xfailed, 1 xpassed, 4 warnings, "
-         "2 errors, 2 rerun in 2916.32s (0:48:36) =", (2, 2, 1, 1, 1, 2, 2)),
+        (
+            "= 2 failed, 2 passed, 1 skipped, 3 deselected, 1 xfailed, 1 xpassed, 4 warnings, "
+            "2 errors, 2 rerun in 2916.32s (0:48:36) =",
+            (2, 2, 1, 1, 1, 2, 2),
+        ),
         ("no tests ran in 0.00s", (0, 0, 0, 0, 0, 0, 0)),
         ("3 passed in 0.10s", (3, 0, 0, 0, 0, 0, 0)),
         ("== 7 deselected in 0.00s ==", (0, 0, 0, 0, 0, 0, 0)),
@@ -254,21 +290,44 @@ def test_count_line_variants():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(
-    st.binary(max_size=200),
-    st.sampled_from([s.encode() for s in SESSION] + [
-        f"TEST START: {PKG}".encode(), f"TEST END: {PKG}".encode(), b"+ true",
-        b"Got exit code -9", b"Ran 3 tests in 0.1s", b"FAILED (errors=1)", b"OK",
-        b"The following tests failed consistently: ['a", b"worker 'gw0' crashed while running 'x'",
-        b"Nothing to test for: x", b"TESTS FAILED: x", b"\x1b[31m", b"\r", b"\xff\xfe",
-        b"= 1 failed in 0.1s =", b"...F [ 50%]", b"Retrying single test...",
-        b"Test succeeeded in new process, continuing"])),
-    max_size=60), st.booleans(), st.integers(min_value=1, max_value=64))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=200),
+            st.sampled_from(
+                [s.encode() for s in SESSION]
+                + [
+                    f"TEST START: {PKG}".encode(),
+                    f"TEST END: {PKG}".encode(),
+                    b"+ true",
+                    b"Got exit code -9",
+                    b"Ran 3 tests in 0.1s",
+                    b"FAILED (errors=1)",
+                    b"OK",
+                    b"The following tests failed consistently: ['a",
+                    b"worker 'gw0' crashed while running 'x'",
+                    b"Nothing to test for: x",
+                    b"TESTS FAILED: x",
+                    b"\x1b[31m",
+                    b"\r",
+                    b"\xff\xfe",
+                    b"= 1 failed in 0.1s =",
+                    b"...F [ 50%]",
+                    b"Retrying single test...",
+                    b"Test succeeeded in new process, continuing",
+                ]
+            ),
+        ),
+        max_size=60,
+    ),
+    st.booleans(),
+    st.integers(min_value=1, max_value=64),
+)
 def test_no_input_crashes_the_parser(chunks, framed, block):
     data = b"\n".join(chunks)
     parser = LogParser("fuzz", framed=framed)
     for i in range(0, len(data), block):
-        parser.feed(data[i:i + block])
+        parser.feed(data[i : i + block])
     result = parser.close()
     for p in result.phases:
         assert p.counts.failed >= 0 and p.counts.errors >= 0
@@ -279,15 +338,18 @@ def test_prefix_rewrites_and_placeholder_paths():
     """conda-build.md: stdout has $PREFIX/$SRC_DIR rewritten, stderr keeps the 255-character
     placeholder prefix; Windows logs show %PREFIX%. None of it hides the suite or its results."""
     placeholder = "/croot/pytorch_1724234567890/_test_env_" + "placehold_" * 24
-    p = one(phase(
-        f"+ {placeholder}/bin/python ./test/run_test.py --core --continue-through-error",
-        "Executing ['$PREFIX/bin/python', '-bb', 'test_nn.py'] ... [2024-07-12 17:09:33]",
-        "test_nn.py::TestNN::test_a PASSED [0.1s] [ 50%]",
-        "test_nn.py::TestNN::test_b FAILED [0.1s] [100%]",
-        f'  File "{placeholder}/lib/python3.11/site-packages/torch/nn/functional.py", line 9',
-        "==== 1 failed, 1 passed in 1.00s ====",
-        "+ true",
-        "+ %PREFIX%\\python.exe -c \"import torch\""))
+    p = one(
+        phase(
+            f"+ {placeholder}/bin/python ./test/run_test.py --core --continue-through-error",
+            "Executing ['$PREFIX/bin/python', '-bb', 'test_nn.py'] ... [2024-07-12 17:09:33]",
+            "test_nn.py::TestNN::test_a PASSED [0.1s] [ 50%]",
+            "test_nn.py::TestNN::test_b FAILED [0.1s] [100%]",
+            f'  File "{placeholder}/lib/python3.11/site-packages/torch/nn/functional.py", line 9',
+            "==== 1 failed, 1 passed in 1.00s ====",
+            "+ true",
+            '+ %PREFIX%\\python.exe -c "import torch"',
+        )
+    )
     assert p.suite_started and p.suite_exit_nonzero
     assert (p.counts.passed, p.counts.failed) == (1, 1)
     assert list(p.failures) == ["test_nn.py::TestNN::test_b"]

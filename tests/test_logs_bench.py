@@ -37,8 +37,12 @@ def test_generated_log_is_parsed_to_the_generated_counts(tmp_path):
     pkgs = report.logs[0].packages
     assert [p.package for p in pkgs] == [t.package for t in truth.packages]
     for pkg, want in zip(pkgs, truth.packages, strict=True):
-        assert (pkg.counts.passed, pkg.counts.failed, pkg.counts.skipped, pkg.counts.xfailed) == \
-               (want.passed, want.failed, want.skipped, want.xfailed)
+        assert (pkg.counts.passed, pkg.counts.failed, pkg.counts.skipped, pkg.counts.xfailed) == (
+            want.passed,
+            want.failed,
+            want.skipped,
+            want.xfailed,
+        )
         assert {f.test for f in pkg.failures} == {t.removeprefix("test/") for t in want.failures}
     assert report.verdict == "pass"  # a few failures, under 1%
 

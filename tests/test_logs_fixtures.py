@@ -59,8 +59,9 @@ def test_multi_package_passes_untested_with_allow_untested_but_still_fails_on_te
     report = validate([FIXTURES / "multi_package.log"], Policy(allow_untested=True))
     assert [p.verdict for p in report.logs[0].packages] == ["pass", "untested", "fail"]
     assert report.verdict == "fail"
-    report = validate([FIXTURES / "multi_package.log"],
-                      Policy(allow_untested=True, allow_tests_failed=True))
+    report = validate(
+        [FIXTURES / "multi_package.log"], Policy(allow_untested=True, allow_tests_failed=True)
+    )
     assert report.verdict == "pass"
 
 
@@ -70,12 +71,15 @@ CORPUS_EXPECT = {
     "collection_syntaxerror.log": ["collection error", "test_ops 3/4", "SyntaxError"],
     "cuda_oom_class.log": ["out of memory", "OutOfMemoryError"],
     "error_log_multiple_matches.log": [
-        "inductor/test_triton_kernels.py::KernelTests::test_triton_kernel_tracing_dynamic_True"],
+        "inductor/test_triton_kernels.py::KernelTests::test_triton_kernel_tracing_dynamic_True"
+    ],
     "pytest_failure.log": [
         "distributed/test_c10d_spawn_gloo.py::TestDistributedNNFunctionsGloo::test_all_gather",
-        "timed out"],
+        "timed out",
+    ],
     "pytest_failures_section.log": [
-        "test_torch.py::TestTorchDeviceTypeCPU::test_cauchy_kstest_cpu_bfloat16"],
+        "test_torch.py::TestTorchDeviceTypeCPU::test_cauchy_kstest_cpu_bfloat16"
+    ],
     "python_importerror_missing_so.log": ["ImportError: librocm_smi64.so.1"],
     "python_importerror_name.log": ["ImportError: cannot import name"],
     "python_test_keyboardinterrupt.log": ["KeyboardInterrupt", "timed out"],
@@ -84,11 +88,15 @@ CORPUS_EXPECT = {
     "test_file_timeout.log": ["timed out: inductor/test_torchinductor_opinfo 4/10"],
     "unittest_failed_consistently.log": [
         "dynamo/test_dynamic_shapes.py::DynamicShapesReproTests::"
-        "test_vars_traced_correctly_under_compile_dynamic_shapes"],
+        "test_vars_traced_correctly_under_compile_dynamic_shapes"
+    ],
 }
 CRASHED = {"test_file_signal_crash.log"}
-FAILING = set(CORPUS_EXPECT) - {"error_log_multiple_matches.log", "pytest_failures_section.log",
-                                "unittest_failed_consistently.log"}
+FAILING = set(CORPUS_EXPECT) - {
+    "error_log_multiple_matches.log",
+    "pytest_failures_section.log",
+    "unittest_failed_consistently.log",
+}
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/pytorch-ci/ is absent")

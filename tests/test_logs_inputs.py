@@ -19,15 +19,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def log_of(package: str, passed: int) -> bytes:
-    lines = [f"TEST START: /croot/linux-64/{package}.conda", "+ python -m pytest test/",
-             *[f"test_a.py::T::t{i} PASSED [0.1s] [ 50%]" for i in range(passed)],
-             f"= {passed} passed in 1.00s =", f"TEST END: /croot/linux-64/{package}.conda"]
+    lines = [
+        f"TEST START: /croot/linux-64/{package}.conda",
+        "+ python -m pytest test/",
+        *[f"test_a.py::T::t{i} PASSED [0.1s] [ 50%]" for i in range(passed)],
+        f"= {passed} passed in 1.00s =",
+        f"TEST END: /croot/linux-64/{package}.conda",
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tools.validate_logs", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.validate_logs", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kw,
+    )
 
 
 def assert_one_line_exit_2(proc: subprocess.CompletedProcess, *words: str) -> None:
@@ -48,10 +58,10 @@ def patched_zip(path: Path, *, flag_bits: int = 0, method: int | None = None) ->
     for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
         at = data.find(sig)
         assert at >= 0
-        flags = int.from_bytes(data[at + flag_at:at + flag_at + 2], "little") | flag_bits
-        data[at + flag_at:at + flag_at + 2] = flags.to_bytes(2, "little")
+        flags = int.from_bytes(data[at + flag_at : at + flag_at + 2], "little") | flag_bits
+        data[at + flag_at : at + flag_at + 2] = flags.to_bytes(2, "little")
         if method is not None:
-            data[at + method_at:at + method_at + 2] = method.to_bytes(2, "little")
+            data[at + method_at : at + method_at + 2] = method.to_bytes(2, "little")
     path.write_bytes(bytes(data))
 
 
@@ -81,8 +91,10 @@ def test_zip_with_two_members_of_one_name_reads_each_once(tmp_path):
     assert [i.name for i in inputs] == [f"{path}!linux-64.log", f"{path}!#2/linux-64.log"]
     report = validate([path])
     got = [(log.path, [(p.package, p.counts.passed) for p in log.packages]) for log in report.logs]
-    assert got == [(f"{path}!linux-64.log", [("first-1-0", 3)]),
-                   (f"{path}!#2/linux-64.log", [("second-1-0", 5)])]
+    assert got == [
+        (f"{path}!linux-64.log", [("first-1-0", 3)]),
+        (f"{path}!#2/linux-64.log", [("second-1-0", 5)]),
+    ]
 
 
 def test_closed_stdin_is_one_line_and_exit_2():

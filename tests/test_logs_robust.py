@@ -27,6 +27,7 @@ PKG = "/croot/linux-64/pytorch-2.5.1-py311_0.conda"
 @contextmanager
 def within(seconds: float):
     """Fail (instead of hanging the suite) if the block runs longer than ``seconds``."""
+
     def expired(signum, frame):
         raise TimeoutError(f"took over {seconds} s: a hang or a cost that grows too fast")
 
@@ -40,8 +41,12 @@ def within(seconds: float):
 
 
 def key(result: logs.LogResult):
-    return ([dataclasses.asdict(p) for p in result.phases], result.build_failure, result.notes,
-            result.bytes_read)
+    return (
+        [dataclasses.asdict(p) for p in result.phases],
+        result.build_failure,
+        result.notes,
+        result.bytes_read,
+    )
 
 
 def every_path(tmp_path, data: bytes, seconds: float = 20, **kw) -> logs.LogResult:
@@ -79,9 +84,14 @@ def test_cr_only_log_longer_than_a_block_does_not_hang(tmp_path):
 def test_test_start_line_longer_than_every_block_size(tmp_path):
     """Longer than the file block, the scan block, the phase window and the stream block."""
     long = b"x" * (logs.BLOCK_SIZE + 3)
-    data = (b"[1/2] c++ -c a.cpp\nTEST START: /croot/linux-64/pkg-1-0.conda " + long + b"\n"
-            + b"+ python -m pytest test/\n" + "\n".join(session(3)).encode()
-            + b"\n= 3 passed in 1.00s =\nTEST END: pkg\n")
+    data = (
+        b"[1/2] c++ -c a.cpp\nTEST START: /croot/linux-64/pkg-1-0.conda "
+        + long
+        + b"\n"
+        + b"+ python -m pytest test/\n"
+        + "\n".join(session(3)).encode()
+        + b"\n= 3 passed in 1.00s =\nTEST END: pkg\n"
+    )
     result = every_path(tmp_path, data)
     (phase,) = result.phases
     assert phase.ended == "end" and phase.counts.passed == 3
@@ -92,8 +102,11 @@ def test_any_line_longer_than_every_block_size(tmp_path, where):
     """A line longer than every block size, anywhere: it is seen by its first MAX_LINE bytes
     (a phase marker past those is not seen), the same on every path, in bounded time."""
     long = b"y" * (logs.BLOCK_SIZE + logs.MAX_CARRY + 5)
-    body = [b"+ python -m pytest test/", *(s.encode() for s in session(2)),
-            b"= 2 passed in 1.00s ="]
+    body = [
+        b"+ python -m pytest test/",
+        *(s.encode() for s in session(2)),
+        b"= 2 passed in 1.00s =",
+    ]
     head = [b"BUILD START: ['pkg-1-0.conda']", b"[1/2] c++ -c a.cpp"]
     if where == "build":
         head.append(long)
@@ -111,20 +124,32 @@ def test_any_line_longer_than_every_block_size(tmp_path, where):
 
 
 def test_feed_block_boundaries_never_matter_for_long_lines():
-    data = (f"TEST START: {PKG}\n".encode() + b"z" * 5000 + b" PASSED\n" + b"w" * 70000 + b"\n"
-            + b"+ pytest\n" + b"q" * 3000 + b"\r" * 3 + f"\nTEST END: {PKG}\n".encode())
+    data = (
+        f"TEST START: {PKG}\n".encode()
+        + b"z" * 5000
+        + b" PASSED\n"
+        + b"w" * 70000
+        + b"\n"
+        + b"+ pytest\n"
+        + b"q" * 3000
+        + b"\r" * 3
+        + f"\nTEST END: {PKG}\n".encode()
+    )
     whole = key(parse_bytes(data))
     for size in (1, 13, 4096, 65537):
         parser = LogParser("<bytes>")
         for i in range(0, len(data), size):
-            parser.feed(data[i:i + size])
+            parser.feed(data[i : i + size])
         assert key(parser.close()) == whole, size
 
 
 # -- 2. cost that grows faster than the input ---------------------------------------------------
 def tiny_phases(n: int) -> bytes:
-    return b"".join(b"TEST START: /c/linux-64/p%d-1.0-0.conda\n+ python -c 'import p'\n"
-                    b"TEST END: /c/linux-64/p%d-1.0-0.conda\n" % (i, i) for i in range(n))
+    return b"".join(
+        b"TEST START: /c/linux-64/p%d-1.0-0.conda\n+ python -c 'import p'\n"
+        b"TEST END: /c/linux-64/p%d-1.0-0.conda\n" % (i, i)
+        for i in range(n)
+    )
 
 
 def test_many_tiny_phases_cost_linear_time_and_bounded_memory(tmp_path):
@@ -153,10 +178,12 @@ def test_many_tiny_phases_cost_linear_time_and_bounded_memory(tmp_path):
 def test_test_phase_of_short_lines_is_linear_and_bounded_through_streams():
     """One 8 MB stream block of short lines was split into one list (475 MB); now it is looked
     at by window, only where a line can matter."""
-    data = (f"TEST START: {PKG}\n+ python -m pytest test/\n".encode()
-            + b"".join(b"%d\n" % (i % 97) for i in range(1_600_000))
-            + b"test_a.py::T::t PASSED [0.1s] [ 50%]\n= 1 passed in 1.00s =\n"
-            + f"TEST END: {PKG}\n".encode())
+    data = (
+        f"TEST START: {PKG}\n+ python -m pytest test/\n".encode()
+        + b"".join(b"%d\n" % (i % 97) for i in range(1_600_000))
+        + b"test_a.py::T::t PASSED [0.1s] [ 50%]\n= 1 passed in 1.00s =\n"
+        + f"TEST END: {PKG}\n".encode()
+    )
     tracemalloc.start()
     try:
         with within(20):
@@ -172,20 +199,28 @@ def test_test_phase_of_short_lines_is_linear_and_bounded_through_streams():
 def test_dense_results_then_many_short_phases_stay_linear(tmp_path):
     """A phase of many results (dense mode) followed by thousands of tiny phases in one
     stream block: what is split past a phase's end is bounded by what that phase cost."""
-    data = (f"TEST START: {PKG}\n+ pytest\n".encode() + "\n".join(session(20_000)).encode()
-            + b"\n= 20000 passed in 9.0s =\n" + f"TEST END: {PKG}\n".encode()
-            + tiny_phases(3000))
+    data = (
+        f"TEST START: {PKG}\n+ pytest\n".encode()
+        + "\n".join(session(20_000)).encode()
+        + b"\n= 20000 passed in 9.0s =\n"
+        + f"TEST END: {PKG}\n".encode()
+        + tiny_phases(3000)
+    )
     result = every_path(tmp_path, data, seconds=30)
     assert result.phases[0].counts.passed == 20_000
 
 
 def test_phases_past_max_phases_are_merged_and_fail_like_them(tmp_path, monkeypatch):
     monkeypatch.setattr(logs, "MAX_PHASES", 3)
-    ok = [f"TEST START: /c/ok{i}-1-0.conda\n+ python -m pytest test/\n"
-          f"test_a.py::T::t PASSED [0.1s] [100%]\n= 1 passed in 1.0s =\nTEST END: ok{i}\n"
-          for i in range(5)]
-    crash = ("TEST START: /c/bad-1-0.conda\n+ python -m pytest test/\n"
-             "test_a.py::T::t Fatal Python error: Segmentation fault\n")
+    ok = [
+        f"TEST START: /c/ok{i}-1-0.conda\n+ python -m pytest test/\n"
+        f"test_a.py::T::t PASSED [0.1s] [100%]\n= 1 passed in 1.0s =\nTEST END: ok{i}\n"
+        for i in range(5)
+    ]
+    crash = (
+        "TEST START: /c/bad-1-0.conda\n+ python -m pytest test/\n"
+        "test_a.py::T::t Fatal Python error: Segmentation fault\n"
+    )
     data = ("".join(ok) + crash + "TEST END: bad\n").encode()
     result = every_path(tmp_path, data)
     assert [p.package for p in result.phases][:3] == ["ok0-1-0", "ok1-1-0", "ok2-1-0"]
@@ -200,9 +235,11 @@ def test_phases_past_max_phases_are_merged_and_fail_like_them(tmp_path, monkeypa
 
 def test_merged_phases_keep_the_worst_ending_and_a_suite_that_fell_over(monkeypatch):
     monkeypatch.setattr(logs, "MAX_PHASES", 1)
-    data = (f"TEST START: {PKG}\nTEST END: {PKG}\n"
-            "TEST START: /c/a-1-0.conda\n+ python -m pytest test/\nTEST END: a\n"
-            "TEST START: /c/b-1-0.conda\nimport: 'b'\n").encode()
+    data = (
+        f"TEST START: {PKG}\nTEST END: {PKG}\n"
+        "TEST START: /c/a-1-0.conda\n+ python -m pytest test/\nTEST END: a\n"
+        "TEST START: /c/b-1-0.conda\nimport: 'b'\n"
+    ).encode()
     merged = parse_bytes(data).phases[1]
     assert merged.ended == "truncated" and merged.suite_started
     assert merged.fell_over == ["a-1-0: no test results and no count line"]
@@ -211,8 +248,10 @@ def test_merged_phases_keep_the_worst_ending_and_a_suite_that_fell_over(monkeypa
 def test_text_kept_per_log_is_bounded_but_every_package_keeps_its_first(monkeypatch):
     monkeypatch.setattr(logs, "TEXT_BUDGET", 20_000)
     body = "".join(f"FAILED test_a.py::T::test_{'x' * 200}_{i} - boom\n" for i in range(200))
-    data = "".join(f"TEST START: /c/p{k}-1-0.conda\n+ python -m pytest test/\n{body}TEST END: p\n"
-                   for k in range(10)).encode()
+    data = "".join(
+        f"TEST START: /c/p{k}-1-0.conda\n+ python -m pytest test/\n{body}TEST END: p\n"
+        for k in range(10)
+    ).encode()
     phases = parse_bytes(data).phases
     kept = sum(len(p.failures) for p in phases)
     assert kept < 20_000 // 200 + 10
@@ -226,8 +265,10 @@ XDIST = [
     "============================= test session starts ==============================",
     "created: 2/2 workers",
     "2 workers [12 items]",
-    *[f"[gw{i % 2}] [ {8 * i:2d}%] PASSED test/test_linalg.py::TestLinalgCPU::test_op_{i}"
-      for i in range(8)],
+    *[
+        f"[gw{i % 2}] [ {8 * i:2d}%] PASSED test/test_linalg.py::TestLinalgCPU::test_op_{i}"
+        for i in range(8)
+    ],
     "Fatal Python error: Segmentation fault",
     "",
     "Current thread 0x00007f (most recent call first):",
@@ -235,8 +276,10 @@ XDIST = [
     "[gw1] node down: Not properly terminated",
     "[gw1] [ 75%] FAILED test/test_linalg.py::TestLinalgCPU::test_op_8",
     "replacing crashed worker gw1",
-    *[f"[gw{i % 3}] [ {8 * i:2d}%] PASSED test/test_linalg.py::TestLinalgCPU::test_op_{i}"
-      for i in range(9, 12)],
+    *[
+        f"[gw{i % 3}] [ {8 * i:2d}%] PASSED test/test_linalg.py::TestLinalgCPU::test_op_{i}"
+        for i in range(9, 12)
+    ],
     "worker 'gw1' crashed while running 'test/test_linalg.py::TestLinalgCPU::test_op_8'",
     "FAILED test/test_linalg.py::TestLinalgCPU::test_op_8",
     "============ 1 failed, 11 passed in 64.02s (0:01:04) ============",
@@ -255,15 +298,24 @@ def test_fatal_python_error_inside_an_xdist_session_counts_each_test_once(tmp_pa
 def test_a_crashed_pytest_run_then_another_session_count_both_once():
     """pytest run directly (no run_test.py): the crashed process printed no count line, so its
     per-test lines count; the next session's count line counts its own tests only."""
-    data = "\n".join([
-        f"TEST START: {PKG}", "+ python -m pytest test/test_a.py",
-        "============================= test session starts ==============================",
-        "test_a.py::T::t1 PASSED [0.1s] [ 50%]",
-        "test_a.py::T::t2 Fatal Python error: Aborted",
-        "+ python -m pytest test/test_b.py",
-        "============================= test session starts ==============================",
-        "test_b.py::T::t1 PASSED [0.1s] [ 50%]", "test_b.py::T::t2 PASSED [0.1s] [100%]",
-        "============ 2 passed in 1.00s ============", f"TEST END: {PKG}"]).encode() + b"\n"
+    data = (
+        "\n".join(
+            [
+                f"TEST START: {PKG}",
+                "+ python -m pytest test/test_a.py",
+                "============================= test session starts ==============================",
+                "test_a.py::T::t1 PASSED [0.1s] [ 50%]",
+                "test_a.py::T::t2 Fatal Python error: Aborted",
+                "+ python -m pytest test/test_b.py",
+                "============================= test session starts ==============================",
+                "test_b.py::T::t1 PASSED [0.1s] [ 50%]",
+                "test_b.py::T::t2 PASSED [0.1s] [100%]",
+                "============ 2 passed in 1.00s ============",
+                f"TEST END: {PKG}",
+            ]
+        ).encode()
+        + b"\n"
+    )
     (phase,) = parse_bytes(data).phases
     assert (phase.counts.passed, phase.counts.failed) == (3, 1)
     assert phase.failures == {"test_a.py::T::t2": "crashed"}

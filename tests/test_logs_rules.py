@@ -111,12 +111,15 @@ def test_keywords_are_flat_literals():
         assert "(?" not in rule.keyword and "(" not in rule.keyword.replace("\\(", ""), rule.name
 
 
-@pytest.mark.parametrize("line", [
-    "[1/3] c++ -O3 -DNDEBUG -c $SRC_DIR/aten/src/ATen/native/cpu/Activation.cpp",
-    "test_nn.py::TestNN::test_x PASSED [0.1194s]   [  0%]",
-    "compiled 5 files in 2.0s",  # looks like a count line, is not pytest's
-    "Uploading artifacts took 0.26 seconds",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[1/3] c++ -O3 -DNDEBUG -c $SRC_DIR/aten/src/ATen/native/cpu/Activation.cpp",
+        "test_nn.py::TestNN::test_x PASSED [0.1194s]   [  0%]",
+        "compiled 5 files in 2.0s",  # looks like a count line, is not pytest's
+        "Uploading artifacts took 0.26 seconds",
+    ],
+)
 def test_noise_lines_claim_no_event(line):
     rule, _ = claiming_rule(line)
     assert rule is None or rule.kind in ("result",), rule and rule.name

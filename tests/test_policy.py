@@ -23,22 +23,35 @@ TODAY = dt.date(2026, 6, 1)
 
 
 def ran_phase(**kw) -> PhaseResult:
-    base = dict(package="pytorch-2.5.1-py311_0", ended="end", suite_started=True, count_lines=1,
-                counts=Counts(passed=1000))
+    base = dict(
+        package="pytorch-2.5.1-py311_0",
+        ended="end",
+        suite_started=True,
+        count_lines=1,
+        counts=Counts(passed=1000),
+    )
     base.update(kw)
     return PhaseResult(**base)
 
 
-@pytest.mark.parametrize(("field", "value", "allow", "reason"), [
-    ("crashes", ["SIGSEGV in test_nn 1/1"], "allow_crashes", "test process crashed"),
-    ("timeouts", ["test_ops 1/1 took more than 30 min"], "allow_timeouts", "timed out"),
-    ("collection_errors", ["error collecting test_x.py"], "allow_collection_errors", "collection"),
-    ("interruptions", ["pytest KeyboardInterrupt"], "allow_interrupted", "interrupted"),
-    ("fell_over", ["Missing pip dependency: x"], "allow_fell_over", "fell over"),
-    ("ended", "truncated", "allow_truncated", "never finished"),
-    ("ended", "tests-failed", "allow_tests_failed", "TESTS FAILED"),
-    ("check_failures", ["AssertionError"], "allow_tests_failed", "check failed"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "allow", "reason"),
+    [
+        ("crashes", ["SIGSEGV in test_nn 1/1"], "allow_crashes", "test process crashed"),
+        ("timeouts", ["test_ops 1/1 took more than 30 min"], "allow_timeouts", "timed out"),
+        (
+            "collection_errors",
+            ["error collecting test_x.py"],
+            "allow_collection_errors",
+            "collection",
+        ),
+        ("interruptions", ["pytest KeyboardInterrupt"], "allow_interrupted", "interrupted"),
+        ("fell_over", ["Missing pip dependency: x"], "allow_fell_over", "fell over"),
+        ("ended", "truncated", "allow_truncated", "never finished"),
+        ("ended", "tests-failed", "allow_tests_failed", "TESTS FAILED"),
+        ("check_failures", ["AssertionError"], "allow_tests_failed", "check failed"),
+    ],
+)
 def test_each_gate_fails_by_default_and_its_option_allows_it(field, value, allow, reason):
     phase = ran_phase(**{field: value})
     report = evaluate_package(phase, Policy())
@@ -55,27 +68,36 @@ def test_suite_without_results_fell_over():
     assert "suite fell over before producing results: ImportError: x" in report.reasons
 
 
-@pytest.mark.parametrize(("failed", "errors", "rate", "verdict"), [
-    (10, 0, 0.01, "pass"),  # 10/1010 = 0.99%
-    (11, 0, 0.01, "fail"),  # 11/1011 > 1%
-    (5, 6, 0.01, "fail"),  # errors count too
-    (11, 0, 0.02, "pass"),
-    (1, 0, 0.0, "fail"),
-])
+@pytest.mark.parametrize(
+    ("failed", "errors", "rate", "verdict"),
+    [
+        (10, 0, 0.01, "pass"),  # 10/1010 = 0.99%
+        (11, 0, 0.01, "fail"),  # 11/1011 > 1%
+        (5, 6, 0.01, "fail"),  # errors count too
+        (11, 0, 0.02, "pass"),
+        (1, 0, 0.0, "fail"),
+    ],
+)
 def test_failure_threshold(failed, errors, rate, verdict):
     phase = ran_phase(counts=Counts(passed=1000, failed=failed, errors=errors))
     assert evaluate_package(phase, Policy(max_failure_rate=rate)).verdict == verdict
 
 
 def test_untested_and_nothing_to_test():
-    untested = evaluate_package(ran_phase(suite_started=False, counts=Counts(), count_lines=0),
-                                Policy())
+    untested = evaluate_package(
+        ran_phase(suite_started=False, counts=Counts(), count_lines=0), Policy()
+    )
     assert untested.verdict == "untested"
-    nothing = evaluate_package(ran_phase(ended="nothing-to-test", suite_started=False,
-                                         counts=Counts(), count_lines=0), Policy())
+    nothing = evaluate_package(
+        ran_phase(ended="nothing-to-test", suite_started=False, counts=Counts(), count_lines=0),
+        Policy(),
+    )
     assert nothing.verdict == "untested"
-    log = LogResult(name="x.log", phases=[ran_phase(suite_started=False, counts=Counts(),
-                                                    count_lines=0)], bytes_read=10)
+    log = LogResult(
+        name="x.log",
+        phases=[ran_phase(suite_started=False, counts=Counts(), count_lines=0)],
+        bytes_read=10,
+    )
     assert evaluate_log(log, Policy()).verdict == "fail"
     assert evaluate_log(log, Policy(allow_untested=True)).verdict == "pass"
 
@@ -108,6 +130,7 @@ def test_log_level_verdicts():
 
 # --------------------------------------------------------------------------- known failures
 
+
 def write(tmp_path, text, name="kf.yaml"):
     path = tmp_path / name
     path.write_text(text)
@@ -115,7 +138,9 @@ def write(tmp_path, text, name="kf.yaml"):
 
 
 def test_known_failures_do_not_count_but_are_listed(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 known_failures:
   - test: test_nn.py::TestNN::test_a
     reason: upstream issue 123
@@ -127,13 +152,18 @@ known_failures:
     expires: 2026-01-01
   - test: test_never.py::T::t
     reason: fixed long ago
-""")
+""",
+    )
     entries = load_known_failures(path)
     assert [e.test for e in entries][0] == "test_nn.py::TestNN::test_a"
     failures = {f"test_x.py::T::t{i}": "failed" for i in range(9)}
-    failures.update({"test_nn.py::TestNN::test_a": "failed",
-                     "test_linalg.py::T::test_mm_cuda_float32": "failed",
-                     "test_ops.py::T::test_add_bfloat16": "failed"})
+    failures.update(
+        {
+            "test_nn.py::TestNN::test_a": "failed",
+            "test_linalg.py::T::test_mm_cuda_float32": "failed",
+            "test_ops.py::T::test_add_bfloat16": "failed",
+        }
+    )
     phase = ran_phase(counts=Counts(passed=1000, failed=12), failures=failures)
     policy = Policy(known_failures=entries, known_failures_path=str(path), today=TODAY)
     log = LogResult(name="logs/py311-cpu-mkl.log", phases=[phase], bytes_read=1)
@@ -170,17 +200,20 @@ def test_known_failures_excuse_threshold_and_pass(tmp_path):
     assert pkg.verdict == "pass" and all(f.outcome == "known" for f in pkg.failures)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("known_failures: [", "not valid YAML at line"),
-    ("just a string", "expected a list"),
-    ("- test: a.py::T::t\n", "'reason' is required"),
-    ("- reason: x\n", "'test' must be"),
-    ("- {test: a, reason: b, colour: red}\n", "unknown key(s) colour"),
-    ("- {test: a, reason: b, expires: soon}\n", "'expires' must be a date"),
-    ("- {test: a, reason: b, when: {os: linux}}\n", "'when' takes"),
-    ("- {test: 're:(', reason: b}\n", "bad regex"),
-    ("- 42\n", "is not a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("known_failures: [", "not valid YAML at line"),
+        ("just a string", "expected a list"),
+        ("- test: a.py::T::t\n", "'reason' is required"),
+        ("- reason: x\n", "'test' must be"),
+        ("- {test: a, reason: b, colour: red}\n", "unknown key(s) colour"),
+        ("- {test: a, reason: b, expires: soon}\n", "'expires' must be a date"),
+        ("- {test: a, reason: b, when: {os: linux}}\n", "'when' takes"),
+        ("- {test: 're:(', reason: b}\n", "bad regex"),
+        ("- 42\n", "is not a mapping"),
+    ],
+)
 def test_bad_known_failures_file_is_one_clear_error(tmp_path, text, message):
     with pytest.raises(ToolError) as exc:
         load_known_failures(write(tmp_path, text))
@@ -199,19 +232,36 @@ def test_empty_known_failures_file_is_no_entries(tmp_path):
 
 # -------------------------------------------------------------------------------- baseline
 
+
 def baseline_dict(ran_passed, failing):
-    return {"verdict": "pass", "logs": [{"path": "a.log", "verdict": "pass", "packages": [
-        {"package": "p", "verdict": "pass",
-         "counts": {"passed": ran_passed, "failed": len(failing)},
-         "failures": [{"test": t, "outcome": "failed"} for t in failing]}]}]}
+    return {
+        "verdict": "pass",
+        "logs": [
+            {
+                "path": "a.log",
+                "verdict": "pass",
+                "packages": [
+                    {
+                        "package": "p",
+                        "verdict": "pass",
+                        "counts": {"passed": ran_passed, "failed": len(failing)},
+                        "failures": [{"test": t, "outcome": "failed"} for t in failing],
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def test_baseline_new_failures_fixed_tests_and_coverage_drop():
-    phase = ran_phase(counts=Counts(passed=900, failed=2),
-                      failures={"a.py::T::new": "failed", "a.py::T::old": "failed"})
+    phase = ran_phase(
+        counts=Counts(passed=900, failed=2),
+        failures={"a.py::T::new": "failed", "a.py::T::old": "failed"},
+    )
     log = LogResult(name="a.log", phases=[phase], bytes_read=1)
-    policy = Policy(baseline=baseline_dict(1000, ["a.py::T::old", "a.py::T::gone"]),
-                    baseline_path="base.json")
+    policy = Policy(
+        baseline=baseline_dict(1000, ["a.py::T::old", "a.py::T::gone"]), baseline_path="base.json"
+    )
     report = build_report([log], policy)
     assert report.baseline["new_failures"] == ["a.py::T::new"]
     assert report.baseline["fixed"] == ["a.py::T::gone"]

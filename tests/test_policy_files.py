@@ -39,6 +39,7 @@ def write(tmp_path, name, text):
 
 # ------------------------------------------------------------------------ known failures
 
+
 def test_expires_that_is_no_date_is_one_line_exit_2(tmp_path, capsys):
     """Issue 9: `expires: 2026-02-30` looked like a YAML date and crashed the loader."""
     kf = write(tmp_path, "kf.yaml", "- {test: a.py::T::t, reason: r, expires: 2026-02-30}\n")
@@ -50,9 +51,13 @@ def test_expires_that_is_no_date_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_valid_expires_forms_still_load(tmp_path):
-    kf = write(tmp_path, "kf.yaml", "- {test: a, reason: r, expires: 2026-12-31}\n"
-                                    "- {test: b, reason: r, expires: '2026-12-31'}\n"
-                                    "- {test: c, reason: r, expires: 2026-12-31 10:00:00}\n")
+    kf = write(
+        tmp_path,
+        "kf.yaml",
+        "- {test: a, reason: r, expires: 2026-12-31}\n"
+        "- {test: b, reason: r, expires: '2026-12-31'}\n"
+        "- {test: c, reason: r, expires: 2026-12-31 10:00:00}\n",
+    )
     assert {str(e.expires) for e in load_known_failures(kf)} == {"2026-12-31"}
 
 
@@ -70,13 +75,16 @@ def test_regex_that_would_backtrack_forever_is_accepted_and_fast(tmp_path, capsy
     assert json.loads(out)["known_failures"]["stale"][0]["test"] == "re:(a+)+$"
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("{test: 're:(?=a)b', reason: r}", "bad regex 're:(?=a)b': lookaround"),
-    ("{test: 're:(a)\\1', reason: r}", "backreference"),
-    ("{test: 're:a{101}', reason: r}", "repeat count over 100"),
-    ("{test: 're:" + "x" * 1001 + "', reason: r}", "at most 1000"),
-    ("{test: '" + "*" * 1001 + "', reason: r}", "bad pattern"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{test: 're:(?=a)b', reason: r}", "bad regex 're:(?=a)b': lookaround"),
+        ("{test: 're:(a)\\1', reason: r}", "backreference"),
+        ("{test: 're:a{101}', reason: r}", "repeat count over 100"),
+        ("{test: 're:" + "x" * 1001 + "', reason: r}", "at most 1000"),
+        ("{test: '" + "*" * 1001 + "', reason: r}", "bad pattern"),
+    ],
+)
 def test_pattern_outside_the_language_is_one_line_exit_2(tmp_path, capsys, entry, message):
     kf = write(tmp_path, "kf.yaml", f"- {entry}\n")
     with pytest.raises(ToolError, match="entry 1"):
@@ -86,9 +94,13 @@ def test_pattern_outside_the_language_is_one_line_exit_2(tmp_path, capsys, entry
 
 def test_when_list_means_any_of(tmp_path):
     """Issue 9: `when: {variant: [a, b]}` became the pattern "['a', 'b']"; a list is any of."""
-    kf = write(tmp_path, "kf.yaml", "- test: a.py::T::t\n  reason: r\n"
-                                    "  when: {variant: ['*cuda12.6*', '*cuda12.8*'], "
-                                    "platform: [linux-64, win-64]}\n")
+    kf = write(
+        tmp_path,
+        "kf.yaml",
+        "- test: a.py::T::t\n  reason: r\n"
+        "  when: {variant: ['*cuda12.6*', '*cuda12.8*'], "
+        "platform: [linux-64, win-64]}\n",
+    )
     entry = load_known_failures(kf)[0]
     assert entry.variant == ["*cuda12.6*", "*cuda12.8*"]
     assert entry.applies("py311-cuda12.8-mkl", "pytorch", "linux-64")
@@ -106,14 +118,20 @@ def test_when_list_is_not_the_pattern_its_text_spells(tmp_path):
 
 
 def test_when_list_through_the_cli(tmp_path, capsys):
-    kf = write(tmp_path, "kf.yaml",
-               "- test: 'test_nn.py::*'\n  reason: known crash\n"
-               "  when: {variant: [other, 'seg*']}\n")
-    code, out, _ = cli([FIXTURES / "segfault.log", "--known-failures", kf, "--allow-crashes",
-                        "--format", "json"], capsys)
+    kf = write(
+        tmp_path,
+        "kf.yaml",
+        "- test: 'test_nn.py::*'\n  reason: known crash\n  when: {variant: [other, 'seg*']}\n",
+    )
+    code, out, _ = cli(
+        [FIXTURES / "segfault.log", "--known-failures", kf, "--allow-crashes", "--format", "json"],
+        capsys,
+    )
     data = json.loads(out)
     assert code == 0 and data["known_failures"]["matched"][0]["when"]["variant"] == [
-        "other", "seg*"]
+        "other",
+        "seg*",
+    ]
 
 
 @pytest.mark.parametrize("value", ["[]", "[[a, b]]", "{a: b}", "['']", "[true]"])
@@ -131,9 +149,9 @@ def test_scalar_when_values_are_unchanged():
 
 # ------------------------------------------------------------------------------ baseline
 
+
 def _report(**pkg_overrides) -> dict:
-    pkg = {"package": "p", "verdict": "pass", "counts": {"passed": 10, "failed": 0},
-           "failures": []}
+    pkg = {"package": "p", "verdict": "pass", "counts": {"passed": 10, "failed": 0}, "failures": []}
     pkg.update(pkg_overrides)
     return {"schema": 1, "verdict": "pass", "logs": [{"path": "a.log", "packages": [pkg]}]}
 
@@ -141,20 +159,27 @@ def _report(**pkg_overrides) -> dict:
 WRONG_SHAPES = {
     "counts_a_list": (json.dumps(_report(counts=[1, 2])), "counts is [1, 2], not an object"),
     "nan": (json.dumps(_report(counts={"passed": float("nan")})), "NaN is not a JSON number"),
-    "packages_5": (json.dumps({"logs": [{"path": "a", "packages": 5}]}),
-                   "logs[0].packages is 5, not a list"),
-    "negative_count": (json.dumps(_report(counts={"passed": -3})),
-                       "counts.passed is -3, not a count"),
-    "string_count": (json.dumps(_report(counts={"failed": "2"})),
-                     'counts.failed is "2", not a count'),
+    "packages_5": (
+        json.dumps({"logs": [{"path": "a", "packages": 5}]}),
+        "logs[0].packages is 5, not a list",
+    ),
+    "negative_count": (
+        json.dumps(_report(counts={"passed": -3})),
+        "counts.passed is -3, not a count",
+    ),
+    "string_count": (
+        json.dumps(_report(counts={"failed": "2"})),
+        'counts.failed is "2", not a count',
+    ),
     "float_count": (json.dumps(_report(counts={"passed": 1.5})), "not a count"),
-    "huge_float": ('{"logs": [{"packages": [{"counts": {"passed": 1e400}, "failures": []}]}]}',
-                   "not a count"),
+    "huge_float": (
+        '{"logs": [{"packages": [{"counts": {"passed": 1e400}, "failures": []}]}]}',
+        "not a count",
+    ),
     "top_level_list": (json.dumps([_report()]), "no 'logs' list"),
     "missing_logs": (json.dumps({"verdict": "pass"}), "no 'logs' list"),
     "missing_packages": (json.dumps({"logs": [{"path": "a"}]}), "has no 'packages' list"),
-    "missing_counts": (json.dumps({"logs": [{"packages": [{"failures": []}]}]}),
-                       "has no 'counts'"),
+    "missing_counts": (json.dumps({"logs": [{"packages": [{"failures": []}]}]}), "has no 'counts'"),
     "log_not_object": (json.dumps({"logs": ["a.log"]}), 'logs[0] is "a.log", not an object'),
     "failure_not_object": (json.dumps(_report(failures=["t"])), "failures[0] is"),
     "failures_a_dict": (json.dumps(_report(failures={"t": "failed"})), "not a list"),
@@ -181,15 +206,23 @@ def test_a_real_report_is_a_good_baseline(tmp_path, capsys):
 def test_errored_tests_are_failures_for_the_baseline():
     """Issue 9: REAL_FAILURES said 'errors', failures say 'error': errored tests never reached
     new_failures or fixed."""
+
     def log(failures):
-        phase = PhaseResult(package="p", ended="end", suite_started=True, count_lines=1,
-                            counts=Counts(passed=100, errors=len(failures)), failures=failures)
+        phase = PhaseResult(
+            package="p",
+            ended="end",
+            suite_started=True,
+            count_lines=1,
+            counts=Counts(passed=100, errors=len(failures)),
+            failures=failures,
+        )
         return LogResult(name="a.log", phases=[phase], bytes_read=1)
 
     earlier = build_report([log({"a.py::T::old_error": "errors"})], Policy()).to_dict()
     assert earlier["logs"][0]["packages"][0]["failures"][0]["outcome"] == "error"
-    now = build_report([log({"a.py::T::new_error": "errors"})],
-                       Policy(baseline=earlier, baseline_path="b.json"))
+    now = build_report(
+        [log({"a.py::T::new_error": "errors"})], Policy(baseline=earlier, baseline_path="b.json")
+    )
     assert now.baseline["new_failures"] == ["a.py::T::new_error"]
     assert now.baseline["fixed"] == ["a.py::T::old_error"]
 
@@ -209,9 +242,11 @@ def test_errored_tests_reach_the_baseline_through_the_cli(tmp_path, capsys):
     base = tmp_path / "base.json"
     cli([old, "--max-failure-rate", "0.9", "-o", base], capsys)
     assert json.loads(base.read_text())["logs"][0]["packages"][0]["failures"] == [
-        {"test": "test_a.py::T::t_old", "outcome": "error"}]
-    code, out, _ = cli([new, "--max-failure-rate", "0.9", "--baseline", base, "--format",
-                        "json"], capsys)
+        {"test": "test_a.py::T::t_old", "outcome": "error"}
+    ]
+    code, out, _ = cli(
+        [new, "--max-failure-rate", "0.9", "--baseline", base, "--format", "json"], capsys
+    )
     baseline = json.loads(out)["baseline"]
     assert code == 0
     assert baseline["new_failures"] == ["test_a.py::T::t_new"]

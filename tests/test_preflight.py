@@ -83,8 +83,9 @@ def test_disk_refusal_prints_the_estimate(tmp_path):
 
 
 def test_disk_enough_passes_and_probe_measures_existing_parent(tmp_path):
-    line = preflight.check_disk(CPU[:1], tmp_path / "not" / "yet", {
-        preflight.FREE_BYTES_ENV: str(25 * 10**9)})
+    line = preflight.check_disk(
+        CPU[:1], tmp_path / "not" / "yet", {preflight.FREE_BYTES_ENV: str(25 * 10**9)}
+    )
     assert line.startswith("disk: ~25 GB needed") and "25 GB free" in line
     # the real probe: the first existing ancestor of a path that does not exist yet
     free, probed, source = preflight.free_bytes(tmp_path / "a" / "b", {})
@@ -94,7 +95,8 @@ def test_disk_enough_passes_and_probe_measures_existing_parent(tmp_path):
 
 def test_nothing_to_build_needs_no_disk(tmp_path):
     assert preflight.check_disk([], tmp_path, {preflight.FREE_BYTES_ENV: "0"}).startswith(
-        "disk: ~0.00 GB needed")
+        "disk: ~0.00 GB needed"
+    )
 
 
 def test_bad_free_bytes_knob(tmp_path):
@@ -113,30 +115,54 @@ def test_gpu_needed_only_for_cuda_variants():
 def test_preflight_order_conda_build_first(tmp_path, repo):
     (repo / "meta.yaml").write_text("dirty\n")
     with pytest.raises(ToolError, match="not an executable file"):
-        preflight.run_preflight(variants_to_build=CPU, conda_build=str(tmp_path / "nope"),
-                                repo_root=repo, allow_dirty=False, disk_path=tmp_path)
+        preflight.run_preflight(
+            variants_to_build=CPU,
+            conda_build=str(tmp_path / "nope"),
+            repo_root=repo,
+            allow_dirty=False,
+            disk_path=tmp_path,
+        )
 
 
 def test_preflight_collects_every_refusal_for_a_dry_run(tmp_path, repo):
     (repo / "meta.yaml").write_text("dirty\n")
     exe, lines, problems = preflight.run_preflight(
-        variants_to_build=CPU + CUDA, conda_build=str(tmp_path / "nope"), repo_root=repo,
-        allow_dirty=False, disk_path=tmp_path, gpus_visible=lambda: False,
-        environ={preflight.FREE_BYTES_ENV: "0", "MAX_JOBS": "4"}, collect=True)
+        variants_to_build=CPU + CUDA,
+        conda_build=str(tmp_path / "nope"),
+        repo_root=repo,
+        allow_dirty=False,
+        disk_path=tmp_path,
+        gpus_visible=lambda: False,
+        environ={preflight.FREE_BYTES_ENV: "0", "MAX_JOBS": "4"},
+        collect=True,
+    )
     assert exe is None and lines == []
     assert [p.split(" ")[0:2] for p in problems] == [
-        ["conda-build", repr(str(tmp_path / "nope"))], ["the", "git"], ["development", "knob(s)"],
-        ["--cuda", "selects"], ["not", "enough"]]
+        ["conda-build", repr(str(tmp_path / "nope"))],
+        ["the", "git"],
+        ["development", "knob(s)"],
+        ["--cuda", "selects"],
+        ["not", "enough"],
+    ]
 
 
 def test_preflight_passes_with_info_lines(tmp_path, repo):
     standin = Path(__file__).parent / "standin" / "conda-build"
     exe, lines, problems = preflight.run_preflight(
-        variants_to_build=CUDA, conda_build=str(standin), repo_root=repo, allow_dirty=False,
-        disk_path=tmp_path, gpus_visible=lambda: True,
-        environ={preflight.FREE_BYTES_ENV: str(61 * 10**9)})
+        variants_to_build=CUDA,
+        conda_build=str(standin),
+        repo_root=repo,
+        allow_dirty=False,
+        disk_path=tmp_path,
+        gpus_visible=lambda: True,
+        environ={preflight.FREE_BYTES_ENV: str(61 * 10**9)},
+    )
     assert exe == str(standin.resolve()) and problems == []
-    assert lines == [f"conda-build: {exe}", "git: tree clean", "development knobs: none set",
-                     "gpu: visible, 1 CUDA variant(s)",
-                     f"disk: ~60 GB needed for 0 CPU x 25 GB + 1 CUDA x 60 GB, 61 GB free at "
-                     f"{tmp_path} (from {preflight.FREE_BYTES_ENV})"]
+    assert lines == [
+        f"conda-build: {exe}",
+        "git: tree clean",
+        "development knobs: none set",
+        "gpu: visible, 1 CUDA variant(s)",
+        f"disk: ~60 GB needed for 0 CPU x 25 GB + 1 CUDA x 60 GB, 61 GB free at "
+        f"{tmp_path} (from {preflight.FREE_BYTES_ENV})",
+    ]

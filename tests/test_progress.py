@@ -33,8 +33,10 @@ def test_ninja_progress_rate_and_eta():
     p = Progress(start=0.0)
     p.feed("export PREFIX=/x", now=1.0)
     for step in range(0, 101, 10):  # 10 steps every 6 s: 100/min
-        p.feed(f"[{step}/1000] Building CXX object caffe2/CMakeFiles/torch_cpu.dir/u{step}.cpp.o",
-               now=1.0 + step * 0.6)
+        p.feed(
+            f"[{step}/1000] Building CXX object caffe2/CMakeFiles/torch_cpu.dir/u{step}.cpp.o",
+            now=1.0 + step * 0.6,
+        )
     status = p.status(now=61.0)
     assert "build 0:01:00" in status and "ninja 100/1000 (10%)" in status
     assert "100/min" in status and "ETA 0:09:00" in status
@@ -42,12 +44,17 @@ def test_ninja_progress_rate_and_eta():
 
 def test_test_files_from_run_test_py():
     p = Progress(start=0.0)
-    for line in ("TEST START: /c/linux-64/pytorch-2.13.0-cpu_mkl_py311_h1_0.conda",
-                 "Selected tests:", " test_nn", " test_torch", " inductor/test_torchinductor",
-                 "Running test_nn 1/2 ... [2026-12-01 10:00:00.000000]",
-                 "test_nn.py::TestNN::test_linear PASSED [0.01s] [ 50%]",
-                 "Running test_nn 2/2 ... [2026-12-01 10:01:00.000000]",
-                 "Running test_torch 1/1 ... [2026-12-01 10:02:00.000000]"):
+    for line in (
+        "TEST START: /c/linux-64/pytorch-2.13.0-cpu_mkl_py311_h1_0.conda",
+        "Selected tests:",
+        " test_nn",
+        " test_torch",
+        " inductor/test_torchinductor",
+        "Running test_nn 1/2 ... [2026-12-01 10:00:00.000000]",
+        "test_nn.py::TestNN::test_linear PASSED [0.01s] [ 50%]",
+        "Running test_nn 2/2 ... [2026-12-01 10:01:00.000000]",
+        "Running test_torch 1/1 ... [2026-12-01 10:02:00.000000]",
+    ):
         p.feed(line, now=10.0)
     status = p.status(now=70.0)
     assert "test 0:01:00" in status and "test files 2/3, now test_torch 1/1" in status
@@ -55,9 +62,17 @@ def test_test_files_from_run_test_py():
 
 def test_never_back_to_an_earlier_phase_except_the_next_outputs_packaging():
     p = Progress(start=0.0)
-    for t, line in enumerate(["Adding in variants from x", "export PREFIX=/p", "Packaging a",
-                              "TEST START: a", "Adding in variants from /tmp/info/recipe",
-                              "Packaging b", "TEST START: b"]):
+    for t, line in enumerate(
+        [
+            "Adding in variants from x",
+            "export PREFIX=/p",
+            "Packaging a",
+            "TEST START: a",
+            "Adding in variants from /tmp/info/recipe",
+            "Packaging b",
+            "TEST START: b",
+        ]
+    ):
         p.feed(line, now=float(t))
         if t == 4:
             assert p.phase == "test"
@@ -76,8 +91,16 @@ class _Tty(io.StringIO):
 
 def test_terminal_gets_a_status_line_the_log_does_not(tmp_path):
     out = _Tty()
-    result = _run(tmp_path, out, ["Adding in variants from x", "export PREFIX=/p",
-                                  "[1/2] Building C object a.o", "[2/2] Linking"])
+    result = _run(
+        tmp_path,
+        out,
+        [
+            "Adding in variants from x",
+            "export PREFIX=/p",
+            "[1/2] Building C object a.o",
+            "[2/2] Linking",
+        ],
+    )
     text = out.getvalue()
     assert "\r\x1b[2K[conda-build] build" in text
     assert text.endswith("\r\x1b[2K")  # cleared at the end: the summary starts on a clean line

@@ -54,7 +54,8 @@ pytestmark = [
     pytest.mark.skipif(
         not os.environ.get(CONDA_BUILD_ENV),
         reason=f"needs a real conda-build: set {CONDA_BUILD_ENV}=/path/to/conda-build (and "
-               f"{CHANNEL_ENV}=<channel url> where no default channel is reachable)"),
+        f"{CHANNEL_ENV}=<channel url> where no default channel is reachable)",
+    ),
 ]
 
 
@@ -91,14 +92,25 @@ def box(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- dev_build
 
+
 def _dev_build(box, capsys, label: str) -> tuple[int, str, str]:
-    args = ["--recipe-dir", str(box.recipe), "--variant-config", str(box.variants),
-            "--croot", str(box.croot), "--log-dir", str(box.logs),
-            "--conda-build", box.conda_build, *_conda_build_extra()]
+    args = [
+        "--recipe-dir",
+        str(box.recipe),
+        "--variant-config",
+        str(box.variants),
+        "--croot",
+        str(box.croot),
+        "--log-dir",
+        str(box.logs),
+        "--conda-build",
+        box.conda_build,
+        *_conda_build_extra(),
+    ]
     code = run_main("nox -s dev_build --", dev_build.main, args)
     out, err = capsys.readouterr()
     head = "=" * 30 + " dev_build summary "
-    summary = out[out.index(head):] if head in out else "(no summary)\n" + out[-4000:] + err
+    summary = out[out.index(head) :] if head in out else "(no summary)\n" + out[-4000:] + err
     with capsys.disabled():
         print(f"\n--- dev_build run {label}: exit {code}\n{summary.rstrip()}", flush=True)
     return code, out, summary
@@ -127,8 +139,10 @@ def _build_sh(out: str, what: str) -> str:
 def _marker(box, work: Path) -> str:
     """The count build.sh left in ``work``: how many builds that work dir has seen."""
     path = work / MARKER
-    assert path.is_file(), (f"{work} was not kept (no {MARKER}); the croot holds: "
-                            f"{sorted(p.name for p in box.croot.iterdir())}")
+    assert path.is_file(), (
+        f"{work} was not kept (no {MARKER}); the croot holds: "
+        f"{sorted(p.name for p in box.croot.iterdir())}"
+    )
     return path.read_text().strip()
 
 
@@ -195,14 +209,26 @@ def test_dev_build_fresh_reuse_then_patch_edit(box, capsys):
 
 # --------------------------------------------------------------------------- dev_test
 
+
 def _dev_test(box, capsys, label: str, *extra: str) -> tuple[int, str]:
-    args = ["--recipe-dir", str(box.recipe), "--variant-config", str(box.variants),
-            "--croot", str(box.croot), "--log-dir", str(box.logs),
-            "--conda-build", box.conda_build, *extra, *_conda_build_extra()]
+    args = [
+        "--recipe-dir",
+        str(box.recipe),
+        "--variant-config",
+        str(box.variants),
+        "--croot",
+        str(box.croot),
+        "--log-dir",
+        str(box.logs),
+        "--conda-build",
+        box.conda_build,
+        *extra,
+        *_conda_build_extra(),
+    ]
     code = run_main(dev_test.PROG, dev_test.main, args)
     out, err = capsys.readouterr()
     head = "=" * 30 + " dev_test summary "
-    summary = out[out.index(head):] if head in out else "(no summary)\n" + out[-4000:] + err
+    summary = out[out.index(head) :] if head in out else "(no summary)\n" + out[-4000:] + err
     with capsys.disabled():
         print(f"\n--- dev_test run {label}: exit {code}\n{summary.rstrip()}", flush=True)
     return code, out + err
@@ -234,13 +260,17 @@ def test_dev_test_fails_one_test_then_passes_it(box, capsys, monkeypatch):
 
 # --------------------------------------------------------------------------- release
 
+
 def _release_lines(text: str) -> str:
     """The release's own lines: progress and outcome per variant, then the report."""
     lines = text.splitlines()
     results = [i for i, line in enumerate(lines) if re.match(r"\[\d+/\d+\] \S+: ", line)]
     tail_from = results[-1] + 1 if results else len(lines)
-    own = [line for line in lines[:tail_from]
-           if re.match(r"(\[\d+/\d+\] |pre-flight: |  earlier log |note: |warning: )", line)]
+    own = [
+        line
+        for line in lines[:tail_from]
+        if re.match(r"(\[\d+/\d+\] |pre-flight: |  earlier log |note: |warning: )", line)
+    ]
     return "\n".join(own + lines[tail_from:])
 
 
@@ -248,24 +278,42 @@ def _wait_for(path: Path, proc: subprocess.Popen, out_path: Path) -> None:
     deadline = time.monotonic() + HOLD_TIMEOUT_S
     while not path.exists():
         if proc.poll() is not None:
-            pytest.fail(f"release exited ({proc.returncode}) before variant 2 was held:\n"
-                        + out_path.read_text(errors="replace")[-6000:])
+            pytest.fail(
+                f"release exited ({proc.returncode}) before variant 2 was held:\n"
+                + out_path.read_text(errors="replace")[-6000:]
+            )
         if time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            pytest.fail(f"variant 2 never reached build.sh's hold within {HOLD_TIMEOUT_S}s:\n"
-                        + out_path.read_text(errors="replace")[-6000:])
+            pytest.fail(
+                f"variant 2 never reached build.sh's hold within {HOLD_TIMEOUT_S}s:\n"
+                + out_path.read_text(errors="replace")[-6000:]
+            )
         time.sleep(0.2)
 
 
 def test_release_interrupted_then_resumed(box):
     artifacts = box.tmp / "release"
-    argv = [sys.executable, "-m", "tools.release", "--recipe", str(box.recipe),
-            "--config", str(box.variants), "--artifacts", str(artifacts),
-            "--conda-build", box.conda_build, "--allow-dirty", *_conda_build_extra()]
-    env = dict(os.environ, PYTORCH_RELEASE_FREE_BYTES=str(10**15),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                        os.environ.get("PYTHONPATH")])))
+    argv = [
+        sys.executable,
+        "-m",
+        "tools.release",
+        "--recipe",
+        str(box.recipe),
+        "--config",
+        str(box.variants),
+        "--artifacts",
+        str(artifacts),
+        "--conda-build",
+        box.conda_build,
+        "--allow-dirty",
+        *_conda_build_extra(),
+    ]
+    env = dict(
+        os.environ,
+        PYTORCH_RELEASE_FREE_BYTES=str(10**15),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    )
     hold = box.root / "hold-openblas"  # <recipe>/../hold-<blas_impl>: only variant 2 waits
     reached = hold.with_name(hold.name + ".reached")
     hold.touch()
@@ -274,8 +322,15 @@ def test_release_interrupted_then_resumed(box):
     # (SIGINT to its process group, as Ctrl-C would; it passes it on to conda-build's group).
     first_out = box.tmp / "release-1.out"
     with open(first_out, "wb") as fh:
-        proc = subprocess.Popen(argv, cwd=box.tmp, env=env, stdin=subprocess.DEVNULL,
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=box.tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             _wait_for(reached, proc, first_out)
             os.killpg(proc.pid, signal.SIGINT)
@@ -286,8 +341,10 @@ def test_release_interrupted_then_resumed(box):
                 proc.wait()
     hold.unlink()
     out = first_out.read_text(errors="replace")
-    print(f"\n--- release run 1 (interrupted during variant 2): exit {code}\n"
-          f"{_release_lines(out)}", flush=True)
+    print(
+        f"\n--- release run 1 (interrupted during variant 2): exit {code}\n{_release_lines(out)}",
+        flush=True,
+    )
     assert code == 130, out[-6000:]
     assert re.search(rf"^\[1/2\] {VARIANTS[0]}: built, tests pass \(2 passed", out, re.M), out
     assert re.search(rf"^\[2/2\] {VARIANTS[1]}: interrupted", out, re.M), out
@@ -298,12 +355,20 @@ def test_release_interrupted_then_resumed(box):
     assert records[VARIANTS[1]]["build"] == "interrupted"
 
     # Resumed: variant 1 skipped as already built, variant 2 built; a passing report.
-    done = subprocess.run(argv, cwd=box.tmp, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=RUN_TIMEOUT_S, check=False)
+    done = subprocess.run(
+        argv,
+        cwd=box.tmp,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
     out = done.stdout.decode(errors="replace")
-    print(f"\n--- release run 2 (resumed): exit {done.returncode}\n{_release_lines(out)}",
-          flush=True)
+    print(
+        f"\n--- release run 2 (resumed): exit {done.returncode}\n{_release_lines(out)}", flush=True
+    )
     assert done.returncode == 0, out[-6000:]
     assert re.search(rf"^\[1/2\] {VARIANTS[0]}  skipped: built and validated", out, re.M), out
     assert re.search(rf"^\[2/2\] {VARIANTS[1]}: built, tests pass \(2 passed", out, re.M), out

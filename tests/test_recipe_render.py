@@ -141,11 +141,16 @@ def test_windows_cuda_variant_content():
 
 def test_solver_preferences_in_build_numbers():
     """GPU over CPU (+200), then MKL over OpenBLAS (+100), on every platform that has both."""
+
     def number(name, platform="linux-64"):
         return render(name, platform).output("pytorch").build["number"]
 
-    assert (number("py311-cpu-openblas"), number("py311-cpu-mkl"),
-            number("py311-cuda12.9-openblas"), number("py311-cuda13.0-mkl")) == (0, 100, 200, 300)
+    assert (
+        number("py311-cpu-openblas"),
+        number("py311-cpu-mkl"),
+        number("py311-cuda12.9-openblas"),
+        number("py311-cuda13.0-mkl"),
+    ) == (0, 100, 200, 300)
     assert (number("py311-cpu-openblas", "osx-arm64"),
             number("py311-metal-openblas", "osx-arm64")) == (0, 200)  # fmt: skip
     assert (number("py314-cpu-mkl", "win-64"), number("py314-cuda13.0-mkl", "win-64")) == (100, 300)
@@ -199,8 +204,11 @@ def test_package_build_number_as_pytorch_build_number_is_caught(tmp_path):
     build_sh = recipe / "build.sh"
     text = build_sh.read_text()
     assert text.count("export PYTORCH_BUILD_NUMBER=0\n") == 1
-    build_sh.write_text(text.replace("export PYTORCH_BUILD_NUMBER=0\n",
-                                     'export PYTORCH_BUILD_NUMBER="${PKG_BUILDNUM:-0}"\n'))
+    build_sh.write_text(
+        text.replace(
+            "export PYTORCH_BUILD_NUMBER=0\n", 'export PYTORCH_BUILD_NUMBER="${PKG_BUILDNUM:-0}"\n'
+        )
+    )
     results = R.render_check(("linux-64",), (CONDA_BUILD_CONFIG,), recipe)
     bad = {r.variant: r.problems for r in results if r.problems}
     assert sorted(bad) == sorted(v.name for v in V.load_variants()
@@ -216,13 +224,19 @@ def test_bld_bat_build_number_is_read(tmp_path):
     recipe = _copy_recipe(tmp_path)
     assert R.script_build_number(recipe, "win-64", 300)[0] == 0
     bat = recipe / "bld.bat"
-    bat.write_bytes(bat.read_bytes().replace(b'set "PYTORCH_BUILD_NUMBER=0"',
-                                             b'set "PYTORCH_BUILD_NUMBER=%PKG_BUILDNUM%"'))
+    bat.write_bytes(
+        bat.read_bytes().replace(
+            b'set "PYTORCH_BUILD_NUMBER=0"', b'set "PYTORCH_BUILD_NUMBER=%PKG_BUILDNUM%"'
+        )
+    )
     number, where = R.script_build_number(recipe, "win-64", 300)
     assert number == 300 and where.startswith("bld.bat line ")
     build_sh = recipe / "build.sh"
-    build_sh.write_text(build_sh.read_text().replace("export PYTORCH_BUILD_NUMBER=0\n",
-                                                     'export PYTORCH_BUILD_NUMBER="$X"\n'))
+    build_sh.write_text(
+        build_sh.read_text().replace(
+            "export PYTORCH_BUILD_NUMBER=0\n", 'export PYTORCH_BUILD_NUMBER="$X"\n'
+        )
+    )
     assert R.script_build_number(recipe, "linux-64", 0)[0] is None
 
 
@@ -266,6 +280,7 @@ def test_missing_test_requirements_and_sources_are_caught(tmp_path):
 def test_inherited_ci_is_caught(tmp_path):
     bad = _broken(tmp_path, "    - unset CI  # [unix]\n", "", platforms=("osx-arm64",))
     assert len(bad) == 10 and all("`unset CI` before the suite" in p[0] for p in bad.values())
+
 
 def test_recipe_version_and_source():
     assert R.recipe_version() == "2.13.0"
@@ -433,8 +448,11 @@ def test_losing_the_mps_run_is_caught(tmp_path):
     )
     assert sorted(bad) == sorted(
         [f"osx-arm64:py3{m}-metal-openblas" for m in (10, 11, 12, 13, 14)]
-        + [f"linux-64:py3{m}-cuda12.9-{b}" for m in (10, 11, 12, 13, 14)
-           for b in ("mkl", "openblas")]
+        + [
+            f"linux-64:py3{m}-cuda12.9-{b}"
+            for m in (10, 11, 12, 13, 14)
+            for b in ("mkl", "openblas")
+        ]
     )
 
 
@@ -491,8 +509,10 @@ def _run_test_script(tmp_path: Path, commands, *, env=None, python_rc: int = 0):
     bin_dir.mkdir(parents=True, exist_ok=True)
     for tool in ("python", "pip"):
         fake = bin_dir / tool
-        fake.write_text(f'#!/bin/sh\necho "{tool} $* CI=${{CI-unset}}" >> "{tmp_path}/calls"\n'
-                        f"exit {python_rc if tool == 'python' else 0}\n")
+        fake.write_text(
+            f'#!/bin/sh\necho "{tool} $* CI=${{CI-unset}}" >> "{tmp_path}/calls"\n'
+            f"exit {python_rc if tool == 'python' else 0}\n"
+        )
         fake.chmod(0o755)
     full = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), **(env or {})}
     script = tmp_path / "run_test.sh"
@@ -575,12 +595,14 @@ def test_selection_knob_runs_only_the_selection_and_unset_runs_the_release_suite
     """PYTORCH_TEST_SELECTION (dev_test --failed-only) replaces the suite; unset, the release
     selection runs (the fatal checks run either way)."""
     commands = render("py311-cpu-mkl").output("pytorch").commands
-    proc, _ = _run_test_script(tmp_path / "sel", commands,
-                               env={"PYTORCH_TEST_SELECTION": str(tmp_path / "sel.json")})
+    proc, _ = _run_test_script(
+        tmp_path / "sel", commands, env={"PYTORCH_TEST_SELECTION": str(tmp_path / "sel.json")}
+    )
     assert proc.returncode == 0, proc.stderr
     calls = (tmp_path / "sel" / "calls").read_text().splitlines()
     assert [c for c in calls if "run_selected_tests.py" in c] == [
-        "python ./run_selected_tests.py CI=unset"]
+        "python ./run_selected_tests.py CI=unset"
+    ]
     assert not [c for c in calls if "run_test.py" in c]
     assert "the selected tests only" in proc.stdout
     assert "+ pip check" in proc.stderr.splitlines()
@@ -597,19 +619,32 @@ def test_selection_runner_calls_run_test_py_per_file_without_a_shell(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "python"
-    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s|" "$a"; done >> "{tmp_path}/calls"'
-                    f'\necho >> "{tmp_path}/calls"\nexit 1\n')
+    fake.write_text(
+        f'#!/bin/sh\nfor a in "$@"; do printf "%s|" "$a"; done >> "{tmp_path}/calls"'
+        f'\necho >> "{tmp_path}/calls"\nexit 1\n'
+    )
     fake.chmod(0o755)
     selection = tmp_path / "sel.json"
-    selection.write_text(json.dumps({"files": ["test_nn", "test_jit"], "tests": {
-        "test_nn": ["TestNN::test_a[x-1]", "TestNN::test_b"]}}))
-    proc = subprocess.run([sys.executable, str(R.RECIPE_DIR / "run_selected_tests.py")],
-                          env={"PATH": f"{bin_dir}:/usr/bin:/bin",
-                               "PYTORCH_TEST_SELECTION": str(selection)},
-                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    selection.write_text(
+        json.dumps(
+            {
+                "files": ["test_nn", "test_jit"],
+                "tests": {"test_nn": ["TestNN::test_a[x-1]", "TestNN::test_b"]},
+            }
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, str(R.RECIPE_DIR / "run_selected_tests.py")],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PYTORCH_TEST_SELECTION": str(selection)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0  # like the release suite under `|| true`
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls == [
         "./test/run_test.py|--continue-through-error|-i|test_nn|--|-k|"
         "(TestNN and test_a[x-1]) or (TestNN and test_b)|",
-        "./test/run_test.py|--continue-through-error|-i|test_jit|"]
+        "./test/run_test.py|--continue-through-error|-i|test_jit|",
+    ]

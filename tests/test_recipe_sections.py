@@ -63,9 +63,11 @@ def test_dev_build_reuses_the_work_dir_for_a_test_only_change(tmp_path):
     variant = load_variants()[0]
     old = {"meta.yaml": "m", "build.sh": "b", TEST_KEY: "t1"}
     record = {"fingerprint": dev_build.fingerprint(old, variant), "files": old}
-    reuse, why = dev_build.decide_reuse("auto", work_nonempty=True, record=record,
-                                        files={**old, TEST_KEY: "t2"}, variant=variant)
+    reuse, why = dev_build.decide_reuse(
+        "auto", work_nonempty=True, record=record, files={**old, TEST_KEY: "t2"}, variant=variant
+    )
     assert reuse and "only meta.yaml's test section changed" in why
-    reuse, why = dev_build.decide_reuse("auto", work_nonempty=True, record=record,
-                                        files={**old, "build.sh": "b2"}, variant=variant)
+    reuse, why = dev_build.decide_reuse(
+        "auto", work_nonempty=True, record=record, files={**old, "build.sh": "b2"}, variant=variant
+    )
     assert not reuse and "changed: build.sh" in why

@@ -41,8 +41,12 @@ def only_line(err: str) -> str:
 @pytest.fixture
 def env(monkeypatch):
     """A clean caller environment: no stand-in knobs, no dev knobs, plenty of (reported) disk."""
-    for name in (*release.DEV_KNOBS, "CONDA_BUILD_STANDIN_FAIL_BUILD",
-                 "CONDA_BUILD_STANDIN_FAIL_TESTS", "CONDA_BUILD_STANDIN_SLEEP"):
+    for name in (
+        *release.DEV_KNOBS,
+        "CONDA_BUILD_STANDIN_FAIL_BUILD",
+        "CONDA_BUILD_STANDIN_FAIL_TESTS",
+        "CONDA_BUILD_STANDIN_SLEEP",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PYTORCH_RELEASE_FREE_BYTES", BIG)
     return monkeypatch
@@ -65,8 +69,11 @@ def recorded_env(root: Path, name: str) -> dict:
     import io
     import tarfile
 
-    line = next(x for x in (root / "logs" / f"{name}.log").read_text().splitlines()
-                if x.startswith("BUILD START: "))
+    line = next(
+        x
+        for x in (root / "logs" / f"{name}.log").read_text().splitlines()
+        if x.startswith("BUILD START: ")
+    )
     first = ast.literal_eval(line.removeprefix("BUILD START: "))[0]
     (package,) = (root / "channel").glob(f"*/{first}")
     with zipfile.ZipFile(package) as zf:
@@ -87,7 +94,9 @@ def version_dir(tmp_path) -> Path:
 
 def test_split_extra_and_forbidden_conda_build_args(capsys):
     assert release.split_extra(["--cuda", "--", "--stats-file", "s.json"]) == (
-        ["--cuda"], ["--stats-file", "s.json"])
+        ["--cuda"],
+        ["--stats-file", "s.json"],
+    )
     assert release.split_extra(["--list"]) == (["--list"], [])
     release.check_extra(["--stats-file", "s.json", "-c", "conda-forge"])
     for bad in (["--dirty"], ["--croot=/x"], ["-m", "x.yaml"], ["--no-test"]):
@@ -96,9 +105,16 @@ def test_split_extra_and_forbidden_conda_build_args(capsys):
 
 
 def test_release_env_removes_dev_knobs_and_keeps_the_rest():
-    base = {"PATH": "/bin", "TORCH_CUDA_ARCH_LIST": "8.6", "PYTORCH_CCACHE": "/x/ccache",
-            "CCACHE_CONFIGPATH": "/x/c.conf", "MAX_JOBS": "3", "PYTORCH_SKIP_TESTS": "1",
-            "CONDA_PY": "311", "CONDA_BUILD_STANDIN_SLEEP": "1"}
+    base = {
+        "PATH": "/bin",
+        "TORCH_CUDA_ARCH_LIST": "8.6",
+        "PYTORCH_CCACHE": "/x/ccache",
+        "CCACHE_CONFIGPATH": "/x/c.conf",
+        "MAX_JOBS": "3",
+        "PYTORCH_SKIP_TESTS": "1",
+        "CONDA_PY": "311",
+        "CONDA_BUILD_STANDIN_SLEEP": "1",
+    }
     env, changed, removed = release.release_env(base)
     assert env == {"PATH": "/bin", "CONDA_BUILD_STANDIN_SLEEP": "1"}
     assert changed == {}
@@ -106,10 +122,10 @@ def test_release_env_removes_dev_knobs_and_keeps_the_rest():
     assert "MAX_JOBS" not in env
 
 
-
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(0, "0s"), (59.4, "59s"), (61, "1m01s"), (3600, "1h00m"),
-                          (7800, "2h10m"), (90061, "25h01m")])
+    ("seconds", "text"),
+    [(0, "0s"), (59.4, "59s"), (61, "1m01s"), (3600, "1h00m"), (7800, "2h10m"), (90061, "25h01m")],
+)
 def test_fmt_duration(seconds, text):
     assert release.fmt_duration(seconds) == text
 
@@ -136,10 +152,13 @@ def test_skip_only_built_and_passed_with_the_same_recipe():
     assert release.skip_reason(done, "f1", restart=True) is None
     assert release.skip_reason(done, "f2", restart=False) is None
     assert "changed" in release.build_reason(done, "f2", restart=False)
-    for rec in (VariantRecord("a", BUILT, 0, "fail", fingerprint="f1"),
-                VariantRecord("a", BUILT, 0, "error", fingerprint="f1"),
-                VariantRecord("a", BUILD_FAILED, 1, "fail", fingerprint="f1"),
-                VariantRecord("a", "interrupted", -2, None, fingerprint="f1"), None):
+    for rec in (
+        VariantRecord("a", BUILT, 0, "fail", fingerprint="f1"),
+        VariantRecord("a", BUILT, 0, "error", fingerprint="f1"),
+        VariantRecord("a", BUILD_FAILED, 1, "fail", fingerprint="f1"),
+        VariantRecord("a", "interrupted", -2, None, fingerprint="f1"),
+        None,
+    ):
         assert release.skip_reason(rec, "f1", restart=False) is None
 
 
@@ -167,11 +186,13 @@ No broken requirements found.
 
 def _log(with_suite: bool) -> str:
     suite = _SUITE if with_suite else "+ pip check\nNo broken requirements found.\n"
-    return (f"BUILD START: ['{Path(_PKG).name}', '{Path(_META).name}']\n"
-            "Packaging pytorch\nPackaging pytorch-cpu\n"
-            f"TEST START: {_PKG}\nimport: 'torch'\n{suite}TEST END: {_PKG}\n"
-            f"TEST START: {_META}\nimport: 'torch'\nTEST END: {_META}\n"
-            "# Automatic uploading is disabled\n")
+    return (
+        f"BUILD START: ['{Path(_PKG).name}', '{Path(_META).name}']\n"
+        "Packaging pytorch\nPackaging pytorch-cpu\n"
+        f"TEST START: {_PKG}\nimport: 'torch'\n{suite}TEST END: {_PKG}\n"
+        f"TEST START: {_META}\nimport: 'torch'\nTEST END: {_META}\n"
+        "# Automatic uploading is disabled\n"
+    )
 
 
 def test_log_outcome_accepts_a_metapackage_without_suite_only_beside_a_suite(tmp_path):
@@ -196,16 +217,21 @@ def test_log_outcome_accepts_a_metapackage_without_suite_only_beside_a_suite(tmp
 def test_log_outcome_applies_known_failures(tmp_path, capsys):
     log = tmp_path / "py311-cpu-mkl.log"
     one_failed = _SUITE.replace("test_c PASSED", "test_c FAILED").replace(
-        "3 passed", "1 failed, 2 passed")
+        "3 passed", "1 failed, 2 passed"
+    )
     log.write_text(_log(with_suite=True).replace(_SUITE, one_failed))
     verdict, counts, _ = log_outcome(log)
     assert (verdict, counts.failed) == ("fail", 1)  # 1 of 3: over the 1% limit
     known = tmp_path / "known.yaml"
-    known.write_text("- test: test_nn.py::TestNN::test_c\n  reason: flaky on this runner\n"
-                     "  when: {variant: py311-*}\n")
+    known.write_text(
+        "- test: test_nn.py::TestNN::test_c\n  reason: flaky on this runner\n"
+        "  when: {variant: py311-*}\n"
+    )
     assert log_outcome(log, known)[0] == "pass"
-    known.write_text("- test: test_nn.py::TestNN::test_c\n  reason: other variants only\n"
-                     "  when: {variant: py312-*}\n")
+    known.write_text(
+        "- test: test_nn.py::TestNN::test_c\n  reason: other variants only\n"
+        "  when: {variant: py312-*}\n"
+    )
     assert log_outcome(log, known)[0] == "fail"
     # a bad file is refused before anything runs
     known.write_text("- test: x\n")
@@ -248,11 +274,14 @@ def test_list_text_and_filters(capsys):
     assert [e["name"] for e in json.loads(capsys.readouterr().out)] == [cuda.name]
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["--list", "--variant", "py99-cpu-mkl"], "unknown variant 'py99-cpu-mkl'"),
-    (["--list", "--python", "2.7"], "unknown Python version 2.7"),
-    (["--list", "--resume", "--restart"], "not allowed with argument"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--list", "--variant", "py99-cpu-mkl"], "unknown variant 'py99-cpu-mkl'"),
+        (["--list", "--python", "2.7"], "unknown Python version 2.7"),
+        (["--list", "--resume", "--restart"], "not allowed with argument"),
+    ],
+)
 def test_bad_selection_is_one_line_exit_2(capsys, argv, needle):
     assert run(argv) == EXIT_USAGE
     assert needle in only_line(capsys.readouterr().err)
@@ -278,8 +307,14 @@ def test_dirty_tree_is_refused(tmp_path, env, capsys):
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     (repo / "recipe-hack.patch").write_text("uncommitted\n")
     env.setattr(release, "REPO_ROOT", repo)
-    argv = ["--artifacts", str(tmp_path / "rel"), "--conda-build", str(STANDIN),
-            "--variant", four()[0]]
+    argv = [
+        "--artifacts",
+        str(tmp_path / "rel"),
+        "--conda-build",
+        str(STANDIN),
+        "--variant",
+        four()[0],
+    ]
     assert run(argv) == EXIT_USAGE
     line = only_line(capsys.readouterr().err)
     assert "git tree is dirty" in line and "recipe-hack.patch" in line and "--allow-dirty" in line
@@ -321,8 +356,24 @@ def test_dry_run_prints_every_plan_and_writes_nothing(tmp_path, env, capsys):
     env.setenv("TORCH_CUDA_ARCH_LIST", "8.6")
     env.setenv("MAX_JOBS", "2")
     rel = tmp_path / "rel"
-    assert run(["--artifacts", str(rel), "--dry-run", "--format", "json",
-                "--conda-build", str(STANDIN), "--allow-dirty", "--", "--stats-file", "s"]) == 0
+    assert (
+        run(
+            [
+                "--artifacts",
+                str(rel),
+                "--dry-run",
+                "--format",
+                "json",
+                "--conda-build",
+                str(STANDIN),
+                "--allow-dirty",
+                "--",
+                "--stats-file",
+                "s",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     plans = json.loads(captured.out)
     assert [p["name"] for p in plans] == [v.name for v in matrix()]
@@ -405,8 +456,11 @@ def test_four_variants_one_build_failure_one_test_failure(tmp_path, env, capsys)
         assert "BUILD START:" in (root / "logs" / f"{n}.log").read_text()
     channel = {p.name for p in (root / "channel").glob("*/*.conda")}
     for n in names:  # BUILD START lists the package files conda-build is about to make
-        line = next(x for x in (root / "logs" / f"{n}.log").read_text().splitlines()
-                    if x.startswith("BUILD START: "))
+        line = next(
+            x
+            for x in (root / "logs" / f"{n}.log").read_text().splitlines()
+            if x.startswith("BUILD START: ")
+        )
         files = set(ast.literal_eval(line.removeprefix("BUILD START: ")))
         assert files and (files <= channel) == (n != names[1]), n
         assert not files & channel or n != names[1]
@@ -445,8 +499,9 @@ def test_corrupt_state_is_reported_and_treated_as_empty(tmp_path, env, capsys):
     fingerprint = release.recipe_fingerprint(RECIPE_DIR, (CONDA_BUILD_CONFIG,))
     state = ReleaseState(version)
     for n in names:
-        state.record(VariantRecord(n, BUILT, 0, "pass", [], {"passed": 5}, 3.0, f"logs/{n}.log",
-                                   fingerprint))
+        state.record(
+            VariantRecord(n, BUILT, 0, "pass", [], {"passed": 5}, 3.0, f"logs/{n}.log", fingerprint)
+        )
     path = tmp_path / "rel" / version / "state.json"
     save_state(state, path)
     argv = [*release_argv(tmp_path, names), "--dry-run"]
@@ -469,10 +524,12 @@ def test_ccache_is_refused_a_release_builds_without_knobs(tmp_path, env, capsys)
     assert not (tmp_path / "rel").exists()
 
 
-@pytest.mark.parametrize("knob", ["TORCH_CUDA_ARCH_LIST", "PYTORCH_SKIP_TESTS", "PYTORCH_CCACHE",
-                                  "MAX_JOBS"])
-def test_a_dev_knob_left_in_the_shell_is_refused_before_anything_is_built(tmp_path, env, capsys,
-                                                                          knob):
+@pytest.mark.parametrize(
+    "knob", ["TORCH_CUDA_ARCH_LIST", "PYTORCH_SKIP_TESTS", "PYTORCH_CCACHE", "MAX_JOBS"]
+)
+def test_a_dev_knob_left_in_the_shell_is_refused_before_anything_is_built(
+    tmp_path, env, capsys, knob
+):
     env.setenv(knob, "1")
     assert run(release_argv(tmp_path, four()[:1])) == EXIT_USAGE
     line = only_line(capsys.readouterr().err)
@@ -517,16 +574,20 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
     import sys
 
     names = four()
-    env = {k: v for k, v in os.environ.items()
-           if k not in release.DEV_KNOBS and not k.startswith("CONDA_BUILD_STANDIN_")}
-    env.update(PYTORCH_RELEASE_FREE_BYTES=BIG, CONDA_BUILD_STANDIN_SLEEP="0.4",
-               PYTHONPATH=str(REPO_ROOT))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in release.DEV_KNOBS and not k.startswith("CONDA_BUILD_STANDIN_")
+    }
+    env.update(
+        PYTORCH_RELEASE_FREE_BYTES=BIG, CONDA_BUILD_STANDIN_SLEEP="0.4", PYTHONPATH=str(REPO_ROOT)
+    )
     argv = [sys.executable, "-m", "tools.release", *release_argv(tmp_path, names)]
     log3 = None
     with open(tmp_path / "first.out", "wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
+
             def in_variant_3():
                 nonlocal log3
                 logs = list((tmp_path / "rel").glob(f"*/logs/{names[2]}.log"))
@@ -563,13 +624,13 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
         assert state[names[2]]["build"] == "interrupted"
         report = json.loads((root / "release-report.json").read_text())
         assert report["verdict"] == "fail"
-        assert [r["build"] for r in report["variants"]] == [BUILT, BUILT, "interrupted",
-                                                            "not-run"]
+        assert [r["build"] for r in report["variants"]] == [BUILT, BUILT, "interrupted", "not-run"]
     assert "BUILD START" in log3.read_text()  # the log of the killed variant was kept
 
     env["CONDA_BUILD_STANDIN_SLEEP"] = "0"
-    second = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    second = subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     out = second.stdout
     assert f"[1/4] {names[0]}  skipped" in out and f"[2/4] {names[1]}  skipped" in out
@@ -592,20 +653,33 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
 def test_through_real_nox(tmp_path):
     import sys
 
-    if subprocess.run([sys.executable, "-m", "nox", "--version"],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run([sys.executable, "-m", "nox", "--version"], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("nox is not installed in this interpreter")
     env = {k: v for k, v in os.environ.items() if k not in ("CONDA_EXE",)}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
-    nox = [sys.executable, "-m", "nox", "-f", str(REPO_ROOT / "noxfile.py"), "-s", "release",
-           "--"]
-    listing = subprocess.run([*nox, "--list", "--cuda", "--format", "json"], cwd=REPO_ROOT,
-                             env=env, capture_output=True, text=True, timeout=300)
+    nox = [sys.executable, "-m", "nox", "-f", str(REPO_ROOT / "noxfile.py"), "-s", "release", "--"]
+    listing = subprocess.run(
+        [*nox, "--list", "--cuda", "--format", "json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert listing.returncode == 0, listing.stderr
     assert json.loads(listing.stdout) == to_json(matrix(cuda=True))
 
-    dry = subprocess.run([*nox, "--dry-run", "--artifacts", str(tmp_path / "rel")],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        [*nox, "--dry-run", "--artifacts", str(tmp_path / "rel")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert dry.returncode == 0, dry.stderr
     for v in matrix():
         assert f"] {v.name}: build" in dry.stdout
@@ -616,14 +690,28 @@ def test_through_real_nox(tmp_path):
 def test_an_empty_fingerprint_never_skips_a_variant():
     rec = VariantRecord("py311-cpu-mkl", BUILT, 0, "pass", fingerprint="")
     assert release.skip_reason(rec, "abc", restart=False) is None
-    assert release.build_reason(rec, "abc", restart=False) == \
-        "recipe or variant config changed since it was built"
+    assert (
+        release.build_reason(rec, "abc", restart=False)
+        == "recipe or variant config changed since it was built"
+    )
 
 
 def test_report_table_prints_markup_and_controls_as_plain_text(capsys):
-    report = {"version": "2.13.0", "verdict": "fail", "variants": [
-        {"name": "py311-[bold]x[/]", "build": BUILT, "verdict": "fail", "counts": {"failed": 1},
-         "elapsed": 1.0, "log": "logs/\x1b]52;c;aGk=\x07a.log", "from_earlier_run": False}]}
+    report = {
+        "version": "2.13.0",
+        "verdict": "fail",
+        "variants": [
+            {
+                "name": "py311-[bold]x[/]",
+                "build": BUILT,
+                "verdict": "fail",
+                "counts": {"failed": 1},
+                "elapsed": 1.0,
+                "log": "logs/\x1b]52;c;aGk=\x07a.log",
+                "from_earlier_run": False,
+            }
+        ],
+    }
     release.print_report_table(report, Path("/tmp/[/x]"))
     out = capsys.readouterr().out
     assert "py311-[bold]x[/]" in out and "[/x]" in out
@@ -633,8 +721,17 @@ def test_report_table_prints_markup_and_controls_as_plain_text(capsys):
 def test_artifacts_path_with_markup_survives_the_whole_release(tmp_path, env, capsys):
     (name,) = four()[:1]
     artifacts = tmp_path / "[/x]"
-    code = run(["--artifacts", str(artifacts), "--conda-build", str(STANDIN), "--allow-dirty",
-                "--variant", name])
+    code = run(
+        [
+            "--artifacts",
+            str(artifacts),
+            "--conda-build",
+            str(STANDIN),
+            "--allow-dirty",
+            "--variant",
+            name,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == EXIT_OK, out
     assert "[/x]" in out
@@ -653,8 +750,17 @@ def test_unusable_artifacts_folder_is_one_line_exit_2(tmp_path, env, capsys, kin
             artifacts.chmod(0o700)
             pytest.skip("running as a user that can write anywhere")
     try:
-        code = run(["--artifacts", str(artifacts), "--conda-build", str(STANDIN), "--allow-dirty",
-                    "--variant", four()[0]])
+        code = run(
+            [
+                "--artifacts",
+                str(artifacts),
+                "--conda-build",
+                str(STANDIN),
+                "--allow-dirty",
+                "--variant",
+                four()[0],
+            ]
+        )
     finally:
         artifacts.chmod(0o700)
     err = capsys.readouterr().err
@@ -664,17 +770,30 @@ def test_unusable_artifacts_folder_is_one_line_exit_2(tmp_path, env, capsys, kin
 def test_release_folder_under_proc_is_one_line_exit_2(tmp_path, env, capsys):
     if not Path("/proc/self").is_dir():
         pytest.skip("no /proc")
-    code = run(["--artifacts", "/proc/self/nonexistent", "--conda-build", str(STANDIN),
-                "--allow-dirty", "--variant", four()[0]])
+    code = run(
+        [
+            "--artifacts",
+            "/proc/self/nonexistent",
+            "--conda-build",
+            str(STANDIN),
+            "--allow-dirty",
+            "--variant",
+            four()[0],
+        ]
+    )
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "cannot use" in only_line(err)
 
 
 def test_a_dev_marked_package_is_never_published(tmp_path):
     log = tmp_path / "v.log"
-    log.write_text("BUILD START: ['pytorch-2.13.0-cpu_mkl_py311_h1_0_dev.conda', "
-                   "'pytorch-cpu-2.13.0-cpu_mkl_py311_h2_0_dev.conda']\n"
-                   "BUILD START: ['pytorch-2.13.0-cpu_mkl_py312_h1_0.conda']\n")
-    assert release.dev_marked_packages(log) == ["pytorch-2.13.0-cpu_mkl_py311_h1_0_dev.conda",
-                                                "pytorch-cpu-2.13.0-cpu_mkl_py311_h2_0_dev.conda"]
+    log.write_text(
+        "BUILD START: ['pytorch-2.13.0-cpu_mkl_py311_h1_0_dev.conda', "
+        "'pytorch-cpu-2.13.0-cpu_mkl_py311_h2_0_dev.conda']\n"
+        "BUILD START: ['pytorch-2.13.0-cpu_mkl_py312_h1_0.conda']\n"
+    )
+    assert release.dev_marked_packages(log) == [
+        "pytorch-2.13.0-cpu_mkl_py311_h1_0_dev.conda",
+        "pytorch-cpu-2.13.0-cpu_mkl_py311_h2_0_dev.conda",
+    ]
     assert release.dev_marked_packages(tmp_path / "missing.log") == []

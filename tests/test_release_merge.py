@@ -29,8 +29,9 @@ def runner(folder, *records):
 
 
 def passed(name, when="2026-12-01T10:00:00+00:00"):
-    return VariantRecord(name, BUILT, 0, "pass", [], {"passed": 5}, 60.0, fingerprint="f",
-                         finished_at=when)
+    return VariantRecord(
+        name, BUILT, 0, "pass", [], {"passed": 5}, 60.0, fingerprint="f", finished_at=when
+    )
 
 
 def merge(tmp_path, names, *folders):
@@ -72,8 +73,14 @@ def test_a_variant_no_runner_reported_is_missing_and_fails(tmp_path, capsys):
 
 def test_a_pass_wins_over_a_failed_attempt_and_failures_fail(tmp_path, capsys):
     name = matrix()[0].name
-    failed = VariantRecord(name, BUILD_FAILED, 1, "fail", ["conda-build exited with status 1"],
-                           finished_at="2026-12-02T00:00:00+00:00")
+    failed = VariantRecord(
+        name,
+        BUILD_FAILED,
+        1,
+        "fail",
+        ["conda-build exited with status 1"],
+        finished_at="2026-12-02T00:00:00+00:00",
+    )
     a = runner(tmp_path / "a", failed)
     b = runner(tmp_path / "b", passed(name))
     assert merge(tmp_path, [name], a, b) == EXIT_OK

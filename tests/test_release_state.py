@@ -21,10 +21,32 @@ from tools.release_state import (
 
 def _state() -> ReleaseState:
     state = ReleaseState("2.5.1")
-    state.record(VariantRecord("py311-cpu-mkl", BUILT, 0, "pass", [], {"passed": 10}, 12.5,
-                               "logs/py311-cpu-mkl.log", "abc"))
-    state.record(VariantRecord("py312-cpu-mkl", BUILD_FAILED, 1, "fail", ["no tests"], {}, 3.0,
-                               "logs/py312-cpu-mkl.log", "abc"))
+    state.record(
+        VariantRecord(
+            "py311-cpu-mkl",
+            BUILT,
+            0,
+            "pass",
+            [],
+            {"passed": 10},
+            12.5,
+            "logs/py311-cpu-mkl.log",
+            "abc",
+        )
+    )
+    state.record(
+        VariantRecord(
+            "py312-cpu-mkl",
+            BUILD_FAILED,
+            1,
+            "fail",
+            ["no tests"],
+            {},
+            3.0,
+            "logs/py312-cpu-mkl.log",
+            "abc",
+        )
+    )
     state.record(VariantRecord("py313-cpu-mkl", INTERRUPTED, -2))
     return state
 
@@ -105,17 +127,20 @@ def test_write_atomic_failure_keeps_old_file(tmp_path, monkeypatch):
     assert json.loads(before)["version"] == "2.5.1"
 
 
-@pytest.mark.parametrize(("field", "value", "needle"), [
-    ("log", 5, "log is not a string"),
-    ("elapsed", "1e400", "elapsed"),  # written as a JSON number below: inf once parsed
-    ("elapsed", -3, "elapsed"),
-    ("returncode", "0", "returncode"),
-    ("verdict", "maybe", "verdict"),
-    ("counts", {"passed": -1}, "counts"),
-    ("counts", {"passed": True}, "counts"),
-    ("reasons", [1, 2], "reasons"),
-    ("fingerprint", None, "fingerprint"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("log", 5, "log is not a string"),
+        ("elapsed", "1e400", "elapsed"),  # written as a JSON number below: inf once parsed
+        ("elapsed", -3, "elapsed"),
+        ("returncode", "0", "returncode"),
+        ("verdict", "maybe", "verdict"),
+        ("counts", {"passed": -1}, "counts"),
+        ("counts", {"passed": True}, "counts"),
+        ("reasons", [1, 2], "reasons"),
+        ("fingerprint", None, "fingerprint"),
+    ],
+)
 def test_wrong_field_types_make_the_state_empty_with_one_warning(tmp_path, field, value, needle):
     path = tmp_path / "state.json"
     save_state(_state(), path)

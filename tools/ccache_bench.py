@@ -108,21 +108,31 @@ def install_compilers(build_env: Path) -> Compilers:
     if build_env.exists():
         shutil.rmtree(build_env)
     (build_env / "bin").mkdir(parents=True)
-    prog = subprocess.run([str(cc), "-print-prog-name=cc1"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    prog = subprocess.run(
+        [str(cc), "-print-prog-name=cc1"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     gcc_dir = next((p for p in Path(prog).parents if p.name == "gcc"), None)
     if gcc_dir is not None:
         (build_env / gcc_dir.parent.name).mkdir(exist_ok=True)
         (build_env / gcc_dir.parent.name / "gcc").symlink_to(gcc_dir)
-    out = Compilers(build_env / "bin" / "x86_64-conda-linux-gnu-gcc",
-                    build_env / "bin" / "x86_64-conda-linux-gnu-g++")
+    out = Compilers(
+        build_env / "bin" / "x86_64-conda-linux-gnu-gcc",
+        build_env / "bin" / "x86_64-conda-linux-gnu-g++",
+    )
     shutil.copy(cc, out.cc)  # copy, not copy2: a new mtime, like a fresh install
     shutil.copy(cxx, out.cxx)
     return out
 
 
-def compile_tree(ccache: str, compilers: Compilers, sources: Sequence[Path], *, work: Path,
-                 env: Mapping[str, str], jobs: int = 0) -> float:
+def compile_tree(
+    ccache: str,
+    compilers: Compilers,
+    sources: Sequence[Path],
+    *,
+    work: Path,
+    env: Mapping[str, str],
+    jobs: int = 0,
+) -> float:
     """Compile every source with absolute paths (as CMake does) from ``work/build``; seconds."""
     build = work / "build"
     build.mkdir(exist_ok=True)
@@ -131,8 +141,19 @@ def compile_tree(ccache: str, compilers: Compilers, sources: Sequence[Path], *, 
     def one(src: Path) -> None:
         compiler = compilers.cxx if src.suffix == ".cpp" else compilers.cc
         std = ["-std=c++17"] if src.suffix == ".cpp" else []
-        argv = [ccache, str(compiler), *std, "-O1", "-g", "-DNDEBUG", f"-I{include}", "-c",
-                str(src), "-o", str(build / (src.name + ".o"))]
+        argv = [
+            ccache,
+            str(compiler),
+            *std,
+            "-O1",
+            "-g",
+            "-DNDEBUG",
+            f"-I{include}",
+            "-c",
+            str(src),
+            "-o",
+            str(build / (src.name + ".o")),
+        ]
         proc = subprocess.run(argv, cwd=build, env=dict(env), capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"compile failed: {argv}\n{proc.stderr}")
@@ -143,16 +164,24 @@ def compile_tree(ccache: str, compilers: Compilers, sources: Sequence[Path], *, 
     return time.perf_counter() - start
 
 
-def dev_ccache_env(croot: Path, cache_dir: Path, stats_log: Path, config_path: Path,
-                   base_env: Mapping[str, str] | None = None,
-                   remote: str | None = None) -> dict[str, str]:
+def dev_ccache_env(
+    croot: Path,
+    cache_dir: Path,
+    stats_log: Path,
+    config_path: Path,
+    base_env: Mapping[str, str] | None = None,
+    remote: str | None = None,
+) -> dict[str, str]:
     """Write dev_build's ccache config (the same writer) and return an env that uses only it.
 
     ``remote`` is what a user puts in ``PYTORCH_CCACHE_REMOTE`` (a shared cache).
     """
     settings = ccache_mod.config_settings(
-        croot=croot, cache_dir=cache_dir, stats_log=stats_log,
-        environ={ccache_mod.REMOTE_ENV: remote} if remote else {})
+        croot=croot,
+        cache_dir=cache_dir,
+        stats_log=stats_log,
+        environ={ccache_mod.REMOTE_ENV: remote} if remote else {},
+    )
     ccache_mod.write_config(settings, config_path)
     env = {k: v for k, v in (base_env or os.environ).items() if not k.startswith("CCACHE_")}
     env["CCACHE_CONFIGPATH"] = str(config_path)
@@ -160,8 +189,10 @@ def dev_ccache_env(croot: Path, cache_dir: Path, stats_log: Path, config_path: P
 
 
 def main(argv: Sequence[str]) -> int:
-    p = ArgumentParser(prog="nox -s bench -- ccache",
-                       description="Cold vs warm compile through dev_build's ccache settings.")
+    p = ArgumentParser(
+        prog="nox -s bench -- ccache",
+        description="Cold vs warm compile through dev_build's ccache settings.",
+    )
     p.add_argument("--units", type=int, default=24, help="C++ source files (default 24)")
     p.add_argument("--jobs", type=int, default=0, help="parallel compiles (default: all cores)")
     args = p.parse_args(list(argv))
@@ -177,11 +208,14 @@ def main(argv: Sequence[str]) -> int:
             env = dev_ccache_env(croot, cache_dir, stats_log, croot / "ccache.conf")
             compilers = install_compilers(croot / "_build_env")
             shutil.rmtree(work / "build", ignore_errors=True)
-            seconds = compile_tree(tool.path, compilers, sources, work=work, env=env,
-                                   jobs=args.jobs)
+            seconds = compile_tree(
+                tool.path, compilers, sources, work=work, env=env, jobs=args.jobs
+            )
             results.append((run, seconds, ccache_mod.read_stats_log(stats_log)))
-    print(f"ccache {tool.version} ({tool.path}), {args.units} C++ units, dev_build settings, "
-          "compilers reinstalled before each build")
+    print(
+        f"ccache {tool.version} ({tool.path}), {args.units} C++ units, dev_build settings, "
+        "compilers reinstalled before each build"
+    )
     for run, seconds, stats in results:
         print(f"  {run}: {seconds:7.2f} s   hit rate {stats.describe()}")
     ratio = results[1][1] / results[0][1]

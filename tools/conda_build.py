@@ -31,8 +31,9 @@ INSTALL_HINT = (
     "(or pass its path with --conda-build PATH)"
 )
 # SIGHUP too: the child is in its own session, so a closed terminal would not reach it otherwise.
-FORWARDED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
-                          if hasattr(signal, n))
+FORWARDED_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
 _POSIX = hasattr(os, "killpg")
 
 
@@ -46,8 +47,9 @@ def find_conda_build(explicit: str | None = None) -> str:
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file() or not os.access(path, os.X_OK):
-            raise ToolError(f"conda-build {explicit!r} is not an executable file; {INSTALL_HINT}",
-                            EXIT_USAGE)
+            raise ToolError(
+                f"conda-build {explicit!r} is not an executable file; {INSTALL_HINT}", EXIT_USAGE
+            )
         return str(path.resolve())
     found = shutil.which("conda-build")
     if found:
@@ -86,8 +88,11 @@ def child_environment(
     changed = dict(settings)
     if env.get("PYTHONPATH"):
         root = os.path.normpath(str(repo_root))
-        kept = [p for p in env["PYTHONPATH"].split(os.pathsep)
-                if p and os.path.normpath(os.path.abspath(p)) != root]
+        kept = [
+            p
+            for p in env["PYTHONPATH"].split(os.pathsep)
+            if p and os.path.normpath(os.path.abspath(p)) != root
+        ]
         if kept != env["PYTHONPATH"].split(os.pathsep):
             if kept:
                 changed["PYTHONPATH"] = os.pathsep.join(kept)
@@ -138,7 +143,8 @@ RECIPE_CHANNEL = "conda-forge"
 # conda's own solvers raise PackagesNotFoundError or UnsatisfiableError.
 _SOLVE_FAILURE_RE = re.compile(
     r"(?:DependencyNeedsBuildingError|PackagesNotFoundError|UnsatisfiableError"
-    r"|Unsatisfiable dependencies)[^\n]*")
+    r"|Unsatisfiable dependencies)[^\n]*"
+)
 _MISSING_RE = re.compile(r"Unsatisfiable dependencies for platform [\w-]+: (\{.*\})")
 _TAIL_BYTES = 256 * 1024  # the exception is at the end of the log; never read a huge log whole
 
@@ -162,9 +168,11 @@ def explain_failure(log_path: str | Path, prog: str) -> str | None:
     missing = _MISSING_RE.search(found[-1])
     what = f"missing {missing.group(1)}" if missing else found[-1].strip()
     what = strip_controls(what)[:200]
-    return (f"conda-build could not solve the environment ({what}): the recipe needs the "
-            f"{RECIPE_CHANNEL} channel; pass it with `{prog} -- -c {RECIPE_CHANNEL}` or add it "
-            f"to your condarc (conda config --add channels {RECIPE_CHANNEL})")
+    return (
+        f"conda-build could not solve the environment ({what}): the recipe needs the "
+        f"{RECIPE_CHANNEL} channel; pass it with `{prog} -- -c {RECIPE_CHANNEL}` or add it "
+        f"to your condarc (conda config --add channels {RECIPE_CHANNEL})"
+    )
 
 
 @dataclass
@@ -295,8 +303,13 @@ def run_logged(
                 status.close()
             if proc.stdout is not None:
                 proc.stdout.close()
-    return RunResult(returncode=returncode, interrupted=interrupted, log_path=log_path,
-                     elapsed=time.monotonic() - start, phases=progress.phase_times())
+    return RunResult(
+        returncode=returncode,
+        interrupted=interrupted,
+        log_path=log_path,
+        elapsed=time.monotonic() - start,
+        phases=progress.phase_times(),
+    )
 
 
 def _install_handlers(handler) -> dict[int, object]:

@@ -44,8 +44,11 @@ FLAGS: tuple[Flag, ...] = (
     Flag(("--append-file",), "append_sections_file", VALUE),
     Flag(("--clobber-file",), "clobber_sections_file", VALUE),
     Flag(("-m", "--variant-config-files"), "variant_config_files", MANY),
-    Flag(("-e", "--exclusive-config-files", "--exclusive-config-file"),
-         "exclusive_config_files", MANY),
+    Flag(
+        ("-e", "--exclusive-config-files", "--exclusive-config-file"),
+        "exclusive_config_files",
+        MANY,
+    ),
     Flag(("--old-build-string",), "old_build_string"),
     Flag(("--use-channeldata",), "use_channeldata"),
     Flag(("--variants",), "variants", VALUE),
@@ -174,11 +177,12 @@ def check(extra: Sequence[str], refused: Mapping[str, str], who: str) -> dict[st
     ``who`` names the session in the message ("dev_build", "a release").
     """
     found = given(extra)
-    by_dest = {f.dest: next((n for n in f.names if n.startswith("--")), f.names[0])
-               for f in FLAGS}
+    by_dest = {f.dest: next((n for n in f.names if n.startswith("--")), f.names[0]) for f in FLAGS}
     for dest, why in refused.items():
         if dest in found:
             shown = by_dest.get(dest, "a recipe path")
-            raise ToolError(f"conda-build argument {shown} (after '--') is not allowed in "
-                            f"{who}: {why}", EXIT_USAGE)
+            raise ToolError(
+                f"conda-build argument {shown} (after '--') is not allowed in {who}: {why}",
+                EXIT_USAGE,
+            )
     return found

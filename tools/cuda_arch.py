@@ -45,8 +45,10 @@ def _load_nvml(nvml: ModuleType | None) -> ModuleType:
     try:
         import pynvml
     except ImportError as exc:
-        raise ToolError(f"cannot detect GPUs: the nvidia-ml-py package is not installed; "
-                        f"{ARCH_HINT}", EXIT_USAGE) from exc
+        raise ToolError(
+            f"cannot detect GPUs: the nvidia-ml-py package is not installed; {ARCH_HINT}",
+            EXIT_USAGE,
+        ) from exc
     return pynvml
 
 
@@ -60,17 +62,23 @@ def detect_gpus(nvml: ModuleType | None = None) -> list[Gpu]:
     try:
         nvml.nvmlInit()
     except nvml.NVMLError_LibraryNotFound as exc:
-        raise ToolError("no NVIDIA driver library (libnvidia-ml) found, so no GPU can be "
-                        f"detected; {ARCH_HINT}", EXIT_USAGE) from exc
+        raise ToolError(
+            "no NVIDIA driver library (libnvidia-ml) found, so no GPU can be "
+            f"detected; {ARCH_HINT}",
+            EXIT_USAGE,
+        ) from exc
     except nvml.NVMLError_DriverNotLoaded as exc:
-        raise ToolError(f"the NVIDIA driver is not loaded, so no GPU can be detected; {ARCH_HINT}",
-                        EXIT_USAGE) from exc
+        raise ToolError(
+            f"the NVIDIA driver is not loaded, so no GPU can be detected; {ARCH_HINT}", EXIT_USAGE
+        ) from exc
     except nvml.NVMLError_NoPermission as exc:
-        raise ToolError(f"no permission to query the NVIDIA driver (NVML); {ARCH_HINT}",
-                        EXIT_USAGE) from exc
+        raise ToolError(
+            f"no permission to query the NVIDIA driver (NVML); {ARCH_HINT}", EXIT_USAGE
+        ) from exc
     except nvml.NVMLError as exc:
-        raise ToolError(f"GPU detection through NVML failed ({exc}); {ARCH_HINT}",
-                        EXIT_USAGE) from exc
+        raise ToolError(
+            f"GPU detection through NVML failed ({exc}); {ARCH_HINT}", EXIT_USAGE
+        ) from exc
     try:
         gpus = []
         for index in range(nvml.nvmlDeviceGetCount()):
@@ -82,8 +90,9 @@ def detect_gpus(nvml: ModuleType | None = None) -> list[Gpu]:
             gpus.append(Gpu(index=index, name=str(name), capability=(int(major), int(minor))))
         return gpus
     except nvml.NVMLError as exc:
-        raise ToolError(f"GPU detection through NVML failed ({exc}); {ARCH_HINT}",
-                        EXIT_USAGE) from exc
+        raise ToolError(
+            f"GPU detection through NVML failed ({exc}); {ARCH_HINT}", EXIT_USAGE
+        ) from exc
     finally:
         nvml.nvmlShutdown()
 
@@ -98,6 +107,7 @@ def gpus_visible(nvml: ModuleType | None = None) -> bool:
 
 # --------------------------------------------------------------------------- arch lists
 
+
 def parse_arch_list(text: str) -> list[str]:
     """Split and check a TORCH_CUDA_ARCH_LIST value (``;`` or spaces); ToolError on bad syntax."""
     entries = [e for e in re.split(r"[;\s]+", text.strip()) if e]
@@ -105,11 +115,16 @@ def parse_arch_list(text: str) -> list[str]:
         raise ToolError(f"--arch is empty; {ARCH_HINT}", EXIT_USAGE)
     for entry in entries:
         if entry in ("All", "Common", "Auto"):
-            raise ToolError(f"--arch {entry!r} builds for many GPUs, which a dev build avoids; "
-                            f"{ARCH_HINT}", EXIT_USAGE)
+            raise ToolError(
+                f"--arch {entry!r} builds for many GPUs, which a dev build avoids; {ARCH_HINT}",
+                EXIT_USAGE,
+            )
         if entry.removesuffix("+PTX") not in NAMED_ARCHES and not _ENTRY_RE.match(entry):
-            raise ToolError(f"--arch entry {entry!r} is not a compute capability like 8.6, 9.0a "
-                            f"or 12.0+PTX, nor an architecture name like Ampere", EXIT_USAGE)
+            raise ToolError(
+                f"--arch entry {entry!r} is not a compute capability like 8.6, 9.0a "
+                f"or 12.0+PTX, nor an architecture name like Ampere",
+                EXIT_USAGE,
+            )
     return entries
 
 
@@ -142,8 +157,7 @@ def cuda_cap_range(cuda_version: str) -> tuple[tuple[int, int], tuple[int, int] 
     return (3, 0), (7, 5)
 
 
-def check_supported(entries: Iterable[str], cuda_version: str,
-                    gpus: Sequence[Gpu] = ()) -> None:
+def check_supported(entries: Iterable[str], cuda_version: str, gpus: Sequence[Gpu] = ()) -> None:
     """ToolError (exit 2) naming the GPU (or the --arch entry) whose capability this CUDA lacks."""
     low, high = cuda_cap_range(cuda_version)
     for entry in entries:
@@ -151,13 +165,18 @@ def check_supported(entries: Iterable[str], cuda_version: str,
             if cap >= low and (high is None or cap <= high):
                 continue
             owners = [g for g in gpus if g.capability == cap]
-            what = (", ".join(f"GPU {g.index} ({g.name}, compute capability {g.arch})"
-                              for g in owners) if owners else f"--arch entry {entry!r}")
-            bound = (f"below {low[0]}.{low[1]}" if cap < low
-                     else f"above {high[0]}.{high[1]}")  # type: ignore[index]
-            hint = ("pick an older --cuda-version" if cap < low else "pick a newer --cuda-version")
-            raise ToolError(f"{what} is not supported by CUDA {cuda_version} (nothing {bound}); "
-                            f"{hint} or another --arch", EXIT_USAGE)
+            what = (
+                ", ".join(f"GPU {g.index} ({g.name}, compute capability {g.arch})" for g in owners)
+                if owners
+                else f"--arch entry {entry!r}"
+            )
+            bound = f"below {low[0]}.{low[1]}" if cap < low else f"above {high[0]}.{high[1]}"  # type: ignore[index]
+            hint = "pick an older --cuda-version" if cap < low else "pick a newer --cuda-version"
+            raise ToolError(
+                f"{what} is not supported by CUDA {cuda_version} (nothing {bound}); "
+                f"{hint} or another --arch",
+                EXIT_USAGE,
+            )
 
 
 def arch_from_gpus(gpus: Sequence[Gpu]) -> str:
@@ -166,8 +185,9 @@ def arch_from_gpus(gpus: Sequence[Gpu]) -> str:
     return ";".join(f"{a}.{b}" for a, b in caps)
 
 
-def resolve_arch_list(arch: str | None, *, cuda: bool, cuda_version: str | None,
-                      nvml: ModuleType | None = None) -> str | None:
+def resolve_arch_list(
+    arch: str | None, *, cuda: bool, cuda_version: str | None, nvml: ModuleType | None = None
+) -> str | None:
     """The TORCH_CUDA_ARCH_LIST for a dev build, or None for a CPU build (no detection at all)."""
     if not cuda:
         if arch:
@@ -180,8 +200,9 @@ def resolve_arch_list(arch: str | None, *, cuda: bool, cuda_version: str | None,
         return ";".join(entries)
     gpus = detect_gpus(nvml)
     if not gpus:
-        raise ToolError(f"no NVIDIA GPU visible to detect the architecture from; {ARCH_HINT}",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"no NVIDIA GPU visible to detect the architecture from; {ARCH_HINT}", EXIT_USAGE
+        )
     value = arch_from_gpus(gpus)
     if cuda_version:
         check_supported(value.split(";"), cuda_version, gpus)

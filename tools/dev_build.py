@@ -59,6 +59,7 @@ CONDA_BUILD_NO_TEST = ("no_test", "build_only")
 
 # --------------------------------------------------------------------------- options
 
+
 @dataclass(frozen=True)
 class Options:
     cuda: bool = False
@@ -96,39 +97,63 @@ def parse_args(argv: Sequence[str]) -> Options:
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
+        argv, extra = argv[:cut], argv[cut + 1 :]
     p = ArgumentParser(
         prog=PROG,
         description="Build and test one variant fast: stable paths, --dirty reuse when the recipe "
-                    "is unchanged, ccache, the local GPU's CUDA arch only. Arguments after a "
-                    "second '--' go to conda-build.")
+        "is unchanged, ccache, the local GPU's CUDA arch only. Arguments after a "
+        "second '--' go to conda-build.",
+    )
     add_variant_options(p)
-    p.add_argument("--arch", metavar="LIST",
-                   help="TORCH_CUDA_ARCH_LIST, e.g. 8.6 or '8.6;9.0' (default: the local GPUs)")
-    p.add_argument("--croot", type=Path, default=DEV_DIR,
-                   help="conda-build root, fixed for stable paths (default build_artifacts/dev)")
-    p.add_argument("--jobs", type=_positive_int, metavar="N",
-                   help="parallel compile jobs (default: from cores and free memory)")
+    p.add_argument(
+        "--arch",
+        metavar="LIST",
+        help="TORCH_CUDA_ARCH_LIST, e.g. 8.6 or '8.6;9.0' (default: the local GPUs)",
+    )
+    p.add_argument(
+        "--croot",
+        type=Path,
+        default=DEV_DIR,
+        help="conda-build root, fixed for stable paths (default build_artifacts/dev)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="parallel compile jobs (default: from cores and free memory)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--fresh", action="store_true", help="always build from a fresh work dir")
-    mode.add_argument("--reuse", action="store_true",
-                      help="reuse the work dir even if the recipe changed")
+    mode.add_argument(
+        "--reuse", action="store_true", help="reuse the work dir even if the recipe changed"
+    )
     tests = p.add_mutually_exclusive_group()
-    tests.add_argument("--tests", choices=TEST_LEVELS, default=DEFAULT_TEST_LEVEL,
-                       metavar="LEVEL",
-                       help=f"how much of PyTorch's suite runs: {', '.join(TEST_LEVELS)} "
-                            f"(default {DEFAULT_TEST_LEVEL}; core is the release level)")
-    tests.add_argument("--no-test", action="store_true",
-                       help="same as --tests none: import checks and pip check only, no "
-                            "validation")
+    tests.add_argument(
+        "--tests",
+        choices=TEST_LEVELS,
+        default=DEFAULT_TEST_LEVEL,
+        metavar="LEVEL",
+        help=f"how much of PyTorch's suite runs: {', '.join(TEST_LEVELS)} "
+        f"(default {DEFAULT_TEST_LEVEL}; core is the release level)",
+    )
+    tests.add_argument(
+        "--no-test",
+        action="store_true",
+        help="same as --tests none: import checks and pip check only, no validation",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan; run and write nothing")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="plan format for --dry-run")
+    p.add_argument(
+        "--format", choices=("text", "json"), default="text", help="plan format for --dry-run"
+    )
     p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
     p.add_argument("--no-ccache", action="store_true", help="build without ccache")
     add_recipe_options(p)
-    p.add_argument("--log-dir", type=Path, default=LOGS_DIR,
-                   help="where build logs go (default build_artifacts/logs)")
+    p.add_argument(
+        "--log-dir",
+        type=Path,
+        default=LOGS_DIR,
+        help="where build logs go (default build_artifacts/logs)",
+    )
     a = p.parse_args(argv)
     if a.format != "text" and not a.dry_run:
         raise ToolError("--format only applies to --dry-run", EXIT_USAGE)
@@ -136,36 +161,55 @@ def parse_args(argv: Sequence[str]) -> Options:
     # of the locked, fingerprinted croot or change the variant.
     given = conda_build_cli.check(extra, conda_build_cli.ALWAYS_REFUSED, "dev_build")
     return Options(
-        cuda=a.cuda or a.cuda_version is not None, cuda_version=a.cuda_version, arch=a.arch,
-        python=a.python, blas=a.blas, croot=a.croot.expanduser().absolute(), jobs=a.jobs,
+        cuda=a.cuda or a.cuda_version is not None,
+        cuda_version=a.cuda_version,
+        arch=a.arch,
+        python=a.python,
+        blas=a.blas,
+        croot=a.croot.expanduser().absolute(),
+        jobs=a.jobs,
         mode="fresh" if a.fresh else "reuse" if a.reuse else "auto",
         test_level="none" if a.no_test else a.tests,
-        dry_run=a.dry_run, format=a.format, conda_build=a.conda_build, ccache=not a.no_ccache,
-        recipe_dir=a.recipe_dir.absolute(), variant_config=a.variant_config.absolute(),
-        log_dir=a.log_dir.absolute(), extra=tuple(extra),
-        tests_off_by_extra=any(d in given for d in CONDA_BUILD_NO_TEST))
+        dry_run=a.dry_run,
+        format=a.format,
+        conda_build=a.conda_build,
+        ccache=not a.no_ccache,
+        recipe_dir=a.recipe_dir.absolute(),
+        variant_config=a.variant_config.absolute(),
+        log_dir=a.log_dir.absolute(),
+        extra=tuple(extra),
+        tests_off_by_extra=any(d in given for d in CONDA_BUILD_NO_TEST),
+    )
 
 
 def add_variant_options(p) -> None:
     """How dev_build and dev_test pick one variant of the matrix."""
     p.add_argument("--cuda", action="store_true", help="the newest CUDA variant")
-    p.add_argument("--cuda-version", metavar="X.Y",
-                   help="CUDA version of the variant (implies --cuda)")
-    p.add_argument("--python", default=DEFAULT_PYTHON, metavar="X.Y",
-                   help=f"Python of the variant (default {DEFAULT_PYTHON})")
-    p.add_argument("--blas", metavar="NAME",
-                   help="BLAS of the variant (default: the matrix's first)")
+    p.add_argument(
+        "--cuda-version", metavar="X.Y", help="CUDA version of the variant (implies --cuda)"
+    )
+    p.add_argument(
+        "--python",
+        default=DEFAULT_PYTHON,
+        metavar="X.Y",
+        help=f"Python of the variant (default {DEFAULT_PYTHON})",
+    )
+    p.add_argument(
+        "--blas", metavar="NAME", help="BLAS of the variant (default: the matrix's first)"
+    )
 
 
 def add_recipe_options(p) -> None:
     """Where the recipe and its variant config are (for tests; hidden from --help)."""
     p.add_argument("--recipe-dir", type=Path, default=RECIPE_DIR, help=argparse_suppress())
-    p.add_argument("--variant-config", type=Path, default=CONDA_BUILD_CONFIG,
-                   help=argparse_suppress())
+    p.add_argument(
+        "--variant-config", type=Path, default=CONDA_BUILD_CONFIG, help=argparse_suppress()
+    )
 
 
-def variant_argv(*, python: str, cuda: bool, cuda_version: str | None, blas: str | None
-                 ) -> list[str]:
+def variant_argv(
+    *, python: str, cuda: bool, cuda_version: str | None, blas: str | None
+) -> list[str]:
     """The variant options that pick this variant again (for messages naming a command)."""
     argv = [] if python == DEFAULT_PYTHON else ["--python", python]
     if cuda_version:
@@ -183,27 +227,39 @@ def argparse_suppress() -> str:
 
 # --------------------------------------------------------------------------- pure planning
 
+
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in version.split(".") if x.isdigit())
 
 
-def choose_variant(all_variants: Sequence[variants.Variant], *, python: str, cuda: bool,
-                   cuda_version: str | None, blas: str | None) -> variants.Variant:
+def choose_variant(
+    all_variants: Sequence[variants.Variant],
+    *,
+    python: str,
+    cuda: bool,
+    cuda_version: str | None,
+    blas: str | None,
+) -> variants.Variant:
     """One variant: the python, CPU or the (newest or given) CUDA, the (first or given) BLAS."""
     found = [v for v in all_variants if v.python == python]
     if not found:
         pythons = sorted({v.python or "?" for v in all_variants}, key=_version_key)
-        raise ToolError(f"no variant for python {python}; choose --python from: "
-                        f"{', '.join(pythons)}", EXIT_USAGE)
+        raise ToolError(
+            f"no variant for python {python}; choose --python from: {', '.join(pythons)}",
+            EXIT_USAGE,
+        )
     if cuda:
-        cudas = sorted({v.cuda_version for v in found if v.is_cuda and v.cuda_version},
-                       key=_version_key)
+        cudas = sorted(
+            {v.cuda_version for v in found if v.is_cuda and v.cuda_version}, key=_version_key
+        )
         if not cudas:
             raise ToolError(f"the matrix has no CUDA variant for python {python}", EXIT_USAGE)
         wanted = cuda_version or cudas[-1]
         if wanted not in cudas:
-            raise ToolError(f"no CUDA {wanted} variant; choose --cuda-version from: "
-                            f"{', '.join(cudas)}", EXIT_USAGE)
+            raise ToolError(
+                f"no CUDA {wanted} variant; choose --cuda-version from: {', '.join(cudas)}",
+                EXIT_USAGE,
+            )
         found = [v for v in found if v.cuda_version == wanted]
     else:
         found = [v for v in found if not v.is_cuda and v.values.get("gpu_variant", "cpu") == "cpu"]
@@ -213,8 +269,10 @@ def choose_variant(all_variants: Sequence[variants.Variant], *, python: str, cud
         blases = list(dict.fromkeys(v.values.get("blas_impl", "") for v in found))
         found = [v for v in found if v.values.get("blas_impl") == blas]
         if not found:
-            raise ToolError(f"no variant with BLAS {blas!r}; choose --blas from: "
-                            f"{', '.join(blases)}", EXIT_USAGE)
+            raise ToolError(
+                f"no variant with BLAS {blas!r}; choose --blas from: {', '.join(blases)}",
+                EXIT_USAGE,
+            )
     return found[0]  # matrix order: the first blas_impl value is the default
 
 
@@ -225,8 +283,14 @@ def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
     recipe stored in it, so a test-only change needs a new package, not a new build tree.
     """
     kept = {k: v for k, v in files.items() if k != TEST_KEY}
-    payload = json.dumps({"files": dict(sorted(kept.items())), "variant": variant.name,
-                          "values": dict(sorted(variant.values.items()))}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "files": dict(sorted(kept.items())),
+            "variant": variant.name,
+            "values": dict(sorted(variant.values.items())),
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -245,8 +309,14 @@ def describe_changes(old: Mapping, files: Mapping[str, str], variant: variants.V
     return "; ".join(reasons) or "fingerprint differs"
 
 
-def decide_reuse(mode: str, *, work_nonempty: bool, record: Mapping | None,
-                 files: Mapping[str, str], variant: variants.Variant) -> tuple[bool, str]:
+def decide_reuse(
+    mode: str,
+    *,
+    work_nonempty: bool,
+    record: Mapping | None,
+    files: Mapping[str, str],
+    variant: variants.Variant,
+) -> tuple[bool, str]:
     """(reuse?, reason). Reuse only a non-empty work dir whose recorded fingerprint matches."""
     current = fingerprint(files, variant)
     matches = bool(record) and record.get("fingerprint") == current  # type: ignore[union-attr]
@@ -254,8 +324,9 @@ def decide_reuse(mode: str, *, work_nonempty: bool, record: Mapping | None,
         return False, "--fresh given"
     if mode == "reuse":
         if not work_nonempty:
-            raise ToolError("--reuse given, but there is no work dir to reuse; run without --reuse",
-                            EXIT_USAGE)
+            raise ToolError(
+                "--reuse given, but there is no work dir to reuse; run without --reuse", EXIT_USAGE
+            )
         if matches:
             return True, "--reuse given (recipe and patches unchanged)"
         why = describe_changes(record, files, variant) if record else "no fingerprint record"
@@ -265,13 +336,22 @@ def decide_reuse(mode: str, *, work_nonempty: bool, record: Mapping | None,
     if not record:
         return False, "the work dir has no fingerprint record (not made by dev_build)"
     if matches and (record.get("files") or {}).get(TEST_KEY) not in (None, files.get(TEST_KEY)):
-        return True, "only meta.yaml's test section changed since the work dir was created: " \
-                     "nothing to recompile, conda-build packages and tests again"
+        return (
+            True,
+            "only meta.yaml's test section changed since the work dir was created: "
+            "nothing to recompile, conda-build packages and tests again",
+        )
     if matches:
-        return True, f"recipe, patches and variant unchanged since the work dir was created " \
-                     f"({record.get('created', '?')})"
-    return False, f"recipe or variant changed since the work dir was created: " \
-                  f"{describe_changes(record, files, variant)}"
+        return (
+            True,
+            f"recipe, patches and variant unchanged since the work dir was created "
+            f"({record.get('created', '?')})",
+        )
+    return (
+        False,
+        f"recipe or variant changed since the work dir was created: "
+        f"{describe_changes(record, files, variant)}",
+    )
 
 
 @dataclass(frozen=True)
@@ -352,8 +432,10 @@ class Plan:
                 "version": self.ccache.version if self.ccache else None,
                 "origin": self.ccache.origin if self.ccache else None,
                 "config_path": str(self.ccache_config_path) if self.ccache_config_path else None,
-                "settings": {k: (ccache_mod.redact(v) if k == "remote_storage" else v)
-                             for k, v in self.ccache_settings.items()},
+                "settings": {
+                    k: (ccache_mod.redact(v) if k == "remote_storage" else v)
+                    for k, v in self.ccache_settings.items()
+                },
             },
             "conda_build": {"path": self.conda_build, "found": self.conda_build_found},
             "log_path": str(self.log_path),
@@ -364,26 +446,41 @@ class Plan:
 
 def make_plan(opts: Options, facts: Facts) -> Plan:
     """The whole run, decided from options and facts only (pure)."""
-    variant = choose_variant(facts.variants, python=opts.python, cuda=opts.cuda,
-                             cuda_version=opts.cuda_version, blas=opts.blas)
+    variant = choose_variant(
+        facts.variants,
+        python=opts.python,
+        cuda=opts.cuda,
+        cuda_version=opts.cuda_version,
+        blas=opts.blas,
+    )
     croot = opts.croot
     work = croot / "work"
-    reuse, reason = decide_reuse(opts.mode, work_nonempty=facts.work_nonempty, record=facts.record,
-                                 files=facts.recipe_files, variant=variant)
+    reuse, reason = decide_reuse(
+        opts.mode,
+        work_nonempty=facts.work_nonempty,
+        record=facts.record,
+        files=facts.recipe_files,
+        variant=variant,
+    )
     stamp = facts.now.strftime("%Y%m%d-%H%M%S")
     move_to = None if reuse or not facts.reused_dirs else croot / f"{MOVED_ASIDE_PREFIX}{stamp}"
     override_path = croot / OVERRIDE_FILE
     log_path = opts.log_dir / f"dev-{stamp}-{variant.name}.log"
-    settings: dict[str, str] = {"MAX_JOBS": str(facts.jobs.count),
-                                "CPU_COUNT": str(facts.jobs.count)}
+    settings: dict[str, str] = {
+        "MAX_JOBS": str(facts.jobs.count),
+        "CPU_COUNT": str(facts.jobs.count),
+    }
     ccache_settings: dict[str, str] = {}
     ccache_config = stats_log = None
     if opts.ccache:
         stats_log = log_path.with_suffix(".ccache-stats")
         ccache_config = croot / CCACHE_CONFIG_FILE
         ccache_settings = ccache_mod.config_settings(
-            croot=croot, cache_dir=facts.ccache_cache_dir, stats_log=stats_log,
-            environ=facts.environ)
+            croot=croot,
+            cache_dir=facts.ccache_cache_dir,
+            stats_log=stats_log,
+            environ=facts.environ,
+        )
         if facts.ccache:
             ccache_mod.check_version_for(ccache_settings, facts.ccache)
         settings["PYTORCH_CCACHE"] = facts.ccache.path if facts.ccache else "ccache"
@@ -393,31 +490,59 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
     settings["PYTORCH_TEST_LEVEL"] = opts.test_level
     full_env, changed, removed = conda_build.child_environment(facts.environ, settings)
     argv = conda_build.build_argv(
-        facts.conda_build, recipe_dir=opts.recipe_dir, croot=croot,
-        variant_files=[opts.variant_config, override_path], dirty=True, no_build_id=True,
-        no_remove_work_dir=True, extra=opts.extra)
+        facts.conda_build,
+        recipe_dir=opts.recipe_dir,
+        croot=croot,
+        variant_files=[opts.variant_config, override_path],
+        dirty=True,
+        no_build_id=True,
+        no_remove_work_dir=True,
+        extra=opts.extra,
+    )
     return Plan(
-        variant=variant, croot=croot, work_dir=work, reuse=reuse, reuse_reason=reason,
-        fingerprint=fingerprint(facts.recipe_files, variant), move_aside_to=move_to,
+        variant=variant,
+        croot=croot,
+        work_dir=work,
+        reuse=reuse,
+        reuse_reason=reason,
+        fingerprint=fingerprint(facts.recipe_files, variant),
+        move_aside_to=move_to,
         move_aside_names=() if move_to is None else facts.reused_dirs,
-        override_path=override_path, override_content=variants.override_yaml([variant]),
-        cuda_arch_list=facts.cuda_arch_list, jobs=facts.jobs, ccache=facts.ccache,
-        ccache_config_path=ccache_config, ccache_settings=ccache_settings,
-        conda_build=facts.conda_build, conda_build_found=facts.conda_build_found, argv=argv,
-        env=changed, env_unset=removed, full_env=full_env, log_path=log_path, stats_log=stats_log,
-        lock_path=croot / LOCK_FILE, fingerprint_path=croot / FINGERPRINT_FILE,
-        test_level=opts.test_level, subdir=facts.subdir, recipe_files=dict(facts.recipe_files),
-        tests_off_by_extra=opts.tests_off_by_extra, recipe_dir=opts.recipe_dir)
+        override_path=override_path,
+        override_content=variants.override_yaml([variant]),
+        cuda_arch_list=facts.cuda_arch_list,
+        jobs=facts.jobs,
+        ccache=facts.ccache,
+        ccache_config_path=ccache_config,
+        ccache_settings=ccache_settings,
+        conda_build=facts.conda_build,
+        conda_build_found=facts.conda_build_found,
+        argv=argv,
+        env=changed,
+        env_unset=removed,
+        full_env=full_env,
+        log_path=log_path,
+        stats_log=stats_log,
+        lock_path=croot / LOCK_FILE,
+        fingerprint_path=croot / FINGERPRINT_FILE,
+        test_level=opts.test_level,
+        subdir=facts.subdir,
+        recipe_files=dict(facts.recipe_files),
+        tests_off_by_extra=opts.tests_off_by_extra,
+        recipe_dir=opts.recipe_dir,
+    )
 
 
 # --------------------------------------------------------------------------- facts (I/O)
+
 
 def hash_recipe(recipe_dir: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file of the recipe (patches included; the test-only part
     apart, as ``recipe_sections.TEST_KEY``)."""
     if not (recipe_dir / "meta.yaml").is_file():
-        raise ToolError(f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir", EXIT_USAGE
+        )
     return hash_recipe_files(recipe_dir)
 
 
@@ -429,16 +554,27 @@ def read_record(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def gather_facts(opts: Options, *, environ: Mapping[str, str] | None = None,
-                 nvml=None, now: _dt.datetime | None = None) -> Facts:
+def gather_facts(
+    opts: Options,
+    *,
+    environ: Mapping[str, str] | None = None,
+    nvml=None,
+    now: _dt.datetime | None = None,
+) -> Facts:
     environ = dict(os.environ if environ is None else environ)
     platform = variants.host_platform()
     all_variants = variants.load_variants((opts.variant_config,), platform=platform)
     # The variant is chosen here too (cheaply, again in make_plan) to know the CUDA version.
-    variant = choose_variant(all_variants, python=opts.python, cuda=opts.cuda,
-                             cuda_version=opts.cuda_version, blas=opts.blas)
-    arch = cuda_arch.resolve_arch_list(opts.arch, cuda=opts.cuda,
-                                       cuda_version=variant.cuda_version, nvml=nvml)
+    variant = choose_variant(
+        all_variants,
+        python=opts.python,
+        cuda=opts.cuda,
+        cuda_version=opts.cuda_version,
+        blas=opts.blas,
+    )
+    arch = cuda_arch.resolve_arch_list(
+        opts.arch, cuda=opts.cuda, cuda_version=variant.cuda_version, nvml=nvml
+    )
     try:
         cb = conda_build.find_conda_build(opts.conda_build)
         cb_found = True
@@ -457,23 +593,38 @@ def gather_facts(opts: Options, *, environ: Mapping[str, str] | None = None,
     work_nonempty = work.is_dir() and any(work.iterdir())
     reused = tuple(n for n in REUSED_BY_CONDA_BUILD if (opts.croot / n).exists())
     return Facts(
-        variants=all_variants, recipe_files=hash_recipe(opts.recipe_dir),
-        work_nonempty=work_nonempty, reused_dirs=reused,
+        variants=all_variants,
+        recipe_files=hash_recipe(opts.recipe_dir),
+        work_nonempty=work_nonempty,
+        reused_dirs=reused,
         record=read_record(opts.croot / FINGERPRINT_FILE),
-        conda_build=cb, conda_build_found=cb_found, ccache=tool,
-        ccache_cache_dir=ccache_mod.default_cache_dir(environ), cuda_arch_list=arch,
-        jobs=jobs.choose_jobs(opts.jobs, cuda=opts.cuda), environ=environ,
-        now=now or _dt.datetime.now(), subdir=platform)
+        conda_build=cb,
+        conda_build_found=cb_found,
+        ccache=tool,
+        ccache_cache_dir=ccache_mod.default_cache_dir(environ),
+        cuda_arch_list=arch,
+        jobs=jobs.choose_jobs(opts.jobs, cuda=opts.cuda),
+        environ=environ,
+        now=now or _dt.datetime.now(),
+        subdir=platform,
+    )
 
 
 # --------------------------------------------------------------------------- output
 
+
 def plan_text(plan: Plan, *, dry_run: bool) -> str:
     d = plan.to_dict()
-    cb = plan.conda_build if plan.conda_build_found else \
-        f"{plan.conda_build} (not found: {conda_build.INSTALL_HINT})"
-    tool = (f"{plan.ccache.path} (ccache {plan.ccache.version}, {plan.ccache.origin})"
-            if plan.ccache else ("not found" if plan.ccache_settings else "off (--no-ccache)"))
+    cb = (
+        plan.conda_build
+        if plan.conda_build_found
+        else f"{plan.conda_build} (not found: {conda_build.INSTALL_HINT})"
+    )
+    tool = (
+        f"{plan.ccache.path} (ccache {plan.ccache.version}, {plan.ccache.origin})"
+        if plan.ccache
+        else ("not found" if plan.ccache_settings else "off (--no-ccache)")
+    )
     lines = [
         "dev_build plan" + (" (dry run: nothing is run or written)" if dry_run else ""),
         f"  variant:     {plan.variant.name}",
@@ -482,18 +633,22 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
         f"  work dir:    {'reuse' if plan.reuse else 'fresh'}: {plan.reuse_reason}",
     ]
     if plan.move_aside_to:
-        lines.append(f"               {' and '.join(f'{n}/' for n in plan.move_aside_names)} "
-                     f"moved aside to {plan.move_aside_to}")
+        lines.append(
+            f"               {' and '.join(f'{n}/' for n in plan.move_aside_names)} "
+            f"moved aside to {plan.move_aside_to}"
+        )
     lines += [
         f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}",
         f"  jobs:        {plan.jobs.count} ({plan.jobs.reason})",
         f"  ccache:      {tool}",
-        "  tests:       " + ("none (import checks and pip check only, no validation)"
-                             if plan.no_test else
-                             "off (conda-build test phase off after '--', no validation)"
-                             if plan.tests_off_by_extra else
-                             f"{plan.test_level} (PYTORCH_TEST_LEVEL; release runs "
-                             f"{RELEASE_TEST_LEVEL})"),
+        "  tests:       "
+        + (
+            "none (import checks and pip check only, no validation)"
+            if plan.no_test
+            else "off (conda-build test phase off after '--', no validation)"
+            if plan.tests_off_by_extra
+            else f"{plan.test_level} (PYTORCH_TEST_LEVEL; release runs {RELEASE_TEST_LEVEL})"
+        ),
         f"  log:         {plan.log_path}",
         "  environment given to conda-build (set or changed):",
         *[f"    {k}={v}" for k, v in plan.env.items()],
@@ -506,16 +661,21 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
         if plan.ccache_config_path:
             lines.append(f"  ccache config: {plan.ccache_config_path}")
         return "\n".join(lines)
-    lines += [f"  override file {plan.override_path} (not written):",
-              *[f"    {x}" for x in plan.override_content.splitlines()]]
+    lines += [
+        f"  override file {plan.override_path} (not written):",
+        *[f"    {x}" for x in plan.override_content.splitlines()],
+    ]
     if plan.ccache_config_path:
         settings = d["ccache"]["settings"]
-        lines += [f"  ccache config {plan.ccache_config_path} (not written):",
-                  *[f"    {line}" for line in ccache_mod.render_config(settings).splitlines()]]
+        lines += [
+            f"  ccache config {plan.ccache_config_path} (not written):",
+            *[f"    {line}" for line in ccache_mod.render_config(settings).splitlines()],
+        ]
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- execution
+
 
 def move_reused_aside(plan: Plan) -> list[Path]:
     """Fresh build: move what conda-build would reuse (and its fingerprint record) aside."""
@@ -524,8 +684,11 @@ def move_reused_aside(plan: Plan) -> list[Path]:
             plan.fingerprint_path.unlink()
         return []
     plan.move_aside_to = folder = fileops.free_name(plan.move_aside_to)  # one folder per build
-    moved = [fileops.move_aside(plan.croot / name, folder / name)
-             for name in plan.move_aside_names if (plan.croot / name).exists()]
+    moved = [
+        fileops.move_aside(plan.croot / name, folder / name)
+        for name in plan.move_aside_names
+        if (plan.croot / name).exists()
+    ]
     if plan.fingerprint_path.exists():  # the record belongs to the work dir it describes
         fileops.move_aside(plan.fingerprint_path, folder / plan.fingerprint_path.name)
     return moved
@@ -537,10 +700,18 @@ def write_record(plan: Plan) -> None:
     Written after the run, not before: a dev_build killed mid-build leaves a work dir without a
     record, which the next run moves aside instead of trusting it as "unchanged".
     """
-    plan.fingerprint_path.write_text(json.dumps({
-        "fingerprint": plan.fingerprint, "variant": plan.variant.name,
-        "values": plan.variant.values, "files": plan.recipe_files,
-        "created": _dt.datetime.now().isoformat(timespec="seconds")}, indent=1))
+    plan.fingerprint_path.write_text(
+        json.dumps(
+            {
+                "fingerprint": plan.fingerprint,
+                "variant": plan.variant.name,
+                "values": plan.variant.values,
+                "files": plan.recipe_files,
+                "created": _dt.datetime.now().isoformat(timespec="seconds"),
+            },
+            indent=1,
+        )
+    )
 
 
 def work_dir_after(plan: Plan, since: float) -> tuple[Path | None, str]:
@@ -548,12 +719,19 @@ def work_dir_after(plan: Plan, since: float) -> tuple[Path | None, str]:
     work = plan.work_dir
     if work.is_dir() and any(work.iterdir()):
         return work, "kept for the next run"
-    moved = sorted((p for p in plan.croot.glob("work_moved_*")
-                    if p.is_dir() and p.stat().st_mtime >= since - 1),
-                   key=lambda p: p.stat().st_mtime_ns)
+    moved = sorted(
+        (
+            p
+            for p in plan.croot.glob("work_moved_*")
+            if p.is_dir() and p.stat().st_mtime >= since - 1
+        ),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
     if moved:
-        return moved[-1], ("conda-build moved it there anyway; the next run starts fresh "
-                           "(its own --dirty/--no-remove-work-dir rules, see CONTRIBUTING.md)")
+        return moved[-1], (
+            "conda-build moved it there anyway; the next run starts fresh "
+            "(its own --dirty/--no-remove-work-dir rules, see CONTRIBUTING.md)"
+        )
     return None, "none left; the next run starts fresh"
 
 
@@ -563,8 +741,11 @@ def _packages(plan: Plan, since: float) -> list[Path]:
     found = []
     for folder in (plan.croot / plan.subdir, plan.croot / "broken"):
         if folder.is_dir():
-            found += [p for p in folder.iterdir() if p.name.endswith((".conda", ".tar.bz2"))
-                      and p.stat().st_mtime >= since - 1]
+            found += [
+                p
+                for p in folder.iterdir()
+                if p.name.endswith((".conda", ".tar.bz2")) and p.stat().st_mtime >= since - 1
+            ]
     return sorted(found)
 
 
@@ -572,8 +753,11 @@ def read_packages_record(croot: Path) -> dict[str, dict]:
     """variant name -> what its last dev_build made (``PACKAGES_FILE``); {} when unreadable."""
     data = read_record(croot / PACKAGES_FILE) or {}
     variants_ = data.get("variants")
-    return {k: v for k, v in variants_.items() if isinstance(v, dict)} \
-        if isinstance(variants_, dict) else {}
+    return (
+        {k: v for k, v in variants_.items() if isinstance(v, dict)}
+        if isinstance(variants_, dict)
+        else {}
+    )
 
 
 def write_packages_record(croot: Path, name: str, entry: dict) -> None:
@@ -582,8 +766,9 @@ def write_packages_record(croot: Path, name: str, entry: dict) -> None:
 
     records = read_packages_record(croot)
     records[name] = {**records.get(name, {}), **entry}
-    write_atomic(croot / PACKAGES_FILE,
-                 json.dumps({"format": 1, "variants": records}, indent=1) + "\n")
+    write_atomic(
+        croot / PACKAGES_FILE, json.dumps({"format": 1, "variants": records}, indent=1) + "\n"
+    )
 
 
 def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
@@ -609,19 +794,32 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
         Path(plan.ccache_settings["cache_dir"]).mkdir(parents=True, exist_ok=True)
     say(plan_text(plan, dry_run=False))
     say("")
-    result = conda_build.run_logged(plan.argv, plan.full_env, plan.log_path, out=out,
-                                    on_start=held.record_child if held else None,
-                                    label="dev_build")
+    result = conda_build.run_logged(
+        plan.argv,
+        plan.full_env,
+        plan.log_path,
+        out=out,
+        on_start=held.record_child if held else None,
+        label="dev_build",
+    )
     if not plan.reuse:
         write_record(plan)
     work_after, work_note = work_dir_after(plan, started)
     stats = ccache_mod.read_stats_log(plan.stats_log) if plan.stats_log else None
     packages = _packages(plan, started)
     if packages and not result.interrupted:
-        write_packages_record(plan.croot, plan.variant.name, {
-            "packages": [str(p) for p in packages], "log": str(plan.log_path),
-            "recipe_dir": str(plan.recipe_dir), "test_section": plan.recipe_files.get(TEST_KEY),
-            "built": _dt.datetime.now().isoformat(timespec="seconds"), "validated_log": None})
+        write_packages_record(
+            plan.croot,
+            plan.variant.name,
+            {
+                "packages": [str(p) for p in packages],
+                "log": str(plan.log_path),
+                "recipe_dir": str(plan.recipe_dir),
+                "test_section": plan.recipe_files.get(TEST_KEY),
+                "built": _dt.datetime.now().isoformat(timespec="seconds"),
+                "validated_log": None,
+            },
+        )
 
     say("")
     say("=" * 30 + " dev_build summary " + "=" * 31)
@@ -664,8 +862,10 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
         write_packages_record(plan.croot, plan.variant.name, {"validated_log": str(plan.log_path)})
     numbers = counts.to_dict()
     shown = ", ".join(f"{numbers.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
-    say(f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
-        f"{plan.log_path}")
+    say(
+        f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
+        f"{plan.log_path}"
+    )
     for reason in reasons:
         say(f"    - {reason}")
     return EXIT_OK if verdict == "pass" else EXIT_FAIL
@@ -684,11 +884,11 @@ def main(argv: Sequence[str]) -> int:
     conda_build.find_conda_build(opts.conda_build)  # refuse before anything is written
     fileops.ensure_writable_dir(opts.croot, "the croot", "--croot")
     fileops.ensure_writable_dir(opts.log_dir, "the log folder", "--log-dir")
-    with lock.acquire(opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--",
-                                                                  *argv])) as held:
+    with lock.acquire(
+        opts.croot / LOCK_FILE, command=shlex.join(["nox", "-s", "dev_build", "--", *argv])
+    ) as held:
         if held.message:
             print(strip_controls(f"dev_build: {held.message}"), flush=True)
         facts = gather_facts(opts)
         plan = make_plan(opts, facts)
         return execute(plan, held=held)
-

@@ -85,41 +85,80 @@ def parse_args(argv: Sequence[str]) -> Options:
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
-    p = ArgumentParser(prog=PROG, description="Run only the test phase of the package the last "
-                       "dev_build of the variant made, then validate its log. Arguments after a "
-                       "second '--' go to conda-build.")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    p = ArgumentParser(
+        prog=PROG,
+        description="Run only the test phase of the package the last "
+        "dev_build of the variant made, then validate its log. Arguments after a "
+        "second '--' go to conda-build.",
+    )
     dev_build.add_variant_options(p)
-    p.add_argument("--croot", type=Path, default=DEV_DIR,
-                   help="dev_build's conda-build root (default build_artifacts/dev)")
-    p.add_argument("--log-dir", type=Path, default=LOGS_DIR,
-                   help="where logs go (default build_artifacts/logs)")
+    p.add_argument(
+        "--croot",
+        type=Path,
+        default=DEV_DIR,
+        help="dev_build's conda-build root (default build_artifacts/dev)",
+    )
+    p.add_argument(
+        "--log-dir",
+        type=Path,
+        default=LOGS_DIR,
+        help="where logs go (default build_artifacts/logs)",
+    )
     p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
-    p.add_argument("--failed-only", action="store_true",
-                   help="only what failed in the variant's previous validated run")
-    p.add_argument("--from", dest="from_log", type=Path, metavar="LOG",
-                   help="with --failed-only: take the failures from this log instead")
-    p.add_argument("--repeat", type=_repeat, default=1, metavar="N",
-                   help="run the test phase N times and list the flaky tests")
-    p.add_argument("--tests", choices=TEST_LEVELS, default=dev_build.DEFAULT_TEST_LEVEL,
-                   metavar="LEVEL", help=f"how much of PyTorch's suite runs without "
-                   f"--failed-only: {', '.join(TEST_LEVELS)} (default "
-                   f"{dev_build.DEFAULT_TEST_LEVEL}, as dev_build)")
+    p.add_argument(
+        "--failed-only",
+        action="store_true",
+        help="only what failed in the variant's previous validated run",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_log",
+        type=Path,
+        metavar="LOG",
+        help="with --failed-only: take the failures from this log instead",
+    )
+    p.add_argument(
+        "--repeat",
+        type=_repeat,
+        default=1,
+        metavar="N",
+        help="run the test phase N times and list the flaky tests",
+    )
+    p.add_argument(
+        "--tests",
+        choices=TEST_LEVELS,
+        default=dev_build.DEFAULT_TEST_LEVEL,
+        metavar="LEVEL",
+        help=f"how much of PyTorch's suite runs without "
+        f"--failed-only: {', '.join(TEST_LEVELS)} (default "
+        f"{dev_build.DEFAULT_TEST_LEVEL}, as dev_build)",
+    )
     dev_build.add_recipe_options(p)
     a = p.parse_args(argv)
     if a.from_log is not None and not a.failed_only:
         raise ToolError("--from only applies to --failed-only", EXIT_USAGE)
     conda_build_cli.check(extra, _REFUSED, "dev_test")
     return Options(
-        python=a.python, cuda=a.cuda or a.cuda_version is not None, cuda_version=a.cuda_version,
-        blas=a.blas, croot=a.croot.expanduser().absolute(), log_dir=a.log_dir.absolute(),
-        conda_build=a.conda_build, recipe_dir=a.recipe_dir.absolute(),
-        variant_config=a.variant_config.absolute(), failed_only=a.failed_only,
-        from_log=a.from_log.absolute() if a.from_log else None, repeat=a.repeat,
-        test_level=a.tests, extra=tuple(extra))
+        python=a.python,
+        cuda=a.cuda or a.cuda_version is not None,
+        cuda_version=a.cuda_version,
+        blas=a.blas,
+        croot=a.croot.expanduser().absolute(),
+        log_dir=a.log_dir.absolute(),
+        conda_build=a.conda_build,
+        recipe_dir=a.recipe_dir.absolute(),
+        variant_config=a.variant_config.absolute(),
+        failed_only=a.failed_only,
+        from_log=a.from_log.absolute() if a.from_log else None,
+        repeat=a.repeat,
+        test_level=a.tests,
+        extra=tuple(extra),
+    )
 
 
 # --------------------------------------------------------------------------- pure parts
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -169,9 +208,11 @@ class Comparison:
 
 def compare(previous: Sequence[str], current: Sequence[str]) -> Comparison:
     prev, cur = list(dict.fromkeys(previous)), list(dict.fromkeys(current))
-    return Comparison(fixed=tuple(t for t in prev if t not in cur),
-                      still_failing=tuple(t for t in prev if t in cur),
-                      new=tuple(t for t in cur if t not in prev))
+    return Comparison(
+        fixed=tuple(t for t in prev if t not in cur),
+        still_failing=tuple(t for t in prev if t in cur),
+        new=tuple(t for t in cur if t not in prev),
+    )
 
 
 def flaky_tests(runs: Sequence[Sequence[str]]) -> list[str]:
@@ -185,21 +226,28 @@ def known_failures_snippet(flaky: Sequence[str], variant: str, runs: int) -> str
     """YAML entries for a known-failures file, each with a reason to fill in."""
     lines = ["known_failures:"]
     for test_id in flaky:
-        lines += [f"  - test: {json.dumps(test_id)}",
-                  f'    reason: "FILL IN: flaky in dev_test --repeat {runs} on {variant}"',
-                  f"    when: {{variant: {json.dumps('*' + variant + '*')}}}"]
+        lines += [
+            f"  - test: {json.dumps(test_id)}",
+            f'    reason: "FILL IN: flaky in dev_test --repeat {runs} on {variant}"',
+            f"    when: {{variant: {json.dumps('*' + variant + '*')}}}",
+        ]
     return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- I/O
+
 
 def failing_ids(log: Path) -> tuple[str, list[str]]:
     """(verdict, failing test ids) of one log, as validate_logs reads it."""
     from tools.validate_logs import validate
 
     report = validate([log])
-    failed = [f.test for _log, pkg in report.packages() for f in pkg.failures
-              if f.outcome in ("failed", "error", "crashed", "flaky")]
+    failed = [
+        f.test
+        for _log, pkg in report.packages()
+        for f in pkg.failures
+        if f.outcome in ("failed", "error", "crashed", "flaky")
+    ]
     for _log, pkg in report.packages():
         # A crash no test id was found for ("SIGSEGV in test_jit 1/1"): run that file whole.
         files_ = {split_test_id(t)[0] for t in failed}
@@ -213,41 +261,64 @@ def failing_ids(log: Path) -> tuple[str, list[str]]:
 
 def find_package(opts: Options, variant: variants.Variant) -> tuple[Path, dict]:
     record = dev_build.read_packages_record(opts.croot).get(variant.name)
-    how = shlex.join(["nox", "-s", "dev_build", "--", *dev_build.variant_argv(
-        python=opts.python, cuda=opts.cuda, cuda_version=opts.cuda_version, blas=opts.blas)])
+    how = shlex.join(
+        [
+            "nox",
+            "-s",
+            "dev_build",
+            "--",
+            *dev_build.variant_argv(
+                python=opts.python, cuda=opts.cuda, cuda_version=opts.cuda_version, blas=opts.blas
+            ),
+        ]
+    )
     if not record or not record.get("packages"):
-        raise ToolError(f"no package of {variant.name} from dev_build in {opts.croot}; make it "
-                        f"with: {how}", EXIT_USAGE)
+        raise ToolError(
+            f"no package of {variant.name} from dev_build in {opts.croot}; make it with: {how}",
+            EXIT_USAGE,
+        )
     package = Path(record["packages"][0])  # the first output: pytorch, which runs the suite
     if not package.is_file():
-        raise ToolError(f"the package dev_build made for {variant.name} is gone ({package}); "
-                        f"make it again with: {how}", EXIT_USAGE)
+        raise ToolError(
+            f"the package dev_build made for {variant.name} is gone ({package}); "
+            f"make it again with: {how}",
+            EXIT_USAGE,
+        )
     current = hash_test_section(opts.recipe_dir)
     if record.get("test_section") not in (None, current):
         raise ToolError(
             f"meta.yaml's test section changed since {package.name} was built, and conda-build "
             "tests a package with the recipe stored in it; make a new package with: "
-            f"{how} (a test-only change reuses the work dir: nothing is recompiled)", EXIT_USAGE)
+            f"{how} (a test-only change reuses the work dir: nothing is recompiled)",
+            EXIT_USAGE,
+        )
     return package, record
 
 
 def main(argv: Sequence[str]) -> int:
     opts = parse_args(argv)
-    all_variants = variants.load_variants((opts.variant_config,),
-                                          platform=variants.host_platform())
-    variant = dev_build.choose_variant(all_variants, python=opts.python, cuda=opts.cuda,
-                                       cuda_version=opts.cuda_version, blas=opts.blas)
+    all_variants = variants.load_variants((opts.variant_config,), platform=variants.host_platform())
+    variant = dev_build.choose_variant(
+        all_variants,
+        python=opts.python,
+        cuda=opts.cuda,
+        cuda_version=opts.cuda_version,
+        blas=opts.blas,
+    )
     cb = conda_build.find_conda_build(opts.conda_build)
     package, record = find_package(opts, variant)
-    previous_log = opts.from_log or (Path(record["validated_log"])
-                                     if record.get("validated_log") else None)
+    previous_log = opts.from_log or (
+        Path(record["validated_log"]) if record.get("validated_log") else None
+    )
     previous: list[str] = []
     selection: Selection | None = None
     if opts.failed_only:
         if previous_log is None or not previous_log.is_file():
-            raise ToolError(f"--failed-only: no validated log of {variant.name} to take the "
-                            "failures from; run dev_test without it first, or pass --from LOG",
-                            EXIT_USAGE)
+            raise ToolError(
+                f"--failed-only: no validated log of {variant.name} to take the "
+                "failures from; run dev_test without it first, or pass --from LOG",
+                EXIT_USAGE,
+            )
         _verdict, previous = failing_ids(previous_log)
         if not previous:
             print(f"dev_test: nothing failed in {previous_log}; nothing to run", flush=True)
@@ -256,14 +327,24 @@ def main(argv: Sequence[str]) -> int:
     elif previous_log is not None and previous_log.is_file():
         _verdict, previous = failing_ids(previous_log)
     files.ensure_writable_dir(opts.log_dir, "the log folder", "--log-dir")
-    with lock.acquire(opts.croot / dev_build.LOCK_FILE, what="dev_build or dev_test",
-                      command=shlex.join(["nox", "-s", "dev_test", "--", *argv])) as held:
+    with lock.acquire(
+        opts.croot / dev_build.LOCK_FILE,
+        what="dev_build or dev_test",
+        command=shlex.join(["nox", "-s", "dev_test", "--", *argv]),
+    ) as held:
         return _run(opts, variant, cb, package, previous, previous_log, selection, held)
 
 
-def _run(opts: Options, variant: variants.Variant, cb: str, package: Path,
-         previous: list[str], previous_log: Path | None, selection: Selection | None,
-         held: lock.Lock) -> int:
+def _run(
+    opts: Options,
+    variant: variants.Variant,
+    cb: str,
+    package: Path,
+    previous: list[str],
+    previous_log: Path | None,
+    selection: Selection | None,
+    held: lock.Lock,
+) -> int:
     from tools.release_state import write_atomic
     from tools.validate_logs import log_outcome
 
@@ -276,21 +357,33 @@ def _run(opts: Options, variant: variants.Variant, cb: str, package: Path,
         write_atomic(path, json.dumps(selection.to_dict(), indent=1) + "\n")
         settings[SELECTION_KNOB] = str(path)
     env, _changed, _removed = conda_build.child_environment(dict(_environ()), settings)
-    argv = [cb, "--test", str(package), "--croot", str(opts.croot), "--no-build-id", "--dirty",
-            "--no-remove-work-dir", *opts.extra]
+    argv = [
+        cb,
+        "--test",
+        str(package),
+        "--croot",
+        str(opts.croot),
+        "--no-build-id",
+        "--dirty",
+        "--no-remove-work-dir",
+        *opts.extra,
+    ]
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     say(f"dev_test: {variant.name}, package {package}")
     if selection is not None:
-        say(f"  selection: {len(selection.files)} test file(s), "
+        say(
+            f"  selection: {len(selection.files)} test file(s), "
             f"{sum(len(v) for v in selection.tests.values())} test(s) from {previous_log}"
-            f" ({SELECTION_KNOB}={settings[SELECTION_KNOB]})")
+            f" ({SELECTION_KNOB}={settings[SELECTION_KNOB]})"
+        )
     say(f"  command: {shlex.join(argv)}")
     runs: list[tuple[Path, str, list[str], list[str]]] = []  # log, verdict, failed, reasons
     for i in range(1, opts.repeat + 1):
         suffix = f"-run{i}" if opts.repeat > 1 else ""
         log = files.free_name(opts.log_dir / f"dev-test-{stamp}-{variant.name}{suffix}.log")
-        result = conda_build.run_logged(argv, env, log, on_start=held.record_child,
-                                        label=f"dev_test {i}/{opts.repeat}")
+        result = conda_build.run_logged(
+            argv, env, log, on_start=held.record_child, label=f"dev_test {i}/{opts.repeat}"
+        )
         if result.interrupted:
             say(f"  run {i}: interrupted; log {log}")
             return EXIT_INTERRUPTED
@@ -301,14 +394,16 @@ def _run(opts: Options, variant: variants.Variant, cb: str, package: Path,
             reasons = [f"conda-build exited with status {result.returncode}", *reasons]
         runs.append((log, verdict, failed, reasons))
         dev_build.write_packages_record(opts.croot, variant.name, {"validated_log": str(log)})
-        shown = ", ".join(f"{counts.to_dict().get(k, 0)} {k}"
-                          for k in ("passed", "failed", "errors", "skipped"))
+        shown = ", ".join(
+            f"{counts.to_dict().get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped")
+        )
         say(f"  run {i}: {verdict.upper()} ({shown}); log {log}")
     return _summary(say, variant, runs, previous, previous_log)
 
 
-def _summary(say, variant: variants.Variant, runs, previous: list[str],
-             previous_log: Path | None) -> int:
+def _summary(
+    say, variant: variants.Variant, runs, previous: list[str], previous_log: Path | None
+) -> int:
     say("")
     say("=" * 30 + " dev_test summary " + "=" * 32)
     last_log, verdict, failed, reasons = runs[-1]
@@ -319,15 +414,21 @@ def _summary(say, variant: variants.Variant, runs, previous: list[str],
     if previous_log is not None:
         cmp = compare(previous, failed)
         say(f"  compared with {previous_log}:")
-        for label, ids in (("fixed", cmp.fixed), ("still failing", cmp.still_failing),
-                           ("new", cmp.new)):
-            say(f"    {label}: {len(ids)}" + (f" ({', '.join(ids[:10])}"
-                                              f"{', ...' if len(ids) > 10 else ''})" if ids
-                                              else ""))
+        for label, ids in (
+            ("fixed", cmp.fixed),
+            ("still failing", cmp.still_failing),
+            ("new", cmp.new),
+        ):
+            say(
+                f"    {label}: {len(ids)}"
+                + (f" ({', '.join(ids[:10])}{', ...' if len(ids) > 10 else ''})" if ids else "")
+            )
     if len(runs) > 1:
         flaky = flaky_tests([r[2] for r in runs])
-        say(f"  flaky:       {len(flaky)} test(s) failed in some of {len(runs)} runs and passed "
-            "in others")
+        say(
+            f"  flaky:       {len(flaky)} test(s) failed in some of {len(runs)} runs and passed "
+            "in others"
+        )
         if flaky:
             say("  paste into a known-failures file (fill in each reason):")
             for line in known_failures_snippet(flaky, variant.name, len(runs)).splitlines():

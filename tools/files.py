@@ -38,8 +38,11 @@ def refuse_file_in_the_way(path: Path, what: str, option: str) -> None:
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
-        raise ToolError(f"cannot use {path} as {what} ({existing} is not a folder); choose "
-                        f"another with {option}", EXIT_USAGE)
+        raise ToolError(
+            f"cannot use {path} as {what} ({existing} is not a folder); choose "
+            f"another with {option}",
+            EXIT_USAGE,
+        )
 
 
 def ensure_writable_dir(path: Path, what: str, option: str) -> Path:
@@ -60,6 +63,8 @@ def ensure_writable_dir(path: Path, what: str, option: str) -> Path:
         os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
-        raise ToolError(f"cannot use {path} as {what} ({reason}); choose a writable folder "
-                        f"with {option}", EXIT_USAGE) from None
+        raise ToolError(
+            f"cannot use {path} as {what} ({reason}); choose a writable folder with {option}",
+            EXIT_USAGE,
+        ) from None
     return path

@@ -50,13 +50,20 @@ def default_jobs(cores: int, memory: int | None, *, cuda: bool) -> Jobs:
     per_job = MEMORY_PER_JOB[cuda]
     by_memory = max(1, memory // per_job)
     count = min(cores, by_memory)
-    return Jobs(count, f"{cores} cores, {memory / GIB:.1f} GiB free memory at "
-                       f"{per_job // GIB} GiB per {'CUDA ' if cuda else ''}compile job")
+    return Jobs(
+        count,
+        f"{cores} cores, {memory / GIB:.1f} GiB free memory at "
+        f"{per_job // GIB} GiB per {'CUDA ' if cuda else ''}compile job",
+    )
 
 
-def choose_jobs(requested: int | None, *, cuda: bool, cores: int | None = None,
-                memory: int | None = None) -> Jobs:
+def choose_jobs(
+    requested: int | None, *, cuda: bool, cores: int | None = None, memory: int | None = None
+) -> Jobs:
     if requested is not None:
         return Jobs(requested, "--jobs")
-    return default_jobs(cores if cores is not None else usable_cores(),
-                        memory if memory is not None else available_memory(), cuda=cuda)
+    return default_jobs(
+        cores if cores is not None else usable_cores(),
+        memory if memory is not None else available_memory(),
+        cuda=cuda,
+    )

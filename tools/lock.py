@@ -96,9 +96,13 @@ def acquire(path: str | Path, *, what: str = "dev_build", command: str = "") -> 
     """Take the lock or raise ToolError (exit 2) naming the running owner."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "start_time": process_start_time(os.getpid()),
-          "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command}
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "start_time": process_start_time(os.getpid()),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": command,
+    }
     message = None
     for _attempt in range(5):
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -126,11 +130,15 @@ def acquire(path: str | Path, *, what: str = "dev_build", command: str = "") -> 
                 raise ToolError(
                     f"the {what} of pid {pid} (started {owner.get('started')}) is gone, but its "
                     f"conda-build (process group {child}) still runs in {path.parent}; wait for "
-                    f"it, or stop it with: kill -TERM -{child}", EXIT_USAGE)
+                    f"it, or stop it with: kill -TERM -{child}",
+                    EXIT_USAGE,
+                )
             raise ToolError(
                 f"another {what} (pid {pid}{where}, started {owner.get('started')}) "
                 f"is using {path.parent}; wait for it to finish or use another --croot "
-                f"(if it is gone, delete {path})", EXIT_USAGE)
+                f"(if it is gone, delete {path})",
+                EXIT_USAGE,
+            )
         # Stale: move it aside atomically (only one taker wins the rename), then retry.
         stale = path.with_name(f"{path.name}.stale")
         try:
@@ -139,6 +147,8 @@ def acquire(path: str | Path, *, what: str = "dev_build", command: str = "") -> 
             continue
         with contextlib.suppress(OSError):
             stale.unlink()
-        message = (f"took over a stale lock of {what} pid {owner.get('pid', '?')} "
-                   f"(started {owner.get('started', '?')}), which is no longer running")
+        message = (
+            f"took over a stale lock of {what} pid {owner.get('pid', '?')} "
+            f"(started {owner.get('started', '?')}), which is no longer running"
+        )
     raise ToolError(f"could not take the lock {path}; try again", EXIT_USAGE)

@@ -78,11 +78,37 @@ class Truth:
     case: str = "big"
 
 
-_SOURCES = ["aten/src/ATen/native/cpu/{}.cpp", "torch/csrc/autograd/{}.cpp",
-            "aten/src/ATen/native/{}.cpp", "caffe2/serialize/{}.cc", "torch/csrc/jit/passes/{}.cpp"]
-_WORDS = ["Activation", "BinaryOps", "Blas", "Convolution", "Distance", "Embedding", "Loss",
-          "Normalization", "Pooling", "Reduce", "Sorting", "TensorCompare", "UnaryOps", "Unfold",
-          "Indexing", "Copy", "Fill", "Lerp", "Scan", "Histogram", "graph_fuser", "variable"]
+_SOURCES = [
+    "aten/src/ATen/native/cpu/{}.cpp",
+    "torch/csrc/autograd/{}.cpp",
+    "aten/src/ATen/native/{}.cpp",
+    "caffe2/serialize/{}.cc",
+    "torch/csrc/jit/passes/{}.cpp",
+]
+_WORDS = [
+    "Activation",
+    "BinaryOps",
+    "Blas",
+    "Convolution",
+    "Distance",
+    "Embedding",
+    "Loss",
+    "Normalization",
+    "Pooling",
+    "Reduce",
+    "Sorting",
+    "TensorCompare",
+    "UnaryOps",
+    "Unfold",
+    "Indexing",
+    "Copy",
+    "Fill",
+    "Lerp",
+    "Scan",
+    "Histogram",
+    "graph_fuser",
+    "variable",
+]
 
 
 def _build_lines(rng: random.Random, n: int) -> list[bytes]:
@@ -92,8 +118,10 @@ def _build_lines(rng: random.Random, n: int) -> list[bytes]:
         src = rng.choice(_SOURCES).format(rng.choice(_WORDS) + str(rng.randint(0, 99)))
         obj = src.replace("/", "_")
         if i % 40 == 7:
-            lines.append(f"$SRC_DIR/{src}:{rng.randint(10, 2000)}:{rng.randint(1, 80)}: warning: "
-                         f"unused variable 'tmp{i}' [-Wunused-variable]\n".encode())
+            lines.append(
+                f"$SRC_DIR/{src}:{rng.randint(10, 2000)}:{rng.randint(1, 80)}: warning: "
+                f"unused variable 'tmp{i}' [-Wunused-variable]\n".encode()
+            )
             continue
         lines.append(
             f"[{i}/{n}] $BUILD_PREFIX/bin/x86_64-conda-linux-gnu-c++ -DAT_PER_OPERATOR_HEADERS "
@@ -105,26 +133,35 @@ def _build_lines(rng: random.Random, n: int) -> list[bytes]:
             f"-DNDEBUG -std=gnu++17 -MD -MT caffe2/CMakeFiles/torch_cpu.dir/{obj}.o "
             f"-MF caffe2/CMakeFiles/torch_cpu.dir/{obj}.o.d "
             f"-o caffe2/CMakeFiles/torch_cpu.dir/{obj}.o "
-            f"-c $SRC_DIR/{src}\n".encode())
+            f"-c $SRC_DIR/{src}\n".encode()
+        )
     return lines
 
 
 def _test_phase(rng: random.Random, pkg_file: str, truth: PackageTruth, tests: int) -> bytes:
-    out: list[str] = [f"TEST START: {pkg_file}\n", "import: 'torch'\n", "import: 'torch.nn'\n",
-                      "+ python ./test/run_test.py --core --continue-through-error\n",
-                      "Running all tests\n", "Running parallel tests on 2 processes\n"]
+    out: list[str] = [
+        f"TEST START: {pkg_file}\n",
+        "import: 'torch'\n",
+        "import: 'torch.nn'\n",
+        "+ python ./test/run_test.py --core --continue-through-error\n",
+        "Running all tests\n",
+        "Running parallel tests on 2 processes\n",
+    ]
     files = [f"test_{w.lower()}" for w in _WORDS[:12]]
     per_file = tests // len(files)
     any_failed = False
     for fi, name in enumerate(files):
         n = per_file + (tests - per_file * len(files) if fi == len(files) - 1 else 0)
         out.append(f"Running {name} 1/1 ... [2025-08-01 17:{fi:02d}:33.052528]\n")
-        out.append(f"Executing ['$PREFIX/bin/python', '-bb', '{name}.py', '--shard-id=1', "
-                   "'--num-shards=1', '-vv', '-rfEX', '-p', 'no:xdist', '--use-pytest', "
-                   "'--reruns=2'] ... [2025-08-01 17:09:33.052528]\n")
+        out.append(
+            f"Executing ['$PREFIX/bin/python', '-bb', '{name}.py', '--shard-id=1', "
+            "'--num-shards=1', '-vv', '-rfEX', '-p', 'no:xdist', '--use-pytest', "
+            "'--reruns=2'] ... [2025-08-01 17:09:33.052528]\n"
+        )
         out.append("=" * 29 + " test session starts " + "=" * 30 + "\n")
-        out.append("platform linux -- Python 3.11.9, pytest-8.3.4, pluggy-1.5.0 -- "
-                   "$PREFIX/bin/python\n")
+        out.append(
+            "platform linux -- Python 3.11.9, pytest-8.3.4, pluggy-1.5.0 -- $PREFIX/bin/python\n"
+        )
         out.append(f"collecting ... collected {n} items\n\n")
         c = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0}
         failed_here: list[str] = []
@@ -148,17 +185,20 @@ def _test_phase(rng: random.Random, pkg_file: str, truth: PackageTruth, tests: i
         if failed_here:
             out.append("\n" + "=" * 35 + " FAILURES " + "=" * 35 + "\n")
             for test in failed_here:
-                out.append(f"_____ {test.split('::', 1)[1].replace('::', '.')} _____\n"
-                           "Traceback (most recent call last):\n"
-                           f'  File "$PREFIX/lib/python3.11/site-packages/torch/testing/_internal/'
-                           f'common_utils.py", line 2918, in wrapper\n    method(*args, **kwargs)\n'
-                           "AssertionError: Tensor-likes are not close!\n\n"
-                           "To execute this test, run the following from the base repo dir:\n"
-                           f"    python test/{name}.py -k {test.rsplit('::', 1)[1]}\n\n")
+                out.append(
+                    f"_____ {test.split('::', 1)[1].replace('::', '.')} _____\n"
+                    "Traceback (most recent call last):\n"
+                    f'  File "$PREFIX/lib/python3.11/site-packages/torch/testing/_internal/'
+                    f'common_utils.py", line 2918, in wrapper\n    method(*args, **kwargs)\n'
+                    "AssertionError: Tensor-likes are not close!\n\n"
+                    "To execute this test, run the following from the base repo dir:\n"
+                    f"    python test/{name}.py -k {test.rsplit('::', 1)[1]}\n\n"
+                )
             out.append("=" * 27 + " short test summary info " + "=" * 28 + "\n")
             for test in failed_here:
-                out.append(f"FAILED [0.0123s] {test} - AssertionError: Tensor-likes are not "
-                           "close!\n")
+                out.append(
+                    f"FAILED [0.0123s] {test} - AssertionError: Tensor-likes are not close!\n"
+                )
         words = [f"{c['failed']} failed"] if c["failed"] else []
         words.append(f"{c['passed']} passed")
         if c["skipped"]:
@@ -169,8 +209,9 @@ def _test_phase(rng: random.Random, pkg_file: str, truth: PackageTruth, tests: i
         if failed_here:
             any_failed = True
             out.append("Got exit code 1\n")
-            out.append(f"The following tests failed consistently: "
-                       f"{['test/' + f for f in failed_here]!r}\n")
+            out.append(
+                f"The following tests failed consistently: {['test/' + f for f in failed_here]!r}\n"
+            )
             out.append(f"{name} 1/1 failed!\n")
         truth.passed += c["passed"]
         truth.failed += c["failed"]
@@ -179,15 +220,19 @@ def _test_phase(rng: random.Random, pkg_file: str, truth: PackageTruth, tests: i
         truth.failures += failed_here
     if any_failed:
         out.append("+ true\n")
-    out += ["+ pip check\n", "No broken requirements found.\n",
-            f"\nResource usage statistics from testing {truth.package}:\n",
-            "   Process count: 5\n   CPU time: Sys=0:00:10.1, User=0:20:00.0\n",
-            f"TEST END: {pkg_file}\n"]
+    out += [
+        "+ pip check\n",
+        "No broken requirements found.\n",
+        f"\nResource usage statistics from testing {truth.package}:\n",
+        "   Process count: 5\n   CPU time: Sys=0:00:10.1, User=0:20:00.0\n",
+        f"TEST END: {pkg_file}\n",
+    ]
     return "".join(out).encode()
 
 
-def generate_log(path: Path, size: int, packages: int = 4, tests_per_phase: int = 15000,
-                 seed: int = 0) -> Truth:
+def generate_log(
+    path: Path, size: int, packages: int = 4, tests_per_phase: int = 15000, seed: int = 0
+) -> Truth:
     """Write a realistic conda-build log of about ``size`` bytes; return what it contains."""
     rng = random.Random(seed)
     truth = Truth(size=size)
@@ -196,8 +241,9 @@ def generate_log(path: Path, size: int, packages: int = 4, tests_per_phase: int 
     for i in range(packages):
         name = f"pytorch-2.5.1-cpu_mkl_py{pyvers[i % len(pyvers)]}h{1000 + i}_0"
         pt = PackageTruth(package=name)
-        phases.append((name, pt, _test_phase(rng, f"/croot/linux-64/{name}.conda", pt,
-                                             tests_per_phase)))
+        phases.append(
+            (name, pt, _test_phase(rng, f"/croot/linux-64/{name}.conda", pt, tests_per_phase))
+        )
         truth.packages.append(pt)
     build_budget = max(0, size - sum(len(p[2]) for p in phases)) // packages
     lines = _build_lines(rng, 4000)
@@ -206,8 +252,10 @@ def generate_log(path: Path, size: int, packages: int = 4, tests_per_phase: int 
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
         for name, _pt, test_bytes in phases:
-            f.write(f"BUILD START: ['{name}.conda']\nexport PREFIX=/croot/_h_env_placehold"
-                    f"{'_placehold' * 20}\nexport SRC_DIR=/croot/work\n".encode())
+            f.write(
+                f"BUILD START: ['{name}.conda']\nexport PREFIX=/croot/_h_env_placehold"
+                f"{'_placehold' * 20}\nexport SRC_DIR=/croot/work\n".encode()
+            )
             written = 0
             while written + len(block) <= build_budget:
                 f.write(block)
@@ -219,21 +267,29 @@ def generate_log(path: Path, size: int, packages: int = 4, tests_per_phase: int 
                 written += len(line)
             f.write(f"Packaging {name.split('-')[0]}\nPackaging {name}\n".encode())
             f.write(test_bytes)
-        f.write(b"# Automatic uploading is disabled\n" + b"#" * 84 + b"\nResource usage summary:\n"
-                b"\nTotal time: 2:31:07.4\n")
+        f.write(
+            b"# Automatic uploading is disabled\n" + b"#" * 84 + b"\nResource usage summary:\n"
+            b"\nTotal time: 2:31:07.4\n"
+        )
     tmp.replace(path)
     return truth
 
 
 def _tiny_phase(pkg_file: str, truth: PackageTruth, k: int) -> bytes:
     name = f"test_{_WORDS[k % len(_WORDS)].lower()}"
-    out = [f"TEST START: {pkg_file}\n", "import: 'torch'\n", "import: 'torch.nn'\n",
-           f"+ python -m pytest -v test/{name}.py\n",
-           "=" * 29 + " test session starts " + "=" * 30 + "\n", "collected 3 items\n\n",
-           f"test/{name}.py::TestImport::test_import PASSED [0.0100s] [ 33%]\n",
-           f"test/{name}.py::TestImport::test_cuda SKIPPED [0.0001s] (no CUDA) [ 66%]\n",
-           f"test/{name}.py::TestImport::test_version PASSED [0.0100s] [100%]\n",
-           f"{'=' * 10} 2 passed, 1 skipped in 0.50s {'=' * 10}\n", f"TEST END: {pkg_file}\n"]
+    out = [
+        f"TEST START: {pkg_file}\n",
+        "import: 'torch'\n",
+        "import: 'torch.nn'\n",
+        f"+ python -m pytest -v test/{name}.py\n",
+        "=" * 29 + " test session starts " + "=" * 30 + "\n",
+        "collected 3 items\n\n",
+        f"test/{name}.py::TestImport::test_import PASSED [0.0100s] [ 33%]\n",
+        f"test/{name}.py::TestImport::test_cuda SKIPPED [0.0001s] (no CUDA) [ 66%]\n",
+        f"test/{name}.py::TestImport::test_version PASSED [0.0100s] [100%]\n",
+        f"{'=' * 10} 2 passed, 1 skipped in 0.50s {'=' * 10}\n",
+        f"TEST END: {pkg_file}\n",
+    ]
     truth.passed += 2
     truth.skipped += 1
     return "".join(out).encode()
@@ -259,7 +315,7 @@ def generate_phases_log(path: Path, size: int, every: int = PHASE_EVERY, seed: i
             while len(build) < budget:
                 build += lines[start % len(lines)]
                 start += 1
-            f.write(head + bytes(build[:max(0, budget)]).rpartition(b"\n")[0] + b"\n" + test)
+            f.write(head + bytes(build[: max(0, budget)]).rpartition(b"\n")[0] + b"\n" + test)
             written += every
             truth.packages.append(pt)
             k += 1
@@ -267,8 +323,24 @@ def generate_phases_log(path: Path, size: int, every: int = PHASE_EVERY, seed: i
     return truth
 
 
-_SHORT = [b".", b"ok", b"1", b"0.25", b"step 3", b"x = 1", b"tensor(0.5000)", b"done", b"..",
-          b"loss: 0.125", b"[1, 2, 3]", b"True", b"-", b"42", b"warming up", b"0"]
+_SHORT = [
+    b".",
+    b"ok",
+    b"1",
+    b"0.25",
+    b"step 3",
+    b"x = 1",
+    b"tensor(0.5000)",
+    b"done",
+    b"..",
+    b"loss: 0.125",
+    b"[1, 2, 3]",
+    b"True",
+    b"-",
+    b"42",
+    b"warming up",
+    b"0",
+]
 
 
 def generate_short_lines_log(path: Path, size: int, seed: int = 0) -> Truth:
@@ -285,9 +357,14 @@ def generate_short_lines_log(path: Path, size: int, seed: int = 0) -> Truth:
             block += rng.choice(_SHORT) + b"\n"
         block += f"test_prints.py::TestPrints::test_{results} PASSED [0.01s] [ 50%]\n".encode()
         results += 1
-    head = (f"BUILD START: ['{name}.conda']\nPackaging {name}\nTEST START: /croot/linux-64/"
-            f"{name}.conda\n+ python -m pytest -v -s test/test_prints.py\n"
-            + "=" * 29 + " test session starts " + "=" * 30 + "\n").encode()
+    head = (
+        f"BUILD START: ['{name}.conda']\nPackaging {name}\nTEST START: /croot/linux-64/"
+        f"{name}.conda\n+ python -m pytest -v -s test/test_prints.py\n"
+        + "=" * 29
+        + " test session starts "
+        + "=" * 30
+        + "\n"
+    ).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
@@ -298,27 +375,37 @@ def generate_short_lines_log(path: Path, size: int, seed: int = 0) -> Truth:
             written += len(block)
             blocks += 1
         pt.passed = blocks * results
-        f.write(f"{'=' * 10} {pt.passed} passed in 12.50s {'=' * 10}\n"
-                f"TEST END: /croot/linux-64/{name}.conda\n".encode())
+        f.write(
+            f"{'=' * 10} {pt.passed} passed in 12.50s {'=' * 10}\n"
+            f"TEST END: /croot/linux-64/{name}.conda\n".encode()
+        )
     tmp.replace(path)
     return truth
 
 
 GENERATORS: dict[str, Callable[[Path, int], Truth]] = {
-    "big": generate_log, "phases": generate_phases_log, "short-lines": generate_short_lines_log}
+    "big": generate_log,
+    "phases": generate_phases_log,
+    "short-lines": generate_short_lines_log,
+}
 
 
-def _load_or_generate(directory: Path, size: int, label: str,
-                      case: str = "big") -> tuple[Path, Truth]:
+def _load_or_generate(
+    directory: Path, size: int, label: str, case: str = "big"
+) -> tuple[Path, Truth]:
     log = directory / (f"bench-{label}.log" if case == "big" else f"bench-{case}-{label}.log")
     meta = log.with_suffix(".truth.json")
     if log.exists() and meta.exists():
         try:
             data = json.loads(meta.read_text())
-            if data.get("version") == GENERATOR_VERSION and data.get("size") == size \
-                    and data.get("case", "big") == case:
-                truth = Truth(size=size, case=case,
-                              packages=[PackageTruth(**p) for p in data["packages"]])
+            if (
+                data.get("version") == GENERATOR_VERSION
+                and data.get("size") == size
+                and data.get("case", "big") == case
+            ):
+                truth = Truth(
+                    size=size, case=case, packages=[PackageTruth(**p) for p in data["packages"]]
+                )
                 print(f"reusing {log}")
                 return log, truth
         except (ValueError, KeyError, TypeError):
@@ -340,18 +427,23 @@ def counts_match(data: dict, truth: Truth) -> bool:
     want = truth.packages
     if len(want) > MAX_PHASES:
         rest = want[MAX_PHASES:]
-        merged = PackageTruth(package=f"{len(rest)} more test phases (merged)",
-                              passed=sum(t.passed for t in rest),
-                              failed=sum(t.failed for t in rest),
-                              skipped=sum(t.skipped for t in rest),
-                              xfailed=sum(t.xfailed for t in rest),
-                              failures=[f for t in rest for f in t.failures])
+        merged = PackageTruth(
+            package=f"{len(rest)} more test phases (merged)",
+            passed=sum(t.passed for t in rest),
+            failed=sum(t.failed for t in rest),
+            skipped=sum(t.skipped for t in rest),
+            xfailed=sum(t.xfailed for t in rest),
+            failures=[f for t in rest for f in t.failures],
+        )
         want = want[:MAX_PHASES] + [merged]
     return len(found) == len(want) and all(
-        pkg["counts"]["passed"] == t.passed and pkg["counts"]["failed"] == t.failed
-        and pkg["counts"]["skipped"] == t.skipped and pkg["counts"]["xfailed"] == t.xfailed
+        pkg["counts"]["passed"] == t.passed
+        and pkg["counts"]["failed"] == t.failed
+        and pkg["counts"]["skipped"] == t.skipped
+        and pkg["counts"]["xfailed"] == t.xfailed
         and {f["test"] for f in pkg["failures"]} == {f.removeprefix("test/") for f in t.failures}
-        for pkg, t in zip(found, want, strict=True))
+        for pkg, t in zip(found, want, strict=True)
+    )
 
 
 def _timed(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, float]:
@@ -364,18 +456,25 @@ def _timed(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, floa
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     proc.stderr.close() if proc.stderr else None
     if proc.returncode not in (0, 1):
-        raise ToolError(f"{' '.join(argv[:3])} ... exited {proc.returncode}: {err.strip()[:300]}",
-                        EXIT_FAIL)
+        raise ToolError(
+            f"{' '.join(argv[:3])} ... exited {proc.returncode}: {err.strip()[:300]}", EXIT_FAIL
+        )
     rss_kb = usage.ru_maxrss  # kilobytes on Linux
     return wall, proc.returncode, rss_kb / 1024
 
 
 def main(argv: Sequence[str]) -> int:
-    p = ArgumentParser(prog="nox -s bench -- logs",
-                       description="validate_logs vs grep on generated conda-build logs.")
+    p = ArgumentParser(
+        prog="nox -s bench -- logs",
+        description="validate_logs vs grep on generated conda-build logs.",
+    )
     p.add_argument("--size", default="1G", help="log size, e.g. 200M, 1G (default 1G)")
-    p.add_argument("--case", choices=(*CASES, "all"), default="all",
-                   help="which log shape (default: all of them)")
+    p.add_argument(
+        "--case",
+        choices=(*CASES, "all"),
+        default="all",
+        help="which log shape (default: all of them)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each (best counts)")
     p.add_argument("--dir", type=Path, default=BENCH_DIR, help="where the log is generated")
     args = p.parse_args(list(argv))
@@ -393,8 +492,10 @@ def main(argv: Sequence[str]) -> int:
     if len(results) > 1:
         print("\nsummary:")
         for case, (ratio, peak, ok) in zip(cases, results, strict=True):
-            print(f"  {case:12s} {ratio:6.2f}x grep, peak RSS {peak:6.1f} MB, "
-                  f"{'ok' if ok else 'NOT OK'}")
+            print(
+                f"  {case:12s} {ratio:6.2f}x grep, peak RSS {peak:6.1f} MB, "
+                f"{'ok' if ok else 'NOT OK'}"
+            )
     return EXIT_OK if all(ok for _, _, ok in results) else EXIT_FAIL
 
 
@@ -404,8 +505,16 @@ def _bench_case(case: str, size: int, args, grep: str) -> tuple[float, float, bo
     log, truth = _load_or_generate(args.dir, size, args.size.upper(), case)
     report = log.with_suffix(".report.json")
     grep_argv = [grep, "-c", "-E", "PASSED|FAILED", str(log)]
-    val_argv = [sys.executable, "-m", "tools.validate_logs", str(log), "--format", "json",
-                "--output", str(report)]
+    val_argv = [
+        sys.executable,
+        "-m",
+        "tools.validate_logs",
+        str(log),
+        "--format",
+        "json",
+        "--output",
+        str(report),
+    ]
     # grep's output goes to a file: GNU grep stops at the first match when its stdout is
     # /dev/null (it then only needs the exit status), which would time a fraction of the file.
     grep_out = log.with_suffix(".grep.txt")
@@ -425,17 +534,25 @@ def _bench_case(case: str, size: int, args, grep: str) -> tuple[float, float, bo
     data = json.loads(report.read_text())
     counts_ok = counts_match(data, truth)
     tests = sum(t.passed + t.failed + t.skipped + t.xfailed for t in truth.packages)
-    print(f"log: {log} ({log.stat().st_size / (1 << 30):.2f} GiB, {len(truth.packages)} test "
-          f"phases, {tests} test results)")
+    print(
+        f"log: {log} ({log.stat().st_size / (1 << 30):.2f} GiB, {len(truth.packages)} test "
+        f"phases, {tests} test results)"
+    )
     print(f"grep -c -E 'PASSED|FAILED': {g:.3f} s (best of {args.repeat})")
-    print(f"validate_logs:              {v:.3f} s (best of {args.repeat}), verdict "
-          f"{data['verdict']}, peak RSS {peak:.1f} MB")
+    print(
+        f"validate_logs:              {v:.3f} s (best of {args.repeat}), verdict "
+        f"{data['verdict']}, peak RSS {peak:.1f} MB"
+    )
     judged = size >= TARGET_SIZE  # below 1 GiB, interpreter start-up dominates the ratio
     note = "" if judged else f" (targets are for >= 1 GiB; not judged at {args.size})"
-    print(f"ratio: {ratio:.2f}x grep (target <= {TARGET_RATIO:g}x): "
-          f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}{note}")
-    print(f"peak RSS: {peak:.1f} MB (target < {TARGET_RSS_MB:g} MB): "
-          f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}{note}")
+    print(
+        f"ratio: {ratio:.2f}x grep (target <= {TARGET_RATIO:g}x): "
+        f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}{note}"
+    )
+    print(
+        f"peak RSS: {peak:.1f} MB (target < {TARGET_RSS_MB:g} MB): "
+        f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}{note}"
+    )
     print(f"counts found == counts generated: {'yes' if counts_ok else 'NO'}")
     ok = counts_ok and (not judged or (ratio <= TARGET_RATIO and peak < TARGET_RSS_MB))
     return ratio, peak, ok

@@ -49,11 +49,13 @@ class LogInput:
             with open(self.path, "rb") as f:
                 yield _maybe_gunzip(f, str(self.path))
         except (zipfile.BadZipFile, zlib.error, gzip.BadGzipFile) as exc:
-            raise ToolError(f"{self.name} is corrupt ({exc}); re-download or re-create it",
-                            EXIT_USAGE) from None
+            raise ToolError(
+                f"{self.name} is corrupt ({exc}); re-download or re-create it", EXIT_USAGE
+            ) from None
         except PermissionError as exc:
-            raise ToolError(f"cannot read {self.name}: {exc.strerror or exc}; check its "
-                            "permissions", EXIT_USAGE) from None
+            raise ToolError(
+                f"cannot read {self.name}: {exc.strerror or exc}; check its permissions", EXIT_USAGE
+            ) from None
         except OSError as exc:
             raise ToolError(f"cannot read {self.name}: {exc.strerror or exc}", EXIT_USAGE) from None
 
@@ -61,34 +63,53 @@ class LogInput:
         """The member by its directory entry (by name, a repeated name opens the last one).
         ToolError(2) for what zipfile cannot read: encryption, deflate64 and other methods."""
         infos = zf.infolist()
-        info = infos[self.index] if self.index is not None and self.index < len(infos) \
+        info = (
+            infos[self.index]
+            if self.index is not None and self.index < len(infos)
             else zf.getinfo(self.member or "")
+        )
         shown = strip_controls(self.name)
         if info.flag_bits & 0x1:
-            raise ToolError(f"{shown} is encrypted; extract it with its password and pass the "
-                            "log itself", EXIT_USAGE)
+            raise ToolError(
+                f"{shown} is encrypted; extract it with its password and pass the log itself",
+                EXIT_USAGE,
+            )
         try:
             return zf.open(info)  # type: ignore[return-value]
         except NotImplementedError:  # zipfile: "That compression method is not supported"
             method = ZIP_METHODS.get(info.compress_type, f"method {info.compress_type}")
-            raise ToolError(f"{shown} is compressed with {method}, which Python's zipfile cannot "
-                            "read; re-create the zip with deflate, or extract the log and pass "
-                            "it", EXIT_USAGE) from None
+            raise ToolError(
+                f"{shown} is compressed with {method}, which Python's zipfile cannot "
+                "read; re-create the zip with deflate, or extract the log and pass "
+                "it",
+                EXIT_USAGE,
+            ) from None
         except RuntimeError as exc:  # encrypted (flag not set?), or bz2/lzma module missing
-            raise ToolError(f"cannot read {shown}: {strip_controls(str(exc))}", EXIT_USAGE) \
-                from None
+            raise ToolError(
+                f"cannot read {shown}: {strip_controls(str(exc))}", EXIT_USAGE
+            ) from None
 
 
-ZIP_METHODS = {9: "deflate64", 10: "PKWARE implode", 12: "bzip2", 14: "LZMA", 93: "zstd",
-               95: "xz", 98: "PPMd", 99: "AES encryption"}
+ZIP_METHODS = {
+    9: "deflate64",
+    10: "PKWARE implode",
+    12: "bzip2",
+    14: "LZMA",
+    93: "zstd",
+    95: "xz",
+    98: "PPMd",
+    99: "AES encryption",
+}
 
 
 def _stdin() -> BinaryIO:
     """stdin's bytes; ToolError(2) if it is closed (``validate_logs - 0<&-``: sys.stdin is None)."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:
-        raise ToolError("stdin is closed: '-' has nothing to read; pipe a log into it, or pass "
-                        "a file", EXIT_USAGE)
+        raise ToolError(
+            "stdin is closed: '-' has nothing to read; pipe a log into it, or pass a file",
+            EXIT_USAGE,
+        )
     return buffer
 
 
@@ -111,15 +132,18 @@ def _zip_members(path: Path) -> list[LogInput]:
         with zipfile.ZipFile(path) as zf:
             entries = [(i.filename, k) for k, i in enumerate(zf.infolist()) if not i.is_dir()]
     except zipfile.BadZipFile:
-        raise ToolError(f"{path} is not a valid zip archive; re-download or re-create it",
-                        EXIT_USAGE) from None
+        raise ToolError(
+            f"{path} is not a valid zip archive; re-download or re-create it", EXIT_USAGE
+        ) from None
     except OSError as exc:
         raise ToolError(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE) from None
-    members = [(n, k) for n, k in sorted(entries)
-               if _is_log_name(n) and not n.startswith("__MACOSX/")]
+    members = [
+        (n, k) for n, k in sorted(entries) if _is_log_name(n) and not n.startswith("__MACOSX/")
+    ]
     if not members:
-        raise ToolError(f"{path} holds no *.log or *.txt files; pass the zip of the build logs",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"{path} holds no *.log or *.txt files; pass the zip of the build logs", EXIT_USAGE
+        )
     seen: dict[str, int] = {}
     inputs = []
     for n, k in members:  # each member by its own entry; a repeated name is told apart
@@ -161,21 +185,30 @@ def collect_inputs(paths: list[str | Path]) -> list[LogInput]:
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise ToolError(f"{path} does not exist; pass a log file, a directory of logs, a "
-                            ".gz or a .zip", EXIT_USAGE) from None
+            raise ToolError(
+                f"{path} does not exist; pass a log file, a directory of logs, a .gz or a .zip",
+                EXIT_USAGE,
+            ) from None
         except OSError as exc:
             raise ToolError(f"cannot access {path}: {exc.strerror or exc}", EXIT_USAGE) from None
         if stat.S_ISDIR(st.st_mode):
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and (_is_log_name(p.name) or p.suffix.lower() == ".zip"))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and (_is_log_name(p.name) or p.suffix.lower() == ".zip")
+            )
             if not found:
-                raise ToolError(f"no logs (*.log, *.txt, their .gz, or .zip) in directory "
-                                f"{path}", EXIT_USAGE)
+                raise ToolError(
+                    f"no logs (*.log, *.txt, their .gz, or .zip) in directory {path}", EXIT_USAGE
+                )
             for p in found:
                 inputs.extend(_file_input(p))
         elif stat.S_ISREG(st.st_mode):
             inputs.extend(_file_input(path))
         else:
-            raise ToolError(f"{path} is not a regular file or directory (a FIFO or device?); "
-                            "save the log to a file or pipe it to '-'", EXIT_USAGE)
+            raise ToolError(
+                f"{path} is not a regular file or directory (a FIFO or device?); "
+                "save the log to a file or pipe it to '-'",
+                EXIT_USAGE,
+            )
     return inputs

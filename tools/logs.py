@@ -60,83 +60,363 @@ class Rule(NamedTuple):
     name: str  # stable identifier, shown in evidence
     kind: str  # event kind: PhaseState._on_<kind> handles it
     pattern: str  # regex searched in the cleaned line (timestamp, ANSI and CR removed)
-    keyword: str  # literal(s) the raw line must contain, "A|B" for either (regex-escaped, no groups)
+    keyword: (
+        str  # literal(s) the raw line must contain, "A|B" for either (regex-escaped, no groups)
+    )
     doc: str  # what it means
 
 
 # Order matters: the first rule whose keyword and pattern match a line wins.
 RULES: list[Rule] = [
     # conda-build framing (conda-build.md "What the log shows")
-    Rule("conda.test_start", "phase_start", r"^TEST START: (?P<package>\S.*)$", r"TEST START:", "conda-build starts testing a package"),
-    Rule("conda.test_end", "phase_end", r"^TEST END: (?P<package>\S.*)$", r"TEST END:", "conda-build finished testing a package successfully"),
-    Rule("conda.nothing_to_test", "phase_nothing", r"^Nothing to test for: (?P<package>\S.*)$", r"Nothing to test for:", "the package has no tests"),
-    Rule("conda.tests_failed", "phase_failed", r"TESTS FAILED: (?P<package>\S+)", r"TESTS FAILED:", "conda-build: the test commands failed"),
-    Rule("conda.tests_failed_warning", "phase_failed", r"^WARNING: Tests failed for (?P<package>\S+)", r"Tests failed for", "conda-build: the test commands failed"),
-    Rule("conda.build_start", "build_start", r"^BUILD START: (?P<package>.*)$", r"BUILD START:", "a new build begins (the previous test phase is over)"),
+    Rule(
+        "conda.test_start",
+        "phase_start",
+        r"^TEST START: (?P<package>\S.*)$",
+        r"TEST START:",
+        "conda-build starts testing a package",
+    ),
+    Rule(
+        "conda.test_end",
+        "phase_end",
+        r"^TEST END: (?P<package>\S.*)$",
+        r"TEST END:",
+        "conda-build finished testing a package successfully",
+    ),
+    Rule(
+        "conda.nothing_to_test",
+        "phase_nothing",
+        r"^Nothing to test for: (?P<package>\S.*)$",
+        r"Nothing to test for:",
+        "the package has no tests",
+    ),
+    Rule(
+        "conda.tests_failed",
+        "phase_failed",
+        r"TESTS FAILED: (?P<package>\S+)",
+        r"TESTS FAILED:",
+        "conda-build: the test commands failed",
+    ),
+    Rule(
+        "conda.tests_failed_warning",
+        "phase_failed",
+        r"^WARNING: Tests failed for (?P<package>\S+)",
+        r"Tests failed for",
+        "conda-build: the test commands failed",
+    ),
+    Rule(
+        "conda.build_start",
+        "build_start",
+        r"^BUILD START: (?P<package>.*)$",
+        r"BUILD START:",
+        "a new build begins (the previous test phase is over)",
+    ),
     # commands echoed by `set -x`
-    Rule("bash.echo", "command", r"^\++ (?P<cmd>\S.*)$", r"\+ ", "a test command echoed by set -x; `+ true` after the suite: it exited non-zero"),
-    Rule("bash.killed", "crash", r"(?:^|: )(?:line \d+: )?\s*\d+ (?P<what>Killed|Segmentation fault|Aborted|Bus error)(?: \(core dumped\))?\s", r"Killed|Segmentation fault|Aborted|Bus error", "bash reports a child killed by a signal (Killed = SIGKILL, usually the OOM killer)"),
+    Rule(
+        "bash.echo",
+        "command",
+        r"^\++ (?P<cmd>\S.*)$",
+        r"\+ ",
+        "a test command echoed by set -x; `+ true` after the suite: it exited non-zero",
+    ),
+    Rule(
+        "bash.killed",
+        "crash",
+        r"(?:^|: )(?:line \d+: )?\s*\d+ (?P<what>Killed|Segmentation fault|Aborted|Bus error)(?: \(core dumped\))?\s",
+        r"Killed|Segmentation fault|Aborted|Bus error",
+        "bash reports a child killed by a signal (Killed = SIGKILL, usually the OOM killer)",
+    ),
     # run_test.py (pytorch-test-output.md "run_test.py")
-    Rule("run_test.missing_dep", "fell_over", r"Missing pip dependency: (?P<what>.*)$", r"Missing pip dependency", "run_test.py exits before running anything"),
-    Rule("run_test.running", "file_start", r"^Running (?P<file>\S+ \d+/\d+) \.\.\. \[", r"Running ", "run_test.py starts a test file (shard)"),
-    Rule("run_test.log_file", "file_start", r"^PRINTING LOG FILE of (?P<file>\S+ \d+/\d+)", r"PRINTING LOG FILE", "run_test.py prints a test file's captured log (CI)"),
-    Rule("run_test.executing", "session_exec", r"^Executing \[", r"Executing \[", "run_test.py starts a test process"),
-    Rule("run_test.exit_code", "exit_code", r"^Got exit code (?P<code>-?\d+)(?: \((?P<signal>\w+)\))?(?P<retry>, retrying)?", r"Got exit code", "a test process ended; negative = signal, 124 = timeout"),
-    Rule("run_test.timeout", "timeout", r"^Command took >(?P<minutes>\d+)min, returning 124", r"Command took >", "run_test.py killed a test file that ran too long"),
-    Rule("run_test.retry", "retry", r"^(?:Retrying single test\.\.\.|Retrying\.\.\.)", r"Retrying", "the next pytest session re-runs a failed test"),
-    Rule("run_test.retry_ok", "retry_ok", r"^Test succee?e?ded in new process", r"Test succe", "the re-run in a new process passed (which test: see the flaky list)"),
-    Rule("run_test.failed_consistently", "failed_test", r"^FAILED CONSISTENTLY: (?P<test>\S+)", r"FAILED CONSISTENTLY:", "run_test.py (2.10+): a test failed on every retry"),
-    Rule("run_test.failed_consistently_list", "failed_list", r"^The following tests failed consistently: (?P<list>\[.*\])", r"The following tests failed", "run_test.py: tests that failed on every retry"),
-    Rule("run_test.flaky_list", "flaky_list", r"^The following tests failed and then succeeded when run in a new process\s*(?P<list>\[.*\])", r"The following tests failed", "run_test.py: flaky tests"),
-    Rule("run_test.file_failed", "file_failed", r"^(?P<file>\S+ \d+/\d+) failed!(?: Received signal: (?P<signal>\w+)| (?P<msg>\S.*))?$", r"failed!", "run_test.py: a test file failed (with the signal that killed it)"),
-    Rule("run_test.aborted", "aborted", r"^RuntimeError: (?P<file>\S+ \d+/\d+) failed!", r"RuntimeError: ", "run_test.py stopped at the first failing file (no --continue-through-error)"),
-    Rule("run_test.file_ok", "file_ok", r"^(?P<file>\S+ \d+/\d+) was successful", r"was successful", "run_test.py: a test file passed (CI)"),
+    Rule(
+        "run_test.missing_dep",
+        "fell_over",
+        r"Missing pip dependency: (?P<what>.*)$",
+        r"Missing pip dependency",
+        "run_test.py exits before running anything",
+    ),
+    Rule(
+        "run_test.running",
+        "file_start",
+        r"^Running (?P<file>\S+ \d+/\d+) \.\.\. \[",
+        r"Running ",
+        "run_test.py starts a test file (shard)",
+    ),
+    Rule(
+        "run_test.log_file",
+        "file_start",
+        r"^PRINTING LOG FILE of (?P<file>\S+ \d+/\d+)",
+        r"PRINTING LOG FILE",
+        "run_test.py prints a test file's captured log (CI)",
+    ),
+    Rule(
+        "run_test.executing",
+        "session_exec",
+        r"^Executing \[",
+        r"Executing \[",
+        "run_test.py starts a test process",
+    ),
+    Rule(
+        "run_test.exit_code",
+        "exit_code",
+        r"^Got exit code (?P<code>-?\d+)(?: \((?P<signal>\w+)\))?(?P<retry>, retrying)?",
+        r"Got exit code",
+        "a test process ended; negative = signal, 124 = timeout",
+    ),
+    Rule(
+        "run_test.timeout",
+        "timeout",
+        r"^Command took >(?P<minutes>\d+)min, returning 124",
+        r"Command took >",
+        "run_test.py killed a test file that ran too long",
+    ),
+    Rule(
+        "run_test.retry",
+        "retry",
+        r"^(?:Retrying single test\.\.\.|Retrying\.\.\.)",
+        r"Retrying",
+        "the next pytest session re-runs a failed test",
+    ),
+    Rule(
+        "run_test.retry_ok",
+        "retry_ok",
+        r"^Test succee?e?ded in new process",
+        r"Test succe",
+        "the re-run in a new process passed (which test: see the flaky list)",
+    ),
+    Rule(
+        "run_test.failed_consistently",
+        "failed_test",
+        r"^FAILED CONSISTENTLY: (?P<test>\S+)",
+        r"FAILED CONSISTENTLY:",
+        "run_test.py (2.10+): a test failed on every retry",
+    ),
+    Rule(
+        "run_test.failed_consistently_list",
+        "failed_list",
+        r"^The following tests failed consistently: (?P<list>\[.*\])",
+        r"The following tests failed",
+        "run_test.py: tests that failed on every retry",
+    ),
+    Rule(
+        "run_test.flaky_list",
+        "flaky_list",
+        r"^The following tests failed and then succeeded when run in a new process\s*(?P<list>\[.*\])",
+        r"The following tests failed",
+        "run_test.py: flaky tests",
+    ),
+    Rule(
+        "run_test.file_failed",
+        "file_failed",
+        r"^(?P<file>\S+ \d+/\d+) failed!(?: Received signal: (?P<signal>\w+)| (?P<msg>\S.*))?$",
+        r"failed!",
+        "run_test.py: a test file failed (with the signal that killed it)",
+    ),
+    Rule(
+        "run_test.aborted",
+        "aborted",
+        r"^RuntimeError: (?P<file>\S+ \d+/\d+) failed!",
+        r"RuntimeError: ",
+        "run_test.py stopped at the first failing file (no --continue-through-error)",
+    ),
+    Rule(
+        "run_test.file_ok",
+        "file_ok",
+        r"^(?P<file>\S+ \d+/\d+) was successful",
+        r"was successful",
+        "run_test.py: a test file passed (CI)",
+    ),
     # pytest (pytest-output in pytest-test-output.md "pytest")
-    Rule("pytest.session_start", "session_start", r"^=+ test session starts =+$", r"= test session starts", "a pytest session begins"),
-    Rule("pytest.final_counts", "final_counts", r"^=* ?(?P<body>(?:\d+ [a-z ]+?(?:, )?)+|no tests ran) in (?P<secs>\d+(?:\.\d+)?)s(?: \(\d+:\d\d:\d\d\))? ?=*$", r" in ", "pytest's final count line"),
-    Rule("pytest.interrupted", "interrupted", r"^!+ (?P<what>Interrupted: .*?|KeyboardInterrupt|_pytest\.outcomes\.Exit: .*?|stopping after \d+ failures?) !+$", r"!!! ", "pytest stopped early: collection errors, Ctrl-C/timeout, Exit, -x"),
-    Rule("pytest.collect_error", "collect_error", r"^_+ ERROR collecting (?P<file>\S+) _+$", r"ERROR collecting", "pytest could not import/collect a test file"),
-    Rule("pytest.summary", "summary_result", r"^(?P<outcome>FAILED|ERROR|XPASS)(?: \[\d+(?:\.\d+)?s\])? (?P<test>[^\s\[(]\S*(?:\[.*?\])?)(?: - (?P<msg>.*))?$", r"FAILED |ERROR |XPASS ", "pytest's short test summary (-rfEX)"),
-    Rule("pytest.verbose", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? (?P<outcome>FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED)\b", r"FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED", "pytest -v line: nodeid OUTCOME [duration] [ nn%]"),
-    Rule("pytest.verbose_rerun_tuple", "result", r"^(?P<test>\S+::.+?)(?: <- \S+)? \('(?P<outcome>RERUN)',", r"RERUN", "pytest -v rerun line under PyTorch's conftest"),
-    Rule("pytest.xdist", "result", r"^\[gw\d+\] \[ *\d+%\] (?P<outcome>PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED|RERUN) (?P<test>\S.*)$", r"\[gw", "pytest-xdist -v line"),
-    Rule("pytest.worker_crash", "worker_crash", r"worker '(?P<worker>gw\d+)' crashed while running '(?P<test>[^']+)'", r"' crashed while", "an xdist worker died in a test"),
-    Rule("pytest.node_down", "worker_down", r"^\[(?P<worker>gw\d+)\] node down: (?P<what>.*)$", r"\] node down", "an xdist worker died"),
-    Rule("pytest.max_crashed", "worker_limit", r"^maximum crashed workers reached: (?P<n>\d+)", r"maximum crashed workers", "xdist gave up after too many crashes"),
-    Rule("pytest.quiet", "quiet", r"^(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$", r"%\]", "pytest -q progress line"),
+    Rule(
+        "pytest.session_start",
+        "session_start",
+        r"^=+ test session starts =+$",
+        r"= test session starts",
+        "a pytest session begins",
+    ),
+    Rule(
+        "pytest.final_counts",
+        "final_counts",
+        r"^=* ?(?P<body>(?:\d+ [a-z ]+?(?:, )?)+|no tests ran) in (?P<secs>\d+(?:\.\d+)?)s(?: \(\d+:\d\d:\d\d\))? ?=*$",
+        r" in ",
+        "pytest's final count line",
+    ),
+    Rule(
+        "pytest.interrupted",
+        "interrupted",
+        r"^!+ (?P<what>Interrupted: .*?|KeyboardInterrupt|_pytest\.outcomes\.Exit: .*?|stopping after \d+ failures?) !+$",
+        r"!!! ",
+        "pytest stopped early: collection errors, Ctrl-C/timeout, Exit, -x",
+    ),
+    Rule(
+        "pytest.collect_error",
+        "collect_error",
+        r"^_+ ERROR collecting (?P<file>\S+) _+$",
+        r"ERROR collecting",
+        "pytest could not import/collect a test file",
+    ),
+    Rule(
+        "pytest.summary",
+        "summary_result",
+        r"^(?P<outcome>FAILED|ERROR|XPASS)(?: \[\d+(?:\.\d+)?s\])? (?P<test>[^\s\[(]\S*(?:\[.*?\])?)(?: - (?P<msg>.*))?$",
+        r"FAILED |ERROR |XPASS ",
+        "pytest's short test summary (-rfEX)",
+    ),
+    Rule(
+        "pytest.verbose",
+        "result",
+        r"^(?P<test>\S+::.+?)(?: <- \S+)? (?P<outcome>FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED)\b",
+        r"FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED",
+        "pytest -v line: nodeid OUTCOME [duration] [ nn%]",
+    ),
+    Rule(
+        "pytest.verbose_rerun_tuple",
+        "result",
+        r"^(?P<test>\S+::.+?)(?: <- \S+)? \('(?P<outcome>RERUN)',",
+        r"RERUN",
+        "pytest -v rerun line under PyTorch's conftest",
+    ),
+    Rule(
+        "pytest.xdist",
+        "result",
+        r"^\[gw\d+\] \[ *\d+%\] (?P<outcome>PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED|RERUN) (?P<test>\S.*)$",
+        r"\[gw",
+        "pytest-xdist -v line",
+    ),
+    Rule(
+        "pytest.worker_crash",
+        "worker_crash",
+        r"worker '(?P<worker>gw\d+)' crashed while running '(?P<test>[^']+)'",
+        r"' crashed while",
+        "an xdist worker died in a test",
+    ),
+    Rule(
+        "pytest.node_down",
+        "worker_down",
+        r"^\[(?P<worker>gw\d+)\] node down: (?P<what>.*)$",
+        r"\] node down",
+        "an xdist worker died",
+    ),
+    Rule(
+        "pytest.max_crashed",
+        "worker_limit",
+        r"^maximum crashed workers reached: (?P<n>\d+)",
+        r"maximum crashed workers",
+        "xdist gave up after too many crashes",
+    ),
+    Rule(
+        "pytest.quiet",
+        "quiet",
+        r"^(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$",
+        r"%\]",
+        "pytest -q progress line",
+    ),
     # crashes inside a test process
-    Rule("python.fatal", "crash", r"(?:^|\s)(?:Fatal Python error|Windows fatal exception): (?P<what>.*)$", r"Fatal Python error|Windows fatal exception", "the interpreter crashed (segfault, abort)"),
-    Rule("torch.cuda_oom", "oom", r"(?P<what>(?:torch\.)?(?:cuda\.)?OutOfMemoryError: .*|CUDA out of memory\..*)$", r"OutOfMemoryError|CUDA out of memory", "CUDA ran out of memory"),
+    Rule(
+        "python.fatal",
+        "crash",
+        r"(?:^|\s)(?:Fatal Python error|Windows fatal exception): (?P<what>.*)$",
+        r"Fatal Python error|Windows fatal exception",
+        "the interpreter crashed (segfault, abort)",
+    ),
+    Rule(
+        "torch.cuda_oom",
+        "oom",
+        r"(?P<what>(?:torch\.)?(?:cuda\.)?OutOfMemoryError: .*|CUDA out of memory\..*)$",
+        r"OutOfMemoryError|CUDA out of memory",
+        "CUDA ran out of memory",
+    ),
     # unittest (pytorch-test-output.md "unittest style")
-    Rule("unittest.ran", "unittest_ran", r"^Ran (?P<n>\d+) tests? in \d", r"Ran ", "unittest's total"),
-    Rule("unittest.ok", "unittest_status", r"^(?P<status>OK)(?: \((?P<detail>[^)]*)\))?$", r"OK", "unittest: all passed"),
-    Rule("unittest.failed", "unittest_status", r"^(?P<status>FAILED) \((?P<detail>[^)]*)\)$", r"FAILED \(", "unittest: some failed"),
-    Rule("unittest.no_tests", "unittest_status", r"^(?P<status>NO TESTS RAN)$", r"NO TESTS RAN", "unittest (3.12+): nothing ran"),
-    Rule("unittest.header", "unittest_failure", r"^(?P<outcome>FAIL|ERROR): (?P<name>\w+) \((?P<cls>[\w.]+)\)", r"FAIL: |ERROR: ", "unittest failure block header"),
-    Rule("unittest.verbose", "result", r"^(?P<test>\w+ \([\w.]+\))(?: \.\.\.)? (?P<outcome>ok|FAIL|ERROR|skipped|expected failure|unexpected success)\b", r"\) \.\.\. ", "unittest -v line"),
+    Rule(
+        "unittest.ran", "unittest_ran", r"^Ran (?P<n>\d+) tests? in \d", r"Ran ", "unittest's total"
+    ),
+    Rule(
+        "unittest.ok",
+        "unittest_status",
+        r"^(?P<status>OK)(?: \((?P<detail>[^)]*)\))?$",
+        r"OK",
+        "unittest: all passed",
+    ),
+    Rule(
+        "unittest.failed",
+        "unittest_status",
+        r"^(?P<status>FAILED) \((?P<detail>[^)]*)\)$",
+        r"FAILED \(",
+        "unittest: some failed",
+    ),
+    Rule(
+        "unittest.no_tests",
+        "unittest_status",
+        r"^(?P<status>NO TESTS RAN)$",
+        r"NO TESTS RAN",
+        "unittest (3.12+): nothing ran",
+    ),
+    Rule(
+        "unittest.header",
+        "unittest_failure",
+        r"^(?P<outcome>FAIL|ERROR): (?P<name>\w+) \((?P<cls>[\w.]+)\)",
+        r"FAIL: |ERROR: ",
+        "unittest failure block header",
+    ),
+    Rule(
+        "unittest.verbose",
+        "result",
+        r"^(?P<test>\w+ \([\w.]+\))(?: \.\.\.)? (?P<outcome>ok|FAIL|ERROR|skipped|expected failure|unexpected success)\b",
+        r"\) \.\.\. ",
+        "unittest -v line",
+    ),
     # pip check and import/assert checks
-    Rule("pip.check", "pip_check", r"^(?P<what>\S+ \S+ (?:has requirement|requires) .*(?:, but you have|, which is not installed).*)$", r", but you have|, which is not installed", "pip check found broken requirements"),
-    Rule("python.exception", "exception", r"^(?P<what>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)(?:: .*)?)$", r"Error|Exception", "an uncaught exception's last line"),
+    Rule(
+        "pip.check",
+        "pip_check",
+        r"^(?P<what>\S+ \S+ (?:has requirement|requires) .*(?:, but you have|, which is not installed).*)$",
+        r", but you have|, which is not installed",
+        "pip check found broken requirements",
+    ),
+    Rule(
+        "python.exception",
+        "exception",
+        r"^(?P<what>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)(?:: .*)?)$",
+        r"Error|Exception",
+        "an uncaught exception's last line",
+    ),
 ]
 
 OUTCOMES = {
-    "PASSED": "passed", "FAILED": "failed", "ERROR": "errors", "XFAIL": "xfailed",
-    "XPASS": "xpassed", "SKIPPED": "skipped", "RERUN": "rerun",
-    "ok": "passed", "FAIL": "failed", "skipped": "skipped", "expected failure": "xfailed",
+    "PASSED": "passed",
+    "FAILED": "failed",
+    "ERROR": "errors",
+    "XFAIL": "xfailed",
+    "XPASS": "xpassed",
+    "SKIPPED": "skipped",
+    "RERUN": "rerun",
+    "ok": "passed",
+    "FAIL": "failed",
+    "skipped": "skipped",
+    "expected failure": "xfailed",
     "unexpected success": "xpassed",
 }
 FINAL_WORDS = {
-    "passed": "passed", "failed": "failed", "error": "errors", "errors": "errors",
-    "skipped": "skipped", "xfailed": "xfailed", "xpassed": "xpassed", "rerun": "rerun",
+    "passed": "passed",
+    "failed": "failed",
+    "error": "errors",
+    "errors": "errors",
+    "skipped": "skipped",
+    "xfailed": "xfailed",
+    "xpassed": "xpassed",
+    "rerun": "rerun",
     "reruns": "rerun",
 }  # deselected, warnings, subtests: not tests that ran
 SIGNAL_NAMES = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV"}
 # PyTorch's suite: test/run_test.py, pytest, unittest, or a test file run directly. conda-build's own
 # generated import-test script is also called run_test.py, but lives in test_tmp/ and runs with -s.
-SUITE_CMD = re.compile(r"\btest/run_test\.py|(?:^|[\s/])pytest(?:\s|$)|-m (?:pytest|unittest)\b"
-                       r"|\btest/test_\S*\.py")
+SUITE_CMD = re.compile(
+    r"\btest/run_test\.py|(?:^|[\s/])pytest(?:\s|$)|-m (?:pytest|unittest)\b"
+    r"|\btest/test_\S*\.py"
+)
 
 _TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+
+
 def _literals(keyword: str) -> tuple[bytes, ...]:
     return tuple(re.sub(r"\\(.)", r"\1", alt).encode() for alt in keyword.split("|"))
 
@@ -153,8 +433,10 @@ def _rules_by_literal() -> tuple[re.Pattern[bytes], dict[bytes, tuple[int, ...]]
     or one of its prefixes opens."""
     lits = sorted({lit for _, ls in _KEYWORDS for lit in ls}, key=lambda x: (-len(x), x))
     rx = re.compile(b"|".join(re.escape(x) for x in lits))
-    rules = {lit: tuple(i for i, (_, ls) in enumerate(_KEYWORDS)
-                        if any(lit.startswith(x) for x in ls)) for lit in lits}
+    rules = {
+        lit: tuple(i for i, (_, ls) in enumerate(_KEYWORDS) if any(lit.startswith(x) for x in ls))
+        for lit in lits
+    }
     return rx, rules
 
 
@@ -177,14 +459,26 @@ def _pattern(rule: Rule) -> re.Pattern[str]:
     if rx is None:
         rx = _PATTERNS[rule.name] = re.compile(rule.pattern)
     return rx
+
+
 # Rules found by the line-end check in LogParser._lines (the count line and -q progress end in a
 # recognisable way) stay out of the prefilter: their keywords would make it slow.
 _TAIL_RULES = {"pytest.final_counts", "pytest.quiet"}
 _TAIL_RULE_INDEXES = frozenset(i for i, r in enumerate(RULES) if r.name in _TAIL_RULES)
 # One flat alternation of literals (no groups): re factors common prefixes, which keeps it fast.
 # Keywords are therefore plain alternations of (escaped) literals, without groups.
-_PREFILTER = re.compile(b"|".join(sorted({alt.encode() for r in RULES if r.name not in _TAIL_RULES
-                                          for alt in r.keyword.split("|")})))
+_PREFILTER = re.compile(
+    b"|".join(
+        sorted(
+            {
+                alt.encode()
+                for r in RULES
+                if r.name not in _TAIL_RULES
+                for alt in r.keyword.split("|")
+            }
+        )
+    )
+)
 _ANSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
 _FINAL_WORD_RE = re.compile(r"(\d+) ([a-z]+(?: [a-z]+)?)")
 _OTHER_FINAL_WORDS = {"deselected", "warning", "warnings"}
@@ -391,17 +685,21 @@ class PhaseState:
         elif code not in (0, 5) and not self.results_since_exec:
             # the process exited before any result: the file could not even be imported
             detail = f": {self.last_exception}" if self.last_exception else ""
-            self._add(self.r.collection_errors,
-                      f"{self.current_file or 'a test file'} exited {code} before any test "
-                      f"result{detail}"[:300])
+            self._add(
+                self.r.collection_errors,
+                f"{self.current_file or 'a test file'} exited {code} before any test "
+                f"result{detail}"[:300],
+            )
             self._evidence(rule, text)
         if m["retry"]:
             self.retry_pending = True
         self.results_since_exec = True
 
     def _on_timeout(self, m, rule, text):
-        self._add(self.r.timeouts, f"{self.current_file or 'a test file'} took more than "
-                                   f"{m['minutes']} min")
+        self._add(
+            self.r.timeouts,
+            f"{self.current_file or 'a test file'} took more than {m['minutes']} min",
+        )
         self._evidence(rule, text)
 
     def _on_retry(self, m, rule, text):
@@ -456,8 +754,10 @@ class PhaseState:
 
     def _on_aborted(self, m, rule, text):
         if self.cmd_kind in ("suite", "none"):
-            self._add(self.r.interruptions,
-                      f"run_test.py stopped at {m['file']} (no --continue-through-error)")
+            self._add(
+                self.r.interruptions,
+                f"run_test.py stopped at {m['file']} (no --continue-through-error)",
+            )
             self._evidence(rule, text)
         else:
             self._on_exception({"what": text}, rule, text)
@@ -470,8 +770,10 @@ class PhaseState:
         c = Counts()
         if m["body"] != "no tests ran":
             words = _FINAL_WORD_RE.findall(m["body"])
-            if not any(w in FINAL_WORDS or w in _OTHER_FINAL_WORDS or w.startswith("subtests")
-                       for _, w in words):
+            if not any(
+                w in FINAL_WORDS or w in _OTHER_FINAL_WORDS or w.startswith("subtests")
+                for _, w in words
+            ):
                 return  # "compiled 5 files in 2.0s": not pytest
             for n, word in words:
                 key = FINAL_WORDS.get(word)
@@ -495,11 +797,15 @@ class PhaseState:
         if what.startswith("stopping after"):
             self._evidence(rule, text)  # -x: the file stopped early; the failure is counted
         elif "during collection" in what:
-            self._add(self.r.collection_errors, f"pytest {what}"
-                      + (f" ({self.current_file})" if self.current_file else ""))
+            self._add(
+                self.r.collection_errors,
+                f"pytest {what}" + (f" ({self.current_file})" if self.current_file else ""),
+            )
         else:
-            self._add(self.r.interruptions, f"pytest {what}"
-                      + (f" ({self.current_file})" if self.current_file else ""))
+            self._add(
+                self.r.interruptions,
+                f"pytest {what}" + (f" ({self.current_file})" if self.current_file else ""),
+            )
         self._evidence(rule, text)
 
     def _on_collect_error(self, m, rule, text):
@@ -529,8 +835,15 @@ class PhaseState:
         self._suite()
         seg = self.segment
         for ch in m["chars"]:
-            key = {".": "passed", "F": "failed", "E": "errors", "s": "skipped",
-                   "x": "xfailed", "X": "xpassed", "R": "rerun"}[ch]
+            key = {
+                ".": "passed",
+                "F": "failed",
+                "E": "errors",
+                "s": "skipped",
+                "x": "xfailed",
+                "X": "xpassed",
+                "R": "rerun",
+            }[ch]
             setattr(seg, key, getattr(seg, key) + 1)
         self.results_since_exec = True
 
@@ -544,7 +857,9 @@ class PhaseState:
         self._evidence(rule, text)
 
     def _on_worker_limit(self, m, rule, text):
-        self._add(self.r.interruptions, f"xdist stopped: maximum crashed workers reached ({m['n']})")
+        self._add(
+            self.r.interruptions, f"xdist stopped: maximum crashed workers reached ({m['n']})"
+        )
         self._evidence(rule, text)
 
     def _on_unittest_ran(self, m, rule, text):
@@ -662,8 +977,17 @@ class _Budget:
 
 
 _ENDED_RANK = {"nothing-to-test": 0, "end": 1, "tests-failed": 2, "next-build": 3, "truncated": 4}
-_LIST_FIELDS = ("crashes", "timeouts", "collection_errors", "interruptions", "fell_over",
-                "exceptions", "check_failures", "files_failed", "oom")
+_LIST_FIELDS = (
+    "crashes",
+    "timeouts",
+    "collection_errors",
+    "interruptions",
+    "fell_over",
+    "exceptions",
+    "check_failures",
+    "files_failed",
+    "oom",
+)
 
 
 class LogParser:
@@ -730,15 +1054,17 @@ class LogParser:
         if self._overflow is not None:
             self._overflow.package = f"{self._merged} more test phases (merged)"
             self.result.phases.append(self._overflow)
-            self.notes.append(f"over {MAX_PHASES} test phases: the {self._merged} after the first "
-                              f"{MAX_PHASES} are reported merged as one entry")
+            self.notes.append(
+                f"over {MAX_PHASES} test phases: the {self._merged} after the first "
+                f"{MAX_PHASES} are reported merged as one entry"
+            )
             self._overflow = None
         tail = bytes(self.tail[-_TAIL:])
         idx = tail.rfind(b"BuildScriptException")
         if idx >= 0 and self.framed:
             start = tail.rfind(b"\n", 0, idx) + 1
             end = tail.find(b"\n", idx)
-            self.result.build_failure = clean_line(tail[start:end if end >= 0 else None])[:300]
+            self.result.build_failure = clean_line(tail[start : end if end >= 0 else None])[:300]
         return self.result
 
     def marker_pending(self) -> bool:
@@ -760,7 +1086,7 @@ class LogParser:
             c += memoryview(data)[a:b]
             return
         if len(c) < MAX_LINE:
-            c += memoryview(data)[a:a + MAX_LINE - len(c)]
+            c += memoryview(data)[a : a + MAX_LINE - len(c)]
         else:
             del c[MAX_LINE:]
         self.discarding = True
@@ -776,7 +1102,11 @@ class LogParser:
     def _lines(self, buf: bytes, pos: int, end: int) -> None:
         """Complete lines buf[pos:end] (buf[end - 1] is a newline)."""
         while pos < end:
-            pos = self._skip(buf, pos, end) if self.phase is None else self._phase_lines(buf, pos, end)
+            pos = (
+                self._skip(buf, pos, end)
+                if self.phase is None
+                else self._phase_lines(buf, pos, end)
+            )
 
     def _skip(self, buf: bytes, pos: int, end: int) -> int:
         """Outside a test phase: only a line with a phase marker matters (bytes.find speed).
@@ -789,7 +1119,7 @@ class LogParser:
             s = buf.rfind(b"\n", pos, i) + 1 or pos
             e = find(b"\n", i, end)
             if e - s > MAX_CARRY:  # a huge line: only its head is seen
-                line = buf[s:s + MAX_LINE]
+                line = buf[s : s + MAX_LINE]
                 seen = _MARKER in line
             else:
                 line = buf[s:e]
@@ -811,14 +1141,19 @@ class LogParser:
                 nl = buf.rfind(b"\n", pos, w)
                 if nl < 0:  # one line longer than the window
                     e = buf.find(b"\n", w, end)
-                    self._phase_one(buf[pos:e] if e - pos <= MAX_CARRY else buf[pos:pos + MAX_LINE])
+                    self._phase_one(
+                        buf[pos:e] if e - pos <= MAX_CARRY else buf[pos : pos + MAX_LINE]
+                    )
                     pos = e + 1
                     if self.phase is None:
                         return pos
                     continue
                 w_end = nl + 1
-            pos = self._dense_window(buf, pos, w_end) if self._dense else \
-                self._sparse_window(buf, pos, w_end)
+            pos = (
+                self._dense_window(buf, pos, w_end)
+                if self._dense
+                else self._sparse_window(buf, pos, w_end)
+            )
             if self.phase is None:
                 return pos
         return pos
@@ -851,7 +1186,7 @@ class LogParser:
         """Every line, split at C speed; passing-test lines are only counted. Dense mode
         follows a full window of the same phase (see _sparse_window), so what is split past
         the phase's end costs at most what that window did: the cost stays linear."""
-        lines = buf[pos:end - 1].split(b"\n")
+        lines = buf[pos : end - 1].split(b"\n")
         prefilter = _PREFILTER.search
         # Passing tests are the bulk: they are only counted. Every line between two lines of
         # `others` is a pytest "... PASSED" line (a C-speed filter; no Python per passing line).
@@ -881,7 +1216,7 @@ class LogParser:
             self._line(line)
             if self.phase is not ph:  # a TEST START inside the phase begins another one
                 if self.phase is None:  # the phase ended: the rest is build output again
-                    return pos + sum(len(x) + 1 for x in lines[:k + 1])
+                    return pos + sum(len(x) + 1 for x in lines[: k + 1])
                 ph = self.phase
         if idle * 4 > len(lines) * 3:
             self._dense = False  # few lines matter: look only at those
@@ -1008,8 +1343,9 @@ def _package_name(raw: str) -> str:
     return name or raw.strip()
 
 
-def parse_stream(stream: BinaryIO, name: str, framed: bool = True,
-                 block_size: int = BLOCK_SIZE) -> LogResult:
+def parse_stream(
+    stream: BinaryIO, name: str, framed: bool = True, block_size: int = BLOCK_SIZE
+) -> LogResult:
     """Parse a binary stream in blocks; memory does not grow with its size."""
     parser = LogParser(name, framed=framed)
     buf = bytearray(block_size)
@@ -1048,8 +1384,9 @@ SCAN_BLOCK = 112 << 10
 CAN_SCAN_FILES = hasattr(os, "preadv") and hasattr(os, "pread")
 
 
-def _scan_range(fd: int, start: int, stop: int, marker: bytes, workers: int,
-                cap: int | None) -> tuple[list[int], int]:
+def _scan_range(
+    fd: int, start: int, stop: int, marker: bytes, workers: int, cap: int | None
+) -> tuple[list[int], int]:
     """Offsets of ``marker`` starting in [start, stop), and how far that list is complete: the
     range is split into one part per thread; each preads its part in small blocks into its own
     buffer and searches it with memmem, outside the GIL, and stops after ``cap`` hits (memory
@@ -1067,8 +1404,11 @@ def _scan_range(fd: int, start: int, stop: int, marker: bytes, workers: int,
             hits = found[i]
             buf = bytearray(SCAN_BLOCK + m - 1)
             view = memoryview(buf)
-            base = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf)) \
-                if _MEMMEM is not None else 0
+            base = (
+                ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+                if _MEMMEM is not None
+                else 0
+            )
             off = a
             while off < b:
                 own = min(SCAN_BLOCK, b - off)  # hits must start here; the rest is overlap
@@ -1100,8 +1440,11 @@ def _scan_range(fd: int, start: int, stop: int, marker: bytes, workers: int,
     if workers == 1:
         scan(0, start, stop)
     else:
-        threads = [threading.Thread(target=scan, args=(i, a, b), daemon=True)
-                   for i, (a, b) in enumerate(ranges) if a < b]
+        threads = [
+            threading.Thread(target=scan, args=(i, a, b), daemon=True)
+            for i, (a, b) in enumerate(ranges)
+            if a < b
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -1154,8 +1497,11 @@ class _MarkerIndex:
             self.hits, self.hi = self._scan(p, stop)
             self.lo = p
             # dense markers: scan less ahead (the other threads' work past a cap is redone)
-            self.span = max(MARKER_SPAN >> 5, min(MARKER_SPAN, 2 * (self.hi - p))) \
-                if self.hi < stop else min(MARKER_SPAN, self.span * 2)
+            self.span = (
+                max(MARKER_SPAN >> 5, min(MARKER_SPAN, 2 * (self.hi - p)))
+                if self.hi < stop
+                else min(MARKER_SPAN, self.span * 2)
+            )
 
     def _scan(self, p: int, stop: int) -> tuple[list[int], int]:
         workers = self.workers or _default_workers(stop - p)
@@ -1181,8 +1527,13 @@ def _last_newline(fd: int, lo: int, hi: int) -> int:
     return -1
 
 
-def parse_file(fd: int, name: str, framed: bool = True, block_size: int | None = None,
-               workers: int | None = None) -> LogResult:
+def parse_file(
+    fd: int,
+    name: str,
+    framed: bool = True,
+    block_size: int | None = None,
+    workers: int | None = None,
+) -> LogResult:
     """Parse a regular file by offset: the same parse as feeding the whole file to LogParser,
     but build output is jumped over. Phase markers are located ahead (in parallel, at memory
     speed); from a point outside a test phase the parser jumps to the start of the next
@@ -1199,8 +1550,9 @@ def parse_file(fd: int, name: str, framed: bool = True, block_size: int | None =
     return parser.close()
 
 
-def _read_file(fd: int, size: int, parser: LogParser, index: _MarkerIndex | None,
-               block_size: int) -> None:
+def _read_file(
+    fd: int, size: int, parser: LogParser, index: _MarkerIndex | None, block_size: int
+) -> None:
     k = len(_MARKER)
     pos = 0
     no_newline_before = -1  # a marker whose line is known to start before pos

@@ -36,8 +36,16 @@ DEFAULT_MAX_FAILURE_RATE = 0.01
 DEFAULT_MAX_COVERAGE_DROP = 0.05
 # Failure outcomes (as in the report: Failure.outcome) that are failures for --baseline
 REAL_FAILURES = ("failed", "error", "crashed", "xpassed")
-ALLOW_FLAGS = ("crashes", "timeouts", "collection_errors", "interrupted", "fell_over", "truncated",
-               "tests_failed", "untested")
+ALLOW_FLAGS = (
+    "crashes",
+    "timeouts",
+    "collection_errors",
+    "interrupted",
+    "fell_over",
+    "truncated",
+    "tests_failed",
+    "untested",
+)
 
 
 @dataclass
@@ -88,8 +96,9 @@ class KnownFailure:
     def to_dict(self) -> dict:
         data: dict[str, object] = {"test": self.test, "reason": self.reason}
         if self.variant or self.platform:
-            data["when"] = {k: v for k, v in (("variant", self.variant),
-                                              ("platform", self.platform)) if v}
+            data["when"] = {
+                k: v for k, v in (("variant", self.variant), ("platform", self.platform)) if v
+            }
         if self.expires:
             data["expires"] = self.expires.isoformat()
         return data
@@ -117,9 +126,14 @@ class Policy:
 
     def to_dict(self) -> dict:
         data = {f"allow_{a}": getattr(self, f"allow_{a}") for a in ALLOW_FLAGS}
-        data.update(max_failure_rate=self.max_failure_rate, known_failures=self.known_failures_path,
-                    baseline=self.baseline_path, max_coverage_drop=self.max_coverage_drop,
-                    variant=self.variant, platform=self.platform)
+        data.update(
+            max_failure_rate=self.max_failure_rate,
+            known_failures=self.known_failures_path,
+            baseline=self.baseline_path,
+            max_coverage_drop=self.max_coverage_drop,
+            variant=self.variant,
+            platform=self.platform,
+        )
         return data
 
 
@@ -169,8 +183,11 @@ class _CharSet:
         self.negate = negate
 
     def __call__(self, ch: str) -> bool:
-        hit = (ch in self.chars or any(lo <= ch <= hi for lo, hi in self.ranges)
-               or any(t(ch) for t in self.tests))
+        hit = (
+            ch in self.chars
+            or any(lo <= ch <= hi for lo, hi in self.ranges)
+            or any(t(ch) for t in self.tests)
+        )
         return hit != self.negate
 
 
@@ -198,8 +215,10 @@ class _RegexParser:
         self.depth = 0
 
     def refuse(self, what: str):
-        raise PatternError(f"{what} (position {self.i}) is not supported: known-failure "
-                           "regexes are matched without backtracking (see README)")
+        raise PatternError(
+            f"{what} (position {self.i}) is not supported: known-failure "
+            "regexes are matched without backtracking (see README)"
+        )
 
     def peek(self, k: int = 0) -> str:
         return self.p[self.i + k] if self.i + k < len(self.p) else ""
@@ -247,17 +266,17 @@ class _RegexParser:
         """``{m}``, ``{m,}``, ``{,n}``, ``{m,n}`` at self.i as Python reads them, else None."""
         j = self.i + 1
         lo = hi = ""
-        while self.p[j:j + 1].isdigit() and self.p[j].isascii():
+        while self.p[j : j + 1].isdigit() and self.p[j].isascii():
             lo += self.p[j]
             j += 1
-        if self.p[j:j + 1] == ",":
+        if self.p[j : j + 1] == ",":
             j += 1
-            while self.p[j:j + 1].isdigit() and self.p[j].isascii():
+            while self.p[j : j + 1].isdigit() and self.p[j].isascii():
                 hi += self.p[j]
                 j += 1
         else:
             hi = lo
-        if self.p[j:j + 1] != "}" or self.p[self.i + 1:self.i + 2] == "}":
+        if self.p[j : j + 1] != "}" or self.p[self.i + 1 : self.i + 2] == "}":
             return None
         if consume:
             self.i = j + 1
@@ -285,7 +304,7 @@ class _RegexParser:
 
     def group(self):
         if self.peek() == "?":
-            ahead = self.p[self.i + 1:self.i + 3]
+            ahead = self.p[self.i + 1 : self.i + 3]
             if ahead[:1] == ":":
                 self.i += 2
             elif ahead == "P<":
@@ -335,7 +354,7 @@ class _RegexParser:
             return _SIMPLE_ESCAPES[c]
         width = {"x": 2, "u": 4, "U": 8}.get(c)
         if width:
-            digits = self.p[self.i:self.i + width]
+            digits = self.p[self.i : self.i + width]
             self.i += width
             try:
                 return chr(int(digits, 16))
@@ -454,8 +473,10 @@ class Pattern:
     # -- building
     def _add(self, kind: int, arg, out) -> int:
         if len(self.kind) >= MAX_PATTERN_STATES:
-            raise PatternError(f"pattern is too large (over {MAX_PATTERN_STATES} states once "
-                               "repeats are expanded); split it or use fewer/smaller {m,n}")
+            raise PatternError(
+                f"pattern is too large (over {MAX_PATTERN_STATES} states once "
+                "repeats are expanded); split it or use fewer/smaller {m,n}"
+            )
         self.kind.append(kind)
         self.arg.append(arg)
         self.out.append(out)
@@ -494,8 +515,9 @@ class Pattern:
         return cur
 
     # -- running
-    def _closure(self, seeds, at_start: bool, at_end: bool = False,
-                 before_newline: bool = False) -> frozenset[int]:
+    def _closure(
+        self, seeds, at_start: bool, at_end: bool = False, before_newline: bool = False
+    ) -> frozenset[int]:
         """States reachable without reading: character states, MATCH, and (not at the end)
         the end-of-text assertions still waiting. ``before_newline``: just before a final
         newline, where '$' (not \\Z) holds."""
@@ -679,8 +701,9 @@ def load_known_failures(path: str | Path) -> list[KnownFailure]:
         at = f" at line {mark.line + 1}" if mark else ""
         raise ToolError(f"{where} is not valid YAML{at}; fix the syntax", EXIT_USAGE) from None
     except RecursionError:
-        raise ToolError(f"{where} nests too deeply to be a known-failures list", EXIT_USAGE
-                        ) from None
+        raise ToolError(
+            f"{where} nests too deeply to be a known-failures list", EXIT_USAGE
+        ) from None
     except (ValueError, TypeError, OverflowError) as exc:  # a value YAML itself cannot build
         raise ToolError(f"{where} is not valid YAML ({exc}); fix the value", EXIT_USAGE) from None
     if isinstance(data, dict) and "known_failures" in data:
@@ -688,33 +711,41 @@ def load_known_failures(path: str | Path) -> list[KnownFailure]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ToolError(f"{where}: expected a list of entries (or a 'known_failures:' list)",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"{where}: expected a list of entries (or a 'known_failures:' list)", EXIT_USAGE
+        )
     return [_known_failure(item, f"{where}: entry {i}", i) for i, item in enumerate(data, 1)]
 
 
 def _known_failure(item, bad: str, index: int) -> KnownFailure:
     """One entry of the known-failures file, checked; ToolError (exit 2) naming it."""
     if not isinstance(item, dict):
-        raise ToolError(f"{bad} is not a mapping; each entry needs 'test' and 'reason'",
-                        EXIT_USAGE)
+        raise ToolError(f"{bad} is not a mapping; each entry needs 'test' and 'reason'", EXIT_USAGE)
     unknown = set(item) - {"test", "reason", "when", "expires"}
     if unknown:
-        raise ToolError(f"{bad} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                        "allowed: test, reason, when, expires", EXIT_USAGE)
+        raise ToolError(
+            f"{bad} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            "allowed: test, reason, when, expires",
+            EXIT_USAGE,
+        )
     test, reason = item.get("test"), item.get("reason")
     if not isinstance(test, str) or not test.strip():
         raise ToolError(f"{bad}: 'test' must be a test id or pattern", EXIT_USAGE)
     if not isinstance(reason, str) or not reason.strip():
-        raise ToolError(f"{bad} ({test}): 'reason' is required (why it is known to fail)",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"{bad} ({test}): 'reason' is required (why it is known to fail)", EXIT_USAGE
+        )
     when = item.get("when") or {}
     if not isinstance(when, dict) or set(when) - {"variant", "platform"}:
         raise ToolError(f"{bad} ({test}): 'when' takes 'variant' and/or 'platform'", EXIT_USAGE)
-    entry = KnownFailure(test=test.strip(), reason=reason.strip(),
-                         variant=_when_value(when, "variant", bad, test),
-                         platform=_when_value(when, "platform", bad, test),
-                         expires=_expires(item.get("expires"), bad, test), index=index)
+    entry = KnownFailure(
+        test=test.strip(),
+        reason=reason.strip(),
+        variant=_when_value(when, "variant", bad, test),
+        platform=_when_value(when, "platform", bad, test),
+        expires=_expires(item.get("expires"), bad, test),
+        index=index,
+    )
     try:  # compile now: a bad or too costly pattern is refused before any log is read
         entry.test_pattern()
         for value in (entry.variant, entry.platform):
@@ -738,11 +769,17 @@ def _when_value(when: dict, key: str, bad: str, test: str) -> str | list[str] | 
     scalar = (str, int, float)  # a number is the pattern it spells, as before
     if isinstance(value, scalar) and not isinstance(value, bool):
         return str(value)
-    if isinstance(value, list) and value and all(
-            isinstance(v, scalar) and not isinstance(v, bool) and str(v) for v in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, scalar) and not isinstance(v, bool) and str(v) for v in value)
+    ):
         return [str(v) for v in value]
-    raise ToolError(f"{bad} ({test}): 'when: {key}' must be a pattern or a non-empty list of "
-                    "patterns (any of them)", EXIT_USAGE)
+    raise ToolError(
+        f"{bad} ({test}): 'when: {key}' must be a pattern or a non-empty list of "
+        "patterns (any of them)",
+        EXIT_USAGE,
+    )
 
 
 def _expires(value, bad: str, test: str) -> dt.date | None:
@@ -757,8 +794,10 @@ def _expires(value, bad: str, test: str) -> dt.date | None:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise ToolError(f"{bad} ({test}): 'expires' must be a date YYYY-MM-DD (got "
-                    f"{_short(str(value), 40)})", EXIT_USAGE)
+    raise ToolError(
+        f"{bad} ({test}): 'expires' must be a date YYYY-MM-DD (got {_short(str(value), 40)})",
+        EXIT_USAGE,
+    )
 
 
 # ----------------------------------------------------------------------------- baseline
@@ -771,21 +810,29 @@ def load_baseline(path: str | Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
-        raise ToolError(f"baseline {path} does not exist; pass a report written by "
-                        "--format json --output", EXIT_USAGE) from None
+        raise ToolError(
+            f"baseline {path} does not exist; pass a report written by --format json --output",
+            EXIT_USAGE,
+        ) from None
     except RecursionError:
-        raise ToolError(f"baseline {path} nests too deeply to be a validate_logs JSON report",
-                        EXIT_USAGE) from None
+        raise ToolError(
+            f"baseline {path} nests too deeply to be a validate_logs JSON report", EXIT_USAGE
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ToolError(f"baseline {path} is not a readable JSON report: {exc}",
-                        EXIT_USAGE) from None
+        raise ToolError(
+            f"baseline {path} is not a readable JSON report: {exc}", EXIT_USAGE
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("logs"), list):
-        raise ToolError(f"baseline {path} is not a validate_logs JSON report (no 'logs' list)",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"baseline {path} is not a validate_logs JSON report (no 'logs' list)", EXIT_USAGE
+        )
     problem = _baseline_problem(data)
     if problem:
-        raise ToolError(f"baseline {path} is not a validate_logs JSON report: {problem}; pass "
-                        "a report written by --format json --output", EXIT_USAGE)
+        raise ToolError(
+            f"baseline {path} is not a validate_logs JSON report: {problem}; pass "
+            "a report written by --format json --output",
+            EXIT_USAGE,
+        )
     return data
 
 
@@ -806,8 +853,11 @@ def _baseline_problem(data: dict) -> str | None:
             return f"{at} is {shown(log)}, not an object"
         packages = log.get("packages")
         if not isinstance(packages, list):
-            return (f"{at} has no 'packages' list" if packages is None
-                    else f"{at}.packages is {shown(packages)}, not a list")
+            return (
+                f"{at} has no 'packages' list"
+                if packages is None
+                else f"{at}.packages is {shown(packages)}, not a list"
+            )
         for j, pkg in enumerate(packages):
             at = f"logs[{i}].packages[{j}]"
             if not isinstance(pkg, dict):
@@ -825,10 +875,15 @@ def _baseline_problem(data: dict) -> str | None:
             if not isinstance(failures, list):
                 return f"{at}.failures is {shown(failures)}, not a list"
             for k, failure in enumerate(failures):
-                if not (isinstance(failure, dict) and isinstance(failure.get("test"), str)
-                        and isinstance(failure.get("outcome"), str)):
-                    return (f"{at}.failures[{k}] is {shown(failure)}, not "
-                            '{"test": ..., "outcome": ...}')
+                if not (
+                    isinstance(failure, dict)
+                    and isinstance(failure.get("test"), str)
+                    and isinstance(failure.get("outcome"), str)
+                ):
+                    return (
+                        f"{at}.failures[{k}] is {shown(failure)}, not "
+                        '{"test": ..., "outcome": ...}'
+                    )
     return None
 
 
@@ -865,8 +920,12 @@ class _KnownTracker:
         return None
 
 
-def evaluate_package(phase: PhaseResult, policy: Policy, variant: str | None = None,
-                     known: _KnownTracker | None = None) -> PackageReport:
+def evaluate_package(
+    phase: PhaseResult,
+    policy: Policy,
+    variant: str | None = None,
+    known: _KnownTracker | None = None,
+) -> PackageReport:
     known = known or _KnownTracker(policy)
     counts = phase.counts
     failing: list[str] = []  # reasons that make the package fail
@@ -877,22 +936,28 @@ def evaluate_package(phase: PhaseResult, policy: Policy, variant: str | None = N
 
     if phase.crashes:
         killed = any("SIGKILL" in c or "Killed" in c for c in phase.crashes)
-        gate(policy.allow_crashes, f"test process crashed: {_join(phase.crashes)}"
-             + (" (SIGKILL: out of memory?)" if killed else ""))
+        gate(
+            policy.allow_crashes,
+            f"test process crashed: {_join(phase.crashes)}"
+            + (" (SIGKILL: out of memory?)" if killed else ""),
+        )
     if phase.timeouts:
         gate(policy.allow_timeouts, f"timed out: {_join(phase.timeouts)}")
     if phase.collection_errors:
         gate(policy.allow_collection_errors, f"collection error: {_join(phase.collection_errors)}")
     if phase.interruptions:
         gate(policy.allow_interrupted, f"interrupted: {_join(phase.interruptions)}")
-    fell_over = phase.suite_started and (phase.fell_over or (counts.ran == 0
-                                                              and phase.count_lines == 0))
+    fell_over = phase.suite_started and (
+        phase.fell_over or (counts.ran == 0 and phase.count_lines == 0)
+    )
     if fell_over:
         why = phase.fell_over or phase.exceptions or ["no test results and no count line"]
         gate(policy.allow_fell_over, f"suite fell over before producing results: {_join(why)}")
     if phase.ended in ("truncated", "next-build"):
-        gate(policy.allow_truncated, "test phase never finished (no TEST END / TESTS FAILED: "
-                                     "log cut off?)")
+        gate(
+            policy.allow_truncated,
+            "test phase never finished (no TEST END / TESTS FAILED: log cut off?)",
+        )
     if phase.ended == "tests-failed":
         detail = f": {_join(phase.check_failures)}" if phase.check_failures else ""
         gate(policy.allow_tests_failed, f"conda-build reported TESTS FAILED{detail}")
@@ -915,8 +980,10 @@ def evaluate_package(phase: PhaseResult, policy: Policy, variant: str | None = N
     bad = max(0, counts.failed + counts.errors - known_count)
     if counts.ran:
         rate = bad / counts.ran
-        text = (f"{bad} failed or errored of {counts.ran} tests that ran ({rate:.2%}; "
-                f"limit {policy.max_failure_rate:.2%})")
+        text = (
+            f"{bad} failed or errored of {counts.ran} tests that ran ({rate:.2%}; "
+            f"limit {policy.max_failure_rate:.2%})"
+        )
         if known_count:
             text += f"; {known_count} known failures not counted"
         if rate > policy.max_failure_rate:
@@ -938,15 +1005,25 @@ def evaluate_package(phase: PhaseResult, policy: Policy, variant: str | None = N
         notes.insert(0, "conda-build: nothing to test for this package")
     elif not suite_ran:
         verdict = "untested"
-        notes.insert(0, "tests did not run: the test phase ran no test suite"
-                     + (f" (errors: {_join(phase.exceptions)})" if phase.exceptions else ""))
+        notes.insert(
+            0,
+            "tests did not run: the test phase ran no test suite"
+            + (f" (errors: {_join(phase.exceptions)})" if phase.exceptions else ""),
+        )
     else:
         verdict = "pass"
     return PackageReport(
-        package=phase.package, verdict=verdict, reasons=failing + notes, counts=counts,
-        failures=failures, crashed=bool(phase.crashes), timed_out=list(phase.timeouts),
-        crashes=list(phase.crashes), evidence=[f"{e.rule}: {e.text}" for e in phase.evidence],
-        failures_truncated=phase.failures_truncated, ended=phase.ended,
+        package=phase.package,
+        verdict=verdict,
+        reasons=failing + notes,
+        counts=counts,
+        failures=failures,
+        crashed=bool(phase.crashes),
+        timed_out=list(phase.timeouts),
+        crashes=list(phase.crashes),
+        evidence=[f"{e.rule}: {e.text}" for e in phase.evidence],
+        failures_truncated=phase.failures_truncated,
+        ended=phase.ended,
     )
 
 
@@ -968,8 +1045,10 @@ def evaluate_log(log: LogResult, policy: Policy, known: _KnownTracker | None = N
         reasons.append(f"build failed: {log.build_failure}")
         failed = True
     if log.bytes_read and not log.phases:
-        reasons.append("no test phase (no 'TEST START:' line): tests did not run"
-                       + (" (allowed by --allow-untested)" if policy.allow_untested else ""))
+        reasons.append(
+            "no test phase (no 'TEST START:' line): tests did not run"
+            + (" (allowed by --allow-untested)" if policy.allow_untested else "")
+        )
         failed = failed or not policy.allow_untested
     if any(p.verdict == "fail" for p in packages):
         failed = True
@@ -977,14 +1056,20 @@ def evaluate_log(log: LogResult, policy: Policy, known: _KnownTracker | None = N
     # beside a package that ran the suite is fine; a log where no package ran one is not.
     untested = [p.package for p in packages if p.verdict == "untested"]
     if untested and len(untested) == len(packages):
-        reasons.append(f"tests did not run: no package ran a test suite ({_join(untested)})"
-                       + (" (allowed by --allow-untested)" if policy.allow_untested
-                          else "; --allow-untested to accept"))
+        reasons.append(
+            f"tests did not run: no package ran a test suite ({_join(untested)})"
+            + (
+                " (allowed by --allow-untested)"
+                if policy.allow_untested
+                else "; --allow-untested to accept"
+            )
+        )
         failed = failed or not policy.allow_untested
     elif untested:
         reasons.append(f"no test suite in: {_join(untested)} (another package ran it)")
-    return LogReport(path=log.name, verdict="fail" if failed else "pass", packages=packages,
-                     reasons=reasons)
+    return LogReport(
+        path=log.name, verdict="fail" if failed else "pass", packages=packages, reasons=reasons
+    )
 
 
 def _variant_of(name: str) -> str:
@@ -1004,26 +1089,39 @@ def build_report(logs: list[LogResult], policy: Policy) -> Report:
         by_index = {e.index: e for e in policy.known_failures}
         report.known_failures = {
             "file": policy.known_failures_path,
-            "matched": [dict(by_index[i].to_dict(), count=n)
-                        for i, n in sorted(known.matched.items())],
-            "expired": [dict(by_index[i].to_dict(), count=n)
-                        for i, n in sorted(known.expired_hits.items())],
-            "stale": [e.to_dict() for e in policy.known_failures
-                      if e.index not in known.matched and e.index not in known.expired_hits],
+            "matched": [
+                dict(by_index[i].to_dict(), count=n) for i, n in sorted(known.matched.items())
+            ],
+            "expired": [
+                dict(by_index[i].to_dict(), count=n) for i, n in sorted(known.expired_hits.items())
+            ],
+            "stale": [
+                e.to_dict()
+                for e in policy.known_failures
+                if e.index not in known.matched and e.index not in known.expired_hits
+            ],
         }
     if policy.baseline is not None:
         base_ran, base_failing = _baseline_facts(policy.baseline)
         ran = sum(p.counts.ran for _, p in report.packages())
-        failing = {f.test for _, p in report.packages() for f in p.failures
-                   if f.outcome in REAL_FAILURES + ("known",)}
+        failing = {
+            f.test
+            for _, p in report.packages()
+            for f in p.failures
+            if f.outcome in REAL_FAILURES + ("known",)
+        }
         report.baseline = {
-            "path": policy.baseline_path, "ran": ran, "baseline_ran": base_ran,
-            "new_failures": sorted(failing - base_failing), "fixed": sorted(base_failing - failing),
+            "path": policy.baseline_path,
+            "ran": ran,
+            "baseline_ran": base_ran,
+            "new_failures": sorted(failing - base_failing),
+            "fixed": sorted(base_failing - failing),
         }
         if base_ran and (base_ran - ran) / base_ran > policy.max_coverage_drop:
             report.reasons.append(
                 f"coverage dropped: {ran} tests ran, baseline {base_ran} "
-                f"({(base_ran - ran) / base_ran:.1%} fewer; limit {policy.max_coverage_drop:.1%})")
+                f"({(base_ran - ran) / base_ran:.1%} fewer; limit {policy.max_coverage_drop:.1%})"
+            )
     failed = bool(report.reasons) or any(log.verdict == "fail" for log in log_reports)
     report.verdict = "fail" if failed else "pass"
     return report

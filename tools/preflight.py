@@ -50,8 +50,7 @@ class DiskCheck:
         return (
             f"disk: ~{fmt_gb(self.needed)} needed for {n_cpu} CPU x {fmt_gb(CPU_VARIANT_BYTES)}"
             f" + {n_cuda} CUDA x {fmt_gb(CUDA_VARIANT_BYTES)}, {fmt_gb(self.free)} free"
-            f" at {self.probed}"
-            + (f" (from {self.source})" if self.source != "disk_usage" else "")
+            f" at {self.probed}" + (f" (from {self.source})" if self.source != "disk_usage" else "")
         )
 
 
@@ -108,9 +107,11 @@ def check_no_dev_knobs(environ: dict[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     found = [k for k in KNOBS if env.get(k)]
     if found:
-        raise ToolError(f"development knob(s) {', '.join(found)} set in the environment: a "
-                        "release never builds with them (its packages would carry the _dev "
-                        f"mark); unset them first: unset {' '.join(found)}")
+        raise ToolError(
+            f"development knob(s) {', '.join(found)} set in the environment: a "
+            "release never builds with them (its packages would carry the _dev "
+            f"mark); unset them first: unset {' '.join(found)}"
+        )
     return "development knobs: none set"
 
 

@@ -19,8 +19,17 @@ from dataclasses import dataclass, field
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("render", ("Adding in variants from", "Attempting to finalize metadata")),
     ("solve", ("Collecting package metadata", "Solving environment")),
-    ("source", ("BUILD START:", "Copying ", "source tree in:", "Applying patch",
-                "Extracting download", "Downloading source")),
+    (
+        "source",
+        (
+            "BUILD START:",
+            "Copying ",
+            "source tree in:",
+            "Applying patch",
+            "Extracting download",
+            "Downloading source",
+        ),
+    ),
     ("build", ("export PREFIX=", "export SRC_DIR=")),
     ("package", ("Packaging ",)),
     ("test", ("TEST START:",)),
@@ -120,8 +129,7 @@ class Progress:
             parts.append(part)
         if self.tests_started and self.phase == "test":
             of = f"/{self.tests_total}" if self.tests_total else ""
-            parts.append(f"test files {len(self.tests_started)}{of}, "
-                         f"now {self.tests_current}")
+            parts.append(f"test files {len(self.tests_started)}{of}, now {self.tests_current}")
         parts.append(f"total {fmt_seconds(now - self.start)}")
         return " | ".join(parts)
 

@@ -62,6 +62,7 @@ def dev_knobs(environ: Mapping[str, str]) -> list[str]:
     """The knobs ``environ`` sets (non-empty): a build with any of them is a dev build."""
     return [k for k in KNOBS if environ.get(k)]
 
+
 _VERSION_RE = re.compile(r"""\{%-?\s*set\s+version\s*=\s*["']([^"']+)["']\s*-?%\}""")
 
 
@@ -321,8 +322,14 @@ def render(
     if "PKG_BUILDNUM" in text:  # a second pass with the build number the first one found
         number = str((data.get("build") or {}).get("number", "0"))
         data = _render_text(text, variant, platform, version, number, env, str(meta))
-    return Rendered(variant=variant, platform=platform, data=data, outputs=_outputs(data),
-                    environ=dict(env), recipe_dir=Path(recipe_dir))
+    return Rendered(
+        variant=variant,
+        platform=platform,
+        data=data,
+        outputs=_outputs(data),
+        environ=dict(env),
+        recipe_dir=Path(recipe_dir),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,8 +569,11 @@ def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda
     if not cuda and present:
         problems.append(f"{gpu} variant has CUDA test requirements {sorted(present)}")
     sources = [str(x) for x in torch.test.get("source_files") or []]
-    for folder, why in (("test", "run_test.py"), ("tools", "run_test.py imports it"),
-                        ("aten/src/ATen/native", "test_ops reads native_functions.yaml")):
+    for folder, why in (
+        ("test", "run_test.py"),
+        ("tools", "run_test.py imports it"),
+        ("aten/src/ATen/native", "test_ops reads native_functions.yaml"),
+    ):
         if folder not in sources:
             problems.append(f"test source_files lack {folder}/ ({why})")
 
@@ -571,8 +581,10 @@ def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda
     suite = [c for c in cmds if "run_test.py" in c]
     selected = [c for c in cmds if SELECTION_RUNNER in c]
     if len(selected) != 1 or "PYTORCH_TEST_SELECTION" not in selected[0]:
-        problems.append(f"expected one command that runs {SELECTION_RUNNER} when "
-                        f"PYTORCH_TEST_SELECTION is set, found {selected}")
+        problems.append(
+            f"expected one command that runs {SELECTION_RUNNER} when "
+            f"PYTORCH_TEST_SELECTION is set, found {selected}"
+        )
     elif os_name != "win" and "|| true" not in selected[0]:
         problems.append(f"the selection command is not followed by `|| true`: {selected[0]}")
     if SELECTION_RUNNER not in [str(x) for x in torch.test.get("files") or []]:
@@ -590,6 +602,7 @@ def _check_tests(r: Rendered, torch: Output, meta: Output, *, version: str, cuda
                for c in cmds[:first_suite]):  # fmt: skip
         problems.append("no test command refuses a PYTORCH_TEST_LEVEL other than "
                         f"{', '.join(TEST_LEVELS)}")  # fmt: skip
+
     def level_of(command: str) -> str | None:
         match = re.search(r"PYTORCH_TEST_LEVEL%?\"?\s*=?=\s*\"?(\w+)", command)
         return match.group(1) if match else None
@@ -773,8 +786,10 @@ _SH_SET = re.compile(
     r"(?:^|[\s;&|(])(?:export\s+|local\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?="
 )
 # Names a line gives a value without `name=`: loop variables and `local`/`declare` lists.
-_SH_DECLARE = re.compile(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b"
-                         r"|\b(?:local|declare|readonly)\s+((?:-\w+\s+)*[A-Za-z_][^;&|]*)")
+_SH_DECLARE = re.compile(
+    r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b"
+    r"|\b(?:local|declare|readonly)\s+((?:-\w+\s+)*[A-Za-z_][^;&|]*)"
+)
 _BAT_REF = re.compile(
     r"%([A-Za-z_][A-Za-z0-9_]*)(?::[^%\n]*)?%|!([A-Za-z_][A-Za-z0-9_]*)(?::[^!\n]*)?!"
     r"|\bdefined\s+([A-Za-z_][A-Za-z0-9_]*)",
@@ -829,7 +844,8 @@ def _jinja_uses(text: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
     names = list(tree.find_all(jinja2.nodes.Name))
     stored = {n.name for n in names if n.ctx in ("store", "param")}
     uses: list[tuple[int, str, tuple[str, ...]]] = [
-        (n.lineno, n.name, ()) for n in names if n.ctx == "load" and n.name not in stored]
+        (n.lineno, n.name, ()) for n in names if n.ctx == "load" and n.name not in stored
+    ]
     for call in tree.find_all(jinja2.nodes.Call):
         func = call.node
         if not (isinstance(func, jinja2.nodes.Name) and func.name in ("compiler", "stdlib")):

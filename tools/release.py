@@ -90,39 +90,100 @@ def build_parser() -> ArgumentParser:
     )
     sel = parser.add_argument_group("selection")
     sel.add_argument("--cuda", action="store_true", help="add the CUDA variants (needs a GPU)")
-    sel.add_argument("--variant", action="append", default=[], metavar="NAME",
-                     help="only this variant (repeatable); naming a CUDA variant selects it")
-    sel.add_argument("--python", action="append", default=[], metavar="X.Y",
-                     help="only variants of this Python version (repeatable)")
-    sel.add_argument("--list", action="store_true",
-                     help="print the selected matrix and exit (needs no conda-build, no GPU)")
-    sel.add_argument("--format", choices=("text", "json"), default="text",
-                     help="output of --list and --dry-run (json: [{name, variant}, ...])")
+    sel.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this variant (repeatable); naming a CUDA variant selects it",
+    )
+    sel.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="X.Y",
+        help="only variants of this Python version (repeatable)",
+    )
+    sel.add_argument(
+        "--list",
+        action="store_true",
+        help="print the selected matrix and exit (needs no conda-build, no GPU)",
+    )
+    sel.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="output of --list and --dry-run (json: [{name, variant}, ...])",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--resume", dest="restart", action="store_false", default=False,
-                      help="skip variants built and validated by an earlier run (default)")
-    mode.add_argument("--restart", dest="restart", action="store_true",
-                      help="ignore the state file: build every selected variant")
+    mode.add_argument(
+        "--resume",
+        dest="restart",
+        action="store_false",
+        default=False,
+        help="skip variants built and validated by an earlier run (default)",
+    )
+    mode.add_argument(
+        "--restart",
+        dest="restart",
+        action="store_true",
+        help="ignore the state file: build every selected variant",
+    )
     run = parser.add_argument_group("build")
-    run.add_argument("--output-folder", type=Path, metavar="DIR",
-                     help="where the packages go (default <artifacts>/<version>/channel)")
-    run.add_argument("--artifacts", type=Path, default=RELEASE_DIR, metavar="DIR",
-                     help="release root (default build_artifacts/release)")
+    run.add_argument(
+        "--output-folder",
+        type=Path,
+        metavar="DIR",
+        help="where the packages go (default <artifacts>/<version>/channel)",
+    )
+    run.add_argument(
+        "--artifacts",
+        type=Path,
+        default=RELEASE_DIR,
+        metavar="DIR",
+        help="release root (default build_artifacts/release)",
+    )
     run.add_argument("--ccache", action="store_true", help=argparse.SUPPRESS)  # refused
-    run.add_argument("--allow-dirty", action="store_true",
-                     help="build even if the git tree has uncommitted changes")
+    run.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="build even if the git tree has uncommitted changes",
+    )
     run.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print each variant's argv, environment and paths; run and write nothing")
-    run.add_argument("--known-failures", type=Path, metavar="FILE",
-                     help="validate_logs' known-failures YAML, applied to every variant's log")
-    run.add_argument("--report-from", action="append", type=Path, default=[], metavar="DIR",
-                     help="build nothing: merge the state files of separate runs (found under "
-                          "DIR, repeatable) into one report of the selected matrix")
-    parser.add_argument("--config", action="append", type=Path, metavar="FILE",
-                        help="variant config(s) (default conda_build_config.yaml)")
-    parser.add_argument("--recipe", type=Path, default=RECIPE_DIR, metavar="DIR",
-                        help="recipe folder (default recipe/)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each variant's argv, environment and paths; run and write nothing",
+    )
+    run.add_argument(
+        "--known-failures",
+        type=Path,
+        metavar="FILE",
+        help="validate_logs' known-failures YAML, applied to every variant's log",
+    )
+    run.add_argument(
+        "--report-from",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="build nothing: merge the state files of separate runs (found under "
+        "DIR, repeatable) into one report of the selected matrix",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="variant config(s) (default conda_build_config.yaml)",
+    )
+    parser.add_argument(
+        "--recipe",
+        type=Path,
+        default=RECIPE_DIR,
+        metavar="DIR",
+        help="recipe folder (default recipe/)",
+    )
     return parser
 
 
@@ -140,8 +201,9 @@ def check_extra(extra: Sequence[str]) -> None:
     conda_build_cli.check(extra, _RELEASE_REFUSED, "a release")
 
 
-def select_variants(all_variants: Sequence, *, cuda: bool, names: Sequence[str],
-                    pythons: Sequence[str]) -> list:
+def select_variants(
+    all_variants: Sequence, *, cuda: bool, names: Sequence[str], pythons: Sequence[str]
+) -> list:
     """The variants to release, in matrix order.
 
     Without ``names``: the CPU variants, plus the CUDA ones with ``cuda``. ``names`` picks variants
@@ -160,12 +222,14 @@ def select_variants(all_variants: Sequence, *, cuda: bool, names: Sequence[str],
         known = sorted({v.python for v in all_variants})
         unknown = [p for p in pythons if p not in known]
         if unknown:
-            raise ToolError(f"unknown Python version {', '.join(unknown)}; the matrix has: "
-                            f"{', '.join(known)}")
+            raise ToolError(
+                f"unknown Python version {', '.join(unknown)}; the matrix has: {', '.join(known)}"
+            )
         chosen = [v for v in chosen if v.python in set(pythons)]
     if not chosen:
-        raise ToolError("the filters leave no variant to release; see the matrix with: "
-                        f"{PROG} --list --cuda")
+        raise ToolError(
+            f"the filters leave no variant to release; see the matrix with: {PROG} --list --cuda"
+        )
     return chosen
 
 
@@ -313,9 +377,12 @@ def dev_marked_packages(log: Path) -> list[str]:
                 if line.startswith("BUILD START: ["):
                     with contextlib.suppress(ValueError, SyntaxError):
                         names = ast.literal_eval(line.removeprefix("BUILD START: ").strip())
-                        found += [n for n in names if isinstance(n, str) and
-                                  n.removesuffix(".conda").removesuffix(".tar.bz2")
-                                  .endswith(DEV_MARK)]
+                        found += [
+                            n
+                            for n in names
+                            if isinstance(n, str)
+                            and n.removesuffix(".conda").removesuffix(".tar.bz2").endswith(DEV_MARK)
+                        ]
     except OSError:
         return []
     return found
@@ -332,8 +399,9 @@ def fmt_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m"
 
 
-def estimate_left(durations: Mapping[bool, Sequence[float]], remaining: Sequence[bool]
-                  ) -> float | None:
+def estimate_left(
+    durations: Mapping[bool, Sequence[float]], remaining: Sequence[bool]
+) -> float | None:
     """Seconds left for the ``remaining`` variants (True = CUDA), from earlier durations.
 
     A CUDA build takes much longer than a CPU one, so each kind is estimated from the mean of its
@@ -352,8 +420,11 @@ def estimate_left(durations: Mapping[bool, Sequence[float]], remaining: Sequence
 
 def progress_line(index: int, total: int, name: str, elapsed: float, left: float | None) -> str:
     """``[3/8] py312-cpu-mkl  elapsed 2h10m  ~4h left``."""
-    estimate = (f"~{fmt_duration(left)} left" if left is not None
-                else "time left: estimated after the first variant")
+    estimate = (
+        f"~{fmt_duration(left)} left"
+        if left is not None
+        else "time left: estimated after the first variant"
+    )
     return f"[{index}/{total}] {name}  elapsed {fmt_duration(elapsed)}  {estimate}"
 
 
@@ -370,24 +441,33 @@ def counts_text(counts: Mapping[str, int]) -> str:
 # Report
 
 
-def report_dict(version: str, selected: Sequence, state: ReleaseState, attempted: set[str],
-                layout: Layout, *, missing_label: str = "not-run") -> dict:
+def report_dict(
+    version: str,
+    selected: Sequence,
+    state: ReleaseState,
+    attempted: set[str],
+    layout: Layout,
+    *,
+    missing_label: str = "not-run",
+) -> dict:
     """The release report; a variant not attempted by this run shows its earlier outcome."""
     rows = []
     for v in selected:
         rec = state.get(v.name)
-        rows.append({
-            "name": v.name,
-            "variant": dict(v.values),
-            "build": rec.build if rec else missing_label,
-            "returncode": rec.returncode if rec else None,
-            "verdict": rec.verdict if rec else None,
-            "counts": rec.counts if rec else {},
-            "reasons": rec.reasons if rec else [],
-            "elapsed": rec.elapsed if rec else None,
-            "log": rec.log if rec else None,
-            "from_earlier_run": rec is not None and v.name not in attempted,
-        })
+        rows.append(
+            {
+                "name": v.name,
+                "variant": dict(v.values),
+                "build": rec.build if rec else missing_label,
+                "returncode": rec.returncode if rec else None,
+                "verdict": rec.verdict if rec else None,
+                "counts": rec.counts if rec else {},
+                "reasons": rec.reasons if rec else [],
+                "elapsed": rec.elapsed if rec else None,
+                "log": rec.log if rec else None,
+                "from_earlier_run": rec is not None and v.name not in attempted,
+            }
+        )
     ok = all(r["build"] == BUILT and r["verdict"] == PASS for r in rows)
     return {
         "version": version,
@@ -443,8 +523,7 @@ def print_report_table(report: dict, root: Path) -> None:
         return Text(strip_controls(str(text)), style=style)
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-    table = Table(title=cell(f"PyTorch {report['version']} release: "
-                             f"{report['verdict'].upper()}"))
+    table = Table(title=cell(f"PyTorch {report['version']} release: {report['verdict'].upper()}"))
     for col in ("variant", "build", "tests", "counts", "time", "log"):
         table.add_column(col, overflow="fold")
     for v in report["variants"]:
@@ -498,9 +577,11 @@ def main(argv: Sequence[str]) -> int:
     own, extra = split_extra(argv)
     args = build_parser().parse_args(own)
     if args.ccache:
-        raise ToolError("--ccache: a release builds without development knobs (a ccache build "
-                        "carries the _dev mark in its build string and is never published); use "
-                        "nox -s dev_build for cached builds")
+        raise ToolError(
+            "--ccache: a release builds without development knobs (a ccache build "
+            "carries the _dev mark in its build string and is never published); use "
+            "nox -s dev_build for cached builds"
+        )
     check_extra(extra)
 
     from tools.variants import host_platform, matrix
@@ -508,8 +589,9 @@ def main(argv: Sequence[str]) -> int:
     config_paths = tuple(args.config) if args.config else (CONDA_BUILD_CONFIG,)
     platform = host_platform()
     all_variants = matrix(cuda=True, platform=platform, config_paths=config_paths)
-    selected = select_variants(all_variants, cuda=args.cuda, names=args.variant,
-                               pythons=args.python)
+    selected = select_variants(
+        all_variants, cuda=args.cuda, names=args.variant, pythons=args.python
+    )
 
     if args.list:
         if args.format == "json":
@@ -534,8 +616,9 @@ def main(argv: Sequence[str]) -> int:
         from tools.release_merge import run_merge
 
         files.ensure_writable_dir(layout.root, "the release folder", "--artifacts")
-        return run_merge(args.report_from, version=version, selected=selected, layout=layout,
-                         printer=_print)
+        return run_merge(
+            args.report_from, version=version, selected=selected, layout=layout, printer=_print
+        )
     if not args.dry_run:
         files.refuse_file_in_the_way(layout.root, "the release folder", "--artifacts")
     state, warning = load_state(layout.state, version)
@@ -547,16 +630,22 @@ def main(argv: Sequence[str]) -> int:
     for v in selected:
         rec = state.get(v.name)
         reason = skip_reason(rec, fingerprint, args.restart)
-        plans.append(VariantPlan(v, "skip", reason) if reason
-                     else VariantPlan(v, "build", build_reason(rec, fingerprint, args.restart)))
+        plans.append(
+            VariantPlan(v, "skip", reason)
+            if reason
+            else VariantPlan(v, "build", build_reason(rec, fingerprint, args.restart))
+        )
     to_build = [p.variant for p in plans if p.action == "build"]
 
     if args.dry_run:
         return _dry_run(args, extra, plans, to_build, layout, config_paths)
 
     conda_build, lines, _ = preflight.run_preflight(
-        variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
-        allow_dirty=args.allow_dirty, disk_path=layout.root,
+        variants_to_build=to_build,
+        conda_build=args.conda_build,
+        repo_root=REPO_ROOT,
+        allow_dirty=args.allow_dirty,
+        disk_path=layout.root,
     )
     files.ensure_writable_dir(layout.root, "the release folder", "--artifacts")
     files.ensure_writable_dir(layout.output_folder, "the output folder", "--output-folder")
@@ -566,17 +655,34 @@ def main(argv: Sequence[str]) -> int:
     from tools import lock
 
     # One release per version folder at a time: two would overwrite each other's state and logs.
-    with lock.acquire(layout.root / "release.lock", what="release",
-                      command=" ".join([PROG, *argv])) as held:
+    with lock.acquire(
+        layout.root / "release.lock", what="release", command=" ".join([PROG, *argv])
+    ) as held:
         if held.message:
             _print(f"note: {held.message}", err=True)
         layout.output_folder.mkdir(parents=True, exist_ok=True)
-        return _run(plans, state, layout, version, fingerprint, selected,
-                    known_failures=args.known_failures, platform=platform, held=held)
+        return _run(
+            plans,
+            state,
+            layout,
+            version,
+            fingerprint,
+            selected,
+            known_failures=args.known_failures,
+            platform=platform,
+            held=held,
+        )
 
 
-def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths,
-                environ: Mapping[str, str] | None = None) -> None:
+def _fill_plans(
+    plans,
+    conda_build,
+    extra,
+    layout,
+    recipe_dir,
+    config_paths,
+    environ: Mapping[str, str] | None = None,
+) -> None:
     from tools.conda_build import build_argv
     from tools.variants import override_yaml
 
@@ -587,16 +693,25 @@ def _fill_plans(plans, conda_build, extra, layout, recipe_dir, config_paths,
         name = p.variant.name
         p.croot, p.log, p.override = layout.croot(name), layout.log(name), layout.override(name)
         p.override_content = override_yaml([p.variant])
-        p.argv = build_argv(conda_build, recipe_dir=recipe_dir, croot=p.croot,
-                            variant_files=[*config_paths, p.override],
-                            output_folder=layout.output_folder, extra=extra)
+        p.argv = build_argv(
+            conda_build,
+            recipe_dir=recipe_dir,
+            croot=p.croot,
+            variant_files=[*config_paths, p.override],
+            output_folder=layout.output_folder,
+            extra=extra,
+        )
         _env, p.env_set, p.env_removed = release_env(env_base)
 
 
 def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
     found, notes, problems = preflight.run_preflight(
-        variants_to_build=to_build, conda_build=args.conda_build, repo_root=REPO_ROOT,
-        allow_dirty=args.allow_dirty, disk_path=layout.root, collect=True,
+        variants_to_build=to_build,
+        conda_build=args.conda_build,
+        repo_root=REPO_ROOT,
+        allow_dirty=args.allow_dirty,
+        disk_path=layout.root,
+        collect=True,
     )
     notes += [f"a real run would refuse: {p}" for p in problems]
     conda_build = found or args.conda_build or "conda-build"
@@ -626,9 +741,18 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
     return EXIT_OK
 
 
-def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version: str,
-         fingerprint: str, selected: Sequence, *, known_failures: Path | None = None,
-         platform: str | None = None, held=None) -> int:
+def _run(
+    plans: list[VariantPlan],
+    state: ReleaseState,
+    layout: Layout,
+    version: str,
+    fingerprint: str,
+    selected: Sequence,
+    *,
+    known_failures: Path | None = None,
+    platform: str | None = None,
+    held=None,
+) -> int:
     from tools.conda_build import explain_failure, run_logged
     from tools.progress import summarize
     from tools.variants import write_override
@@ -649,8 +773,12 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         if p.action == "skip":
             _print(f"[{i}/{total}] {name}  skipped: {p.reason}")
             continue
-        _print(progress_line(i, total, name, time.monotonic() - start,
-                             estimate_left(durations, remaining)) + f"  ({p.reason})")
+        _print(
+            progress_line(
+                i, total, name, time.monotonic() - start, estimate_left(durations, remaining)
+            )
+            + f"  ({p.reason})"
+        )
         attempted.add(name)
         assert p.log is not None and p.override is not None  # filled by _fill_plans
         write_override([p.variant], p.override)
@@ -658,13 +786,23 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
         if moved:
             _print(f"  earlier log moved to {moved}")
         env, _set, _removed = release_env(os.environ)
-        result = run_logged(p.argv, env, p.log, label=f"{i}/{total} {name}",
-                            on_start=held.record_child if held is not None else None)
+        result = run_logged(
+            p.argv,
+            env,
+            p.log,
+            label=f"{i}/{total} {name}",
+            on_start=held.record_child if held is not None else None,
+        )
         remaining.pop(0)
-        rec = VariantRecord(name=name, build=BUILT, returncode=result.returncode,
-                            elapsed=round(result.elapsed, 1),
-                            log=str(p.log.relative_to(layout.root)), fingerprint=fingerprint,
-                            finished_at=_now())
+        rec = VariantRecord(
+            name=name,
+            build=BUILT,
+            returncode=result.returncode,
+            elapsed=round(result.elapsed, 1),
+            log=str(p.log.relative_to(layout.root)),
+            fingerprint=fingerprint,
+            finished_at=_now(),
+        )
         cause = None
         if result.interrupted:
             rec.build = INTERRUPTED
@@ -677,18 +815,25 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
             marked = dev_marked_packages(p.log)
             if marked:  # never publish a dev build, however it came about
                 rec.verdict = "fail"
-                rec.reasons = [f"{', '.join(marked)} carries the development mark {DEV_MARK} "
-                               "(built with a development knob): not publishable", *rec.reasons]
+                rec.reasons = [
+                    f"{', '.join(marked)} carries the development mark {DEV_MARK} "
+                    "(built with a development knob): not publishable",
+                    *rec.reasons,
+                ]
             if rec.build == BUILD_FAILED:
                 cause = explain_failure(p.log, PROG)
-                rec.reasons = [f"conda-build exited with status {result.returncode}",
-                               *([cause] if cause else []), *rec.reasons]
+                rec.reasons = [
+                    f"conda-build exited with status {result.returncode}",
+                    *([cause] if cause else []),
+                    *rec.reasons,
+                ]
             durations[p.variant.is_cuda].append(result.elapsed)
         state.record(rec)
         save_state(state, layout.state)
-        tests = (f", tests {rec.verdict} ({counts_text(rec.counts)})" if rec.verdict else "")
-        _print(f"[{i}/{total}] {name}: {rec.build}{tests}, {fmt_duration(rec.elapsed)}, "
-               f"log {p.log}")
+        tests = f", tests {rec.verdict} ({counts_text(rec.counts)})" if rec.verdict else ""
+        _print(
+            f"[{i}/{total}] {name}: {rec.build}{tests}, {fmt_duration(rec.elapsed)}, log {p.log}"
+        )
         if cause:
             _print(f"  {cause}")
         _print(f"  phases: {summarize(result.phases)}")
@@ -704,8 +849,10 @@ def _run(plans: list[VariantPlan], state: ReleaseState, layout: Layout, version:
     _print(f"report: {layout.report_md} and {layout.report_json.name}; logs: {layout.logs_zip}")
     _print(f"packages: {layout.output_folder}")
     if interrupted:
-        _print("interrupted: run the same command again to continue (finished variants are kept)",
-               err=True)
+        _print(
+            "interrupted: run the same command again to continue (finished variants are kept)",
+            err=True,
+        )
         return EXIT_INTERRUPTED
     return EXIT_OK if report["verdict"] == PASS else EXIT_FAIL
 

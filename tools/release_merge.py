@@ -28,14 +28,22 @@ def find_states(folders: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for folder in folders:
         if not folder.is_dir():
-            raise ToolError(f"--report-from {folder}: not a folder (give a release folder or a "
-                            "folder of downloaded release artifacts)", EXIT_USAGE)
+            raise ToolError(
+                f"--report-from {folder}: not a folder (give a release folder or a "
+                "folder of downloaded release artifacts)",
+                EXIT_USAGE,
+            )
         base = len(folder.parts)
-        found += sorted(p for p in folder.rglob("state.json")
-                        if len(p.parts) - base <= _MAX_DEPTH and p.is_file())
+        found += sorted(
+            p
+            for p in folder.rglob("state.json")
+            if len(p.parts) - base <= _MAX_DEPTH and p.is_file()
+        )
     if not found:
-        raise ToolError("--report-from: no state.json found in " +
-                        ", ".join(str(f) for f in folders), EXIT_USAGE)
+        raise ToolError(
+            "--report-from: no state.json found in " + ", ".join(str(f) for f in folders),
+            EXIT_USAGE,
+        )
     return found
 
 
@@ -45,8 +53,9 @@ def _better(new: VariantRecord, old: VariantRecord | None) -> bool:
     return new.finished_at > old.finished_at
 
 
-def merge(state_files: Sequence[Path], version: str
-          ) -> tuple[ReleaseState, dict[str, Path], list[str]]:
+def merge(
+    state_files: Sequence[Path], version: str
+) -> tuple[ReleaseState, dict[str, Path], list[str]]:
     """(merged state, variant -> the run folder its record came from, warnings)."""
     merged = ReleaseState(version)
     origin: dict[str, Path] = {}
@@ -79,8 +88,7 @@ def copy_logs(merged: ReleaseState, origin: dict[str, Path], logs_dir: Path) -> 
         rec.log = f"{logs_dir.name}/{target.name}"
 
 
-def run_merge(folders: Sequence[Path], *, version: str, selected: Sequence, layout,
-              printer) -> int:
+def run_merge(folders: Sequence[Path], *, version: str, selected: Sequence, layout, printer) -> int:
     """Merge, write the merged folder, print the table; return the exit status."""
     from tools import release
 
@@ -91,8 +99,9 @@ def run_merge(folders: Sequence[Path], *, version: str, selected: Sequence, layo
     layout.root.mkdir(parents=True, exist_ok=True)
     copy_logs(merged, origin, layout.logs)
     save_state(merged, layout.state)
-    report = release.report_dict(version, selected, merged, set(merged.variants), layout,
-                                 missing_label=MISSING)
+    report = release.report_dict(
+        version, selected, merged, set(merged.variants), layout, missing_label=MISSING
+    )
     report["merged_from"] = [str(p) for p in states]
     write_atomic(layout.report_json, json.dumps(report, indent=2) + "\n")
     write_atomic(layout.report_md, release.report_markdown(report))

@@ -31,7 +31,6 @@ FAIL = "fail"
 ERROR = "error"
 
 
-
 @dataclass
 class VariantRecord:
     """The outcome of one variant's last attempt."""
@@ -88,10 +87,12 @@ def _field_problem(rec: VariantRecord) -> str | None:
     if not isinstance(rec.reasons, list) or not all(isinstance(r, str) for r in rec.reasons):
         return "reasons is not a list of strings"
     if not isinstance(rec.counts, dict) or not all(
-            isinstance(k, str) and _is_int(v) and v >= 0 for k, v in rec.counts.items()):
+        isinstance(k, str) and _is_int(v) and v >= 0 for k, v in rec.counts.items()
+    ):
         return "counts is not a map of names to counts"
     if not (_is_int(rec.elapsed) or isinstance(rec.elapsed, float)) or not (
-            0 <= rec.elapsed < 1e9):  # NaN and inf fail both comparisons
+        0 <= rec.elapsed < 1e9
+    ):  # NaN and inf fail both comparisons
         return "elapsed is not a duration in seconds"
     for name in ("log", "fingerprint", "finished_at"):
         if not isinstance(getattr(rec, name), str):

@@ -148,9 +148,17 @@ def _safe(text: str, limit: int = 200) -> str:
 
 def _counts_line(c: Counts) -> str:
     parts = [f"{c.passed} passed", f"{c.failed} failed"]
-    parts += [f"{n} {w}" for n, w in ((c.errors, "errors"), (c.skipped, "skipped"),
-                                      (c.xfailed, "xfailed"), (c.xpassed, "xpassed"),
-                                      (c.rerun, "rerun")) if n]
+    parts += [
+        f"{n} {w}"
+        for n, w in (
+            (c.errors, "errors"),
+            (c.skipped, "skipped"),
+            (c.xfailed, "xfailed"),
+            (c.xpassed, "xpassed"),
+            (c.rerun, "rerun"),
+        )
+        if n
+    ]
     return ", ".join(parts)
 
 
@@ -166,11 +174,14 @@ def render_summary(report: Report) -> str:
     """A few plain lines (no table): what is printed when the full report goes to --output."""
     out = []
     for log in report.logs:
-        out.append(f"{_safe(log.path, 150)}: {log.verdict.upper()}"
-                   + (f" ({'; '.join(_safe(r) for r in log.reasons)})" if log.reasons else ""))
+        out.append(
+            f"{_safe(log.path, 150)}: {log.verdict.upper()}"
+            + (f" ({'; '.join(_safe(r) for r in log.reasons)})" if log.reasons else "")
+        )
         for pkg in log.packages:
-            out.append(f"  {_safe(pkg.package, 100)}: {pkg.verdict.upper()}: "
-                       f"{_counts_line(pkg.counts)}")
+            out.append(
+                f"  {_safe(pkg.package, 100)}: {pkg.verdict.upper()}: {_counts_line(pkg.counts)}"
+            )
             out += [f"    - {_safe(r)}" for r in pkg.reasons]
     out.append(f"verdict: {report.verdict.upper()}")
     return "\n".join(out) + "\n"
@@ -190,8 +201,9 @@ def render_terminal(report: Report, width: int | None = None) -> str:
     import shutil
 
     width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
-    console = Console(file=buf, width=width, force_terminal=False, highlight=False,
-                      color_system=None)
+    console = Console(
+        file=buf, width=width, force_terminal=False, highlight=False, color_system=None
+    )
     style = {"pass": "green", "fail": "bold red", "untested": "yellow"}
     for log in report.logs:
         title = Text(f"{_safe(log.path, 150)}: ")
@@ -228,14 +240,18 @@ def _report_notes(report: Report) -> list[str]:
     notes = [f"- {_safe(r)}" for r in report.reasons]
     kf = report.known_failures or {}
     for entry in kf.get("expired", []):
-        notes.append(f"- expired known failure (counts again): {_safe(entry['test'])} "
-                     f"(expired {entry['expires']}): {_safe(entry['reason'])}")
+        notes.append(
+            f"- expired known failure (counts again): {_safe(entry['test'])} "
+            f"(expired {entry['expires']}): {_safe(entry['reason'])}"
+        )
     for entry in kf.get("stale", []):
         notes.append(f"- stale known failure (did not fail; remove it?): {_safe(entry['test'])}")
     if report.baseline:
         b = report.baseline
-        notes.append(f"- baseline {_safe(b['path'])}: ran {b['ran']} vs {b['baseline_ran']}, "
-                     f"{len(b['new_failures'])} new failures, {len(b['fixed'])} fixed")
+        notes.append(
+            f"- baseline {_safe(b['path'])}: ran {b['ran']} vs {b['baseline_ran']}, "
+            f"{len(b['new_failures'])} new failures, {len(b['fixed'])} fixed"
+        )
         notes += [f"  new failure: {_safe(t)}" for t in b["new_failures"][:FIRST_FAILURES]]
     return notes
 
@@ -268,32 +284,41 @@ def render_markdown(report: Report) -> str:
     icon = {"pass": "✅", "fail": "❌", "untested": "⚠️"}
     out = [f"## validate_logs: {icon.get(report.verdict, '')} {report.verdict.upper()}", ""]
     for log in report.logs:
-        out.append(f"### `{_md_code(log.path, table=False)}`: {icon.get(log.verdict, '')} "
-                   f"{log.verdict}")
+        out.append(
+            f"### `{_md_code(log.path, table=False)}`: {icon.get(log.verdict, '')} {log.verdict}"
+        )
         out.append("")
         out += [f"- {_md_text(r)}" for r in log.reasons]
         if log.reasons:
             out.append("")
         if log.packages:
-            out.append("| package | verdict | passed | failed | errors | skipped | xfailed "
-                       "| xpassed | rerun | reasons |")
+            out.append(
+                "| package | verdict | passed | failed | errors | skipped | xfailed "
+                "| xpassed | rerun | reasons |"
+            )
             out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
             for pkg in log.packages:
                 c = pkg.counts
                 reasons = "<br>".join(_md_text(r) for r in pkg.reasons) or "-"
-                out.append(f"| `{_md_code(pkg.package)}` | {icon.get(pkg.verdict, '')} "
-                           f"{pkg.verdict} | {c.passed} | {c.failed} | {c.errors} | {c.skipped} "
-                           f"| {c.xfailed} | {c.xpassed} | {c.rerun} | {reasons} |")
+                out.append(
+                    f"| `{_md_code(pkg.package)}` | {icon.get(pkg.verdict, '')} "
+                    f"{pkg.verdict} | {c.passed} | {c.failed} | {c.errors} | {c.skipped} "
+                    f"| {c.xfailed} | {c.xpassed} | {c.rerun} | {reasons} |"
+                )
             out.append("")
             for pkg in log.packages:
                 if not pkg.failures:
                     continue
-                out.append(f"<details><summary>{_html_text(pkg.package)}: "
-                           f"{len(pkg.failures) + pkg.failures_truncated} failing tests</summary>")
+                out.append(
+                    f"<details><summary>{_html_text(pkg.package)}: "
+                    f"{len(pkg.failures) + pkg.failures_truncated} failing tests</summary>"
+                )
                 out.append("")
-                out += [f"- `{_md_code(f.test, table=False)}` {f.outcome}"
-                        + (f" (known: {_md_text(f.known_reason)})" if f.known_reason else "")
-                        for f in pkg.failures[:50]]
+                out += [
+                    f"- `{_md_code(f.test, table=False)}` {f.outcome}"
+                    + (f" (known: {_md_text(f.known_reason)})" if f.known_reason else "")
+                    for f in pkg.failures[:50]
+                ]
                 if len(pkg.failures) > 50 or pkg.failures_truncated:
                     out.append(f"- … and {len(pkg.failures) - 50 + pkg.failures_truncated} more")
                 out += ["", "</details>", ""]
@@ -319,31 +344,48 @@ def render_junit(report: Report) -> str:
     root = ET.Element("testsuites", name="validate_logs")
     total_f = total_t = 0
     for log in report.logs:
-        pkgs = log.packages or [PackageReport(package="(no test phase)", verdict=log.verdict,
-                                              reasons=list(log.reasons))]
+        pkgs = log.packages or [
+            PackageReport(package="(no test phase)", verdict=log.verdict, reasons=list(log.reasons))
+        ]
         for pkg in pkgs:
             c = pkg.counts
-            suite = ET.SubElement(root, "testsuite", name=_safe(f"{log.path}:{pkg.package}", 300),
-                                  tests=str(c.ran + c.skipped + 1), failures=str(c.failed),
-                                  errors=str(c.errors), skipped=str(c.skipped))
-            verdict_case = ET.SubElement(suite, "testcase", classname=_safe(pkg.package, 300),
-                                         name="validate_logs verdict")
+            suite = ET.SubElement(
+                root,
+                "testsuite",
+                name=_safe(f"{log.path}:{pkg.package}", 300),
+                tests=str(c.ran + c.skipped + 1),
+                failures=str(c.failed),
+                errors=str(c.errors),
+                skipped=str(c.skipped),
+            )
+            verdict_case = ET.SubElement(
+                suite, "testcase", classname=_safe(pkg.package, 300), name="validate_logs verdict"
+            )
             if pkg.verdict != "pass" and (pkg.verdict == "fail" or log.verdict == "fail"):
                 reasons = pkg.reasons or log.reasons or [pkg.verdict]
-                node = ET.SubElement(verdict_case, "failure",
-                                     message=_safe("; ".join(reasons), 500))
+                node = ET.SubElement(
+                    verdict_case, "failure", message=_safe("; ".join(reasons), 500)
+                )
                 node.text = _safe("\n".join(reasons), 5000)
                 total_f += 1
             total_t += 1
             for fail in pkg.failures:
                 file_part, _, name = fail.test.rpartition("::")
-                case = ET.SubElement(suite, "testcase",
-                                     classname=_safe(file_part or pkg.package, 300),
-                                     name=_safe(name or fail.test, 300))
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=_safe(file_part or pkg.package, 300),
+                    name=_safe(name or fail.test, 300),
+                )
                 tag = "error" if fail.outcome in ("error", "crashed") else "failure"
                 if fail.outcome in ("flaky", "known"):
-                    ET.SubElement(case, "skipped", message=_safe(
-                        f"{fail.outcome}: {fail.known_reason or 'passed on retry'}", 300))
+                    ET.SubElement(
+                        case,
+                        "skipped",
+                        message=_safe(
+                            f"{fail.outcome}: {fail.known_reason or 'passed on retry'}", 300
+                        ),
+                    )
                 else:
                     ET.SubElement(case, tag, message=fail.outcome)
                     total_f += 1
@@ -353,5 +395,9 @@ def render_junit(report: Report) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-RENDERERS = {"json": render_json, "markdown": render_markdown, "junit": render_junit,
-             "terminal": render_terminal}
+RENDERERS = {
+    "json": render_json,
+    "markdown": render_markdown,
+    "junit": render_junit,
+    "terminal": render_terminal,
+}

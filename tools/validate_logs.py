@@ -49,8 +49,9 @@ def _check_text(name: str, head: bytes) -> None:
     """A text log has (almost) no NUL bytes and few control characters; else ToolError(2)."""
     controls = len(head) - len(head.translate(None, _BINARY_CONTROLS))
     if head.count(b"\0") > BINARY_NUL_FRACTION * len(head) or controls > 0.1 * len(head):
-        raise ToolError(f"{name} is a binary file, not a text log; pass the conda-build log",
-                        EXIT_USAGE)
+        raise ToolError(
+            f"{name} is a binary file, not a text log; pass the conda-build log", EXIT_USAGE
+        )
 
 
 def _parse_plain_file(log: LogInput, framed: bool) -> LogResult | None:
@@ -85,16 +86,21 @@ def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE
                 data = read(block_size)
             except EOFError:  # a .gz cut off: what was read is the (truncated) log
                 if first:
-                    raise ToolError(f"{log.name} is corrupt (compressed data ends before any "
-                                    "text); re-download it", EXIT_USAGE) from None
+                    raise ToolError(
+                        f"{log.name} is corrupt (compressed data ends before any "
+                        "text); re-download it",
+                        EXIT_USAGE,
+                    ) from None
                 parser.notes.append("compressed log ends early (truncated .gz)")
                 break
             except (zlib.error, gzip.BadGzipFile) as exc:
-                raise ToolError(f"{log.name} is corrupt ({exc}); re-download it",
-                                EXIT_USAGE) from None
+                raise ToolError(
+                    f"{log.name} is corrupt ({exc}); re-download it", EXIT_USAGE
+                ) from None
             except OSError as exc:
-                raise ToolError(f"cannot read {log.name}: {exc.strerror or exc}",
-                                EXIT_USAGE) from None
+                raise ToolError(
+                    f"cannot read {log.name}: {exc.strerror or exc}", EXIT_USAGE
+                ) from None
             if not data:
                 break
             if first:
@@ -104,8 +110,9 @@ def parse_input(log: LogInput, framed: bool = True, block_size: int = BLOCK_SIZE
     return parser.close()
 
 
-def validate(paths: Sequence[str | Path], policy: Policy | None = None, *,
-             unframed: bool = False) -> Report:
+def validate(
+    paths: Sequence[str | Path], policy: Policy | None = None, *, unframed: bool = False
+) -> Report:
     """Validate logs (files, directories, .gz, .zip, '-') and return the Report.
 
     ``unframed=True`` reads each log as one test phase: for CI logs without conda-build's
@@ -117,8 +124,9 @@ def validate(paths: Sequence[str | Path], policy: Policy | None = None, *,
     return build_report(results, policy)
 
 
-def log_outcome(log: Path, known_failures: str | Path | None = None,
-                platform: str | None = None) -> tuple[str, Counts, list[str]]:
+def log_outcome(
+    log: Path, known_failures: str | Path | None = None, platform: str | None = None
+) -> tuple[str, Counts, list[str]]:
     """The default verdict on one build log, for dev_build and release: (verdict, counts summed
     over its packages, reasons). Unusable input gives ("error", empty counts, [its message])."""
     policy = Policy(platform=platform)
@@ -144,8 +152,11 @@ def default_paths(logs_dir: Path | None = None) -> list[Path]:
     """The logs dev_build and release write (build_artifacts/logs/); ToolError(2) if none."""
     logs_dir = logs_dir or repo_paths.LOGS_DIR
     if not logs_dir.is_dir() or not any(p.is_file() for p in logs_dir.rglob("*")):
-        raise ToolError(f"no logs under {_rel(logs_dir)}/ (nox -s dev_build or release write "
-                        "them there); pass a log file, directory, .gz or .zip", EXIT_USAGE)
+        raise ToolError(
+            f"no logs under {_rel(logs_dir)}/ (nox -s dev_build or release write "
+            "them there); pass a log file, directory, .gz or .zip",
+            EXIT_USAGE,
+        )
     return [logs_dir]
 
 
@@ -170,46 +181,75 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog=PROG,
         description="Turn conda-build logs into a test verdict. A PATH is a log file, a directory "
-                    "(its *.log/*.txt, recursively), a .gz, a .zip of logs, or '-' for stdin; "
-                    "none: the logs under build_artifacts/logs/. Exit 0 pass, 1 fail, 2 bad input.")
+        "(its *.log/*.txt, recursively), a .gz, a .zip of logs, or '-' for stdin; "
+        "none: the logs under build_artifacts/logs/. Exit 0 pass, 1 fail, 2 bad input.",
+    )
     p.add_argument("paths", nargs="*", metavar="PATH")
     out = p.add_argument_group("output")
-    out.add_argument("--format", choices=FORMATS, default=None,
-                     help="report format (default: terminal table; with --output, from its "
-                          "suffix .json/.md/.xml, else json)")
-    out.add_argument("--output", "-o", metavar="FILE",
-                     help="write the report there; the terminal table is still printed")
-    pol = p.add_argument_group("policy (defaults: any crash, timeout, collection error, "
-                               "interruption, fall-over, truncation, TESTS FAILED or >1%% "
-                               "failures fails)")
-    pol.add_argument("--max-failure-rate", type=_fraction, default=DEFAULT_MAX_FAILURE_RATE,
-                     metavar="FRACTION", help="fail when (failed+errors)/ran exceeds it "
-                                              "(default 0.01 = 1%%)")
-    for flag, what in (("crashes", "crashed test processes (signals, Fatal Python error, "
-                                   "xdist worker crashes)"),
-                       ("timeouts", "test files that timed out"),
-                       ("collection-errors", "collection/import errors of test files"),
-                       ("interrupted", "interrupted runs (KeyboardInterrupt, pytest Exit, ...)"),
-                       ("fell-over", "a suite that fell over before producing results"),
-                       ("truncated", "a test phase that never finished"),
-                       ("tests-failed", "conda-build's TESTS FAILED and failed pip/import checks"),
-                       ("untested", "logs without a test phase and packages without a suite")):
+    out.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="report format (default: terminal table; with --output, from its "
+        "suffix .json/.md/.xml, else json)",
+    )
+    out.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report there; the terminal table is still printed",
+    )
+    pol = p.add_argument_group(
+        "policy (defaults: any crash, timeout, collection error, "
+        "interruption, fall-over, truncation, TESTS FAILED or >1%% "
+        "failures fails)"
+    )
+    pol.add_argument(
+        "--max-failure-rate",
+        type=_fraction,
+        default=DEFAULT_MAX_FAILURE_RATE,
+        metavar="FRACTION",
+        help="fail when (failed+errors)/ran exceeds it (default 0.01 = 1%%)",
+    )
+    for flag, what in (
+        ("crashes", "crashed test processes (signals, Fatal Python error, xdist worker crashes)"),
+        ("timeouts", "test files that timed out"),
+        ("collection-errors", "collection/import errors of test files"),
+        ("interrupted", "interrupted runs (KeyboardInterrupt, pytest Exit, ...)"),
+        ("fell-over", "a suite that fell over before producing results"),
+        ("truncated", "a test phase that never finished"),
+        ("tests-failed", "conda-build's TESTS FAILED and failed pip/import checks"),
+        ("untested", "logs without a test phase and packages without a suite"),
+    ):
         pol.add_argument(f"--allow-{flag}", action="store_true", help=f"do not fail on {what}")
-    pol.add_argument("--known-failures", metavar="FILE",
-                     help="YAML list of {test, reason, when: {variant, platform}, expires}; "
-                          "these do not count against the failure rate")
-    pol.add_argument("--baseline", metavar="REPORT.json",
-                     help="an earlier --format json report: list new failures and fixed tests, "
-                          "fail when fewer tests ran")
-    pol.add_argument("--max-coverage-drop", type=_fraction, default=DEFAULT_MAX_COVERAGE_DROP,
-                     metavar="FRACTION", help="with --baseline: fail when the number of tests "
-                                              "that ran drops by more (default 0.05)")
-    pol.add_argument("--variant", help="variant name for known-failure 'when' (default: each "
-                                       "log's file name)")
+    pol.add_argument(
+        "--known-failures",
+        metavar="FILE",
+        help="YAML list of {test, reason, when: {variant, platform}, expires}; "
+        "these do not count against the failure rate",
+    )
+    pol.add_argument(
+        "--baseline",
+        metavar="REPORT.json",
+        help="an earlier --format json report: list new failures and fixed tests, "
+        "fail when fewer tests ran",
+    )
+    pol.add_argument(
+        "--max-coverage-drop",
+        type=_fraction,
+        default=DEFAULT_MAX_COVERAGE_DROP,
+        metavar="FRACTION",
+        help="with --baseline: fail when the number of tests that ran drops by more (default 0.05)",
+    )
+    pol.add_argument(
+        "--variant", help="variant name for known-failure 'when' (default: each log's file name)"
+    )
     pol.add_argument("--platform", help="platform for known-failure 'when' (default: this host)")
-    p.add_argument("--unframed", action="store_true",
-                   help="read each log as one test phase (CI logs without conda-build's "
-                        "TEST START framing)")
+    p.add_argument(
+        "--unframed",
+        action="store_true",
+        help="read each log as one test phase (CI logs without conda-build's TEST START framing)",
+    )
     return p
 
 
@@ -223,11 +263,22 @@ def _host_platform() -> str | None:
 
 
 def policy_from_args(args) -> Policy:
-    policy = Policy(max_failure_rate=args.max_failure_rate,
-                    max_coverage_drop=args.max_coverage_drop,
-                    variant=args.variant, platform=args.platform or _host_platform())
-    for flag in ("crashes", "timeouts", "collection_errors", "interrupted", "fell_over",
-                 "truncated", "tests_failed", "untested"):
+    policy = Policy(
+        max_failure_rate=args.max_failure_rate,
+        max_coverage_drop=args.max_coverage_drop,
+        variant=args.variant,
+        platform=args.platform or _host_platform(),
+    )
+    for flag in (
+        "crashes",
+        "timeouts",
+        "collection_errors",
+        "interrupted",
+        "fell_over",
+        "truncated",
+        "tests_failed",
+        "untested",
+    ):
         setattr(policy, f"allow_{flag}", getattr(args, f"allow_{flag}"))
     if args.known_failures:
         policy.known_failures = load_known_failures(args.known_failures)
@@ -256,8 +307,9 @@ def main(argv: Sequence[str]) -> int:
     if args.output:
         fmt = fmt or SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "json")
         _write(args.output, RENDERERS[fmt](report))
-        write_stdout(render_summary(report)
-                     + f"report written to {one_line(args.output)} ({fmt})\n")
+        write_stdout(
+            render_summary(report) + f"report written to {one_line(args.output)} ({fmt})\n"
+        )
     else:
         # stdout closed or its reader gone: the report is dropped, the exit status stays the
         # verdict; stdout full: ToolError (exit 2)
