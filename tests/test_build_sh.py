@@ -1,7 +1,7 @@
 """recipe/build.sh run for real by bash in a fake work dir, with python-recorder as $PYTHON.
 
-The environment imitates what conda-build gives build.sh (../shared/reference/conda-build.md,
-"Environment seen by build.sh"): its own variables, every variant key under its own name (python
+The environment imitates what conda-build gives build.sh (docs/FACTS.md,
+"What build.sh and the tests see"): its own variables, every variant key under its own name (python
 excepted), and the script_env knobs only when the test sets them.
 """
 
@@ -26,7 +26,8 @@ RECORDER = REPO_ROOT / "tests" / "standin" / "python-recorder"
 PIP_ARGV = ["-m", "pip", "install", ".", "--no-deps", "--no-build-isolation", "-vv"]
 KNOB_NAMES = ("TORCH_CUDA_ARCH_LIST", "PYTORCH_CCACHE", "CCACHE_CONFIGPATH", "MAX_JOBS")
 
-# Hand-copied release lists: conda-forge/pytorch-cpu-feedstock recipe/build.sh (toolchain.md).
+# Hand-copied release lists: conda-forge/pytorch-cpu-feedstock recipe/build.sh
+# (docs/FACTS.md, "Toolchain").
 ARCH_12 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX"
 ARCH_13 = "7.5;8.0;8.6;9.0;10.0;11.0;12.0+PTX"
 # conda's default flags (conda-forge's gcc activation, linux-64), shortened

@@ -101,8 +101,8 @@ def test_retry_session_counts_as_rerun_and_flaky_is_not_a_failure():
 
 
 def test_retry_of_the_last_test_does_not_hide_the_real_failure():
-    """pytest-test-output.md WARNING: without -x the retry can re-run only the file's last test,
-    see it pass and report success although pytest printed FAILED for another test."""
+    """docs/FACTS.md ("PyTorch's test output"): without -x the retry can re-run only the file's
+    last test, see it pass and report success although pytest printed FAILED for another test."""
     body = SESSION[:-1] + [
         "Got exit code 1",
         "Retrying single test...",
@@ -269,8 +269,15 @@ def test_failure_ids_are_bounded(monkeypatch):
 
 def test_normalize_test_id():
     assert normalize_test_id("test/dynamo/test_x.py::T::t") == "dynamo/test_x.py::T::t"
-    assert normalize_test_id("test_x (__main__.T)") == "__main__.T.test_x"
-    assert normalize_test_id("test_x (__main__.T.test_x)") == "__main__.T.test_x"
+    # unittest names no file: the file being run gives it, else only Class::test is known
+    assert normalize_test_id("test_x (__main__.T)") == "T::test_x"
+    assert normalize_test_id("test_x (__main__.T.test_x)") == "T::test_x"
+    assert normalize_test_id("test_x (__main__.T)", "test_nn") == "test_nn.py::T::test_x"
+    assert normalize_test_id("test_x (__main__.T.test_x)", "nn/test_a") == "nn/test_a.py::T::test_x"
+    assert normalize_test_id("test_x (test.test_nn.T)") == "test_nn.py::T::test_x"
+    assert normalize_test_id("test_x (test_nn.T)", "other") == "test_nn.py::T::test_x"
+    # pytest's ids are kept; run_test.py's repo-root ids lose test/
+    assert normalize_test_id("test_nn.py::T::test_x", "other") == "test_nn.py::T::test_x"
 
 
 def test_count_line_variants():
@@ -335,8 +342,9 @@ def test_no_input_crashes_the_parser(chunks, framed, block):
 
 
 def test_prefix_rewrites_and_placeholder_paths():
-    """conda-build.md: stdout has $PREFIX/$SRC_DIR rewritten, stderr keeps the 255-character
-    placeholder prefix; Windows logs show %PREFIX%. None of it hides the suite or its results."""
+    """docs/FACTS.md ("PyTorch's test output"): stdout has $PREFIX/$SRC_DIR rewritten, stderr
+    keeps the 255-character placeholder prefix; Windows logs show %PREFIX%. None of it hides
+    the suite or its results."""
     placeholder = "/croot/pytorch_1724234567890/_test_env_" + "placehold_" * 24
     p = one(
         phase(

@@ -8,12 +8,15 @@ blocks. Inside a test phase, passing pytest lines are only counted (at C speed) 
 decoded and matched against the named rules of ``RULES`` only when it contains one of the rules'
 keywords. Memory stays bounded: one block, one capped line, capped lists of evidence.
 
-Formats: ../shared/reference/pytorch-test-output.md (PyTorch run_test.py, pytest, xdist,
-rerunfailures, unittest) and ../shared/reference/conda-build.md ("What the log shows").
+Formats (docs/FACTS.md, "PyTorch's test output" and "Command line and log"): conda-build's
+framing (conda_build/build.py, ``test()``), PyTorch's test/run_test.py, pytest's terminal
+reporter (src/_pytest/terminal.py), pytest-xdist, pytest-rerunfailures, CPython's unittest runner
+(Lib/unittest/runner.py) and faulthandler (Modules/faulthandler.c).
 
-Adding a format = one ``Rule`` line in ``RULES`` (name, event kind, regex over the cleaned line,
-keyword that must occur in the raw line) plus a test in tests/test_logs_rules.py. A new *kind* of
-event also needs an ``_on_<kind>`` method on ``PhaseState``.
+Adding a format = one ``Rule`` in ``RULES`` (name, event kind, regex over the cleaned line,
+keyword that must occur in the raw line, and real example lines with the groups they yield);
+tests/test_logs_rules.py checks every example through ``classify``, the function the parser
+uses. A new *kind* of event also needs an ``_on_<kind>`` method on ``PhaseState``.
 """
 
 from __future__ import annotations
@@ -56,25 +59,35 @@ PHASE_MARKERS = (b"TEST START:",)
 LINE_BLOCK = 112 << 10  # bytes of a test phase read at a time from a file (see SCAN_BLOCK)
 
 
+Example = tuple[str, dict[str, str]]  # a line as a real log prints it, and the groups it yields
+
+
 class Rule(NamedTuple):
+    """One line format: its examples are checked by tests/test_logs_rules.py through classify()."""
+
     name: str  # stable identifier, shown in evidence
     kind: str  # event kind: PhaseState._on_<kind> handles it
-    pattern: str  # regex searched in the cleaned line (timestamp, ANSI and CR removed)
-    keyword: (
-        str  # literal(s) the raw line must contain, "A|B" for either (regex-escaped, no groups)
-    )
+    pattern: str  # regex searched in the cleaned line (timestamp, ANSI, CR, indentation removed)
+    keyword: str  # literal(s) the raw line must contain, "A|B" for either (escaped, no groups)
     doc: str  # what it means
+    examples: tuple[Example, ...] = ()  # at least one; where the format comes from, in comments
 
 
 # Order matters: the first rule whose keyword and pattern match a line wins.
 RULES: list[Rule] = [
-    # conda-build framing (conda-build.md "What the log shows")
+    # conda-build framing: conda_build/build.py, test() and build()
     Rule(
         "conda.test_start",
         "phase_start",
         r"^TEST START: (?P<package>\S.*)$",
         r"TEST START:",
         "conda-build starts testing a package",
+        examples=(
+            (
+                "TEST START: /croot/linux-64/pytorch-2.5.1-py311_0.conda",
+                {"package": "/croot/linux-64/pytorch-2.5.1-py311_0.conda"},
+            ),
+        ),
     ),
     Rule(
         "conda.test_end",
@@ -82,6 +95,7 @@ RULES: list[Rule] = [
         r"^TEST END: (?P<package>\S.*)$",
         r"TEST END:",
         "conda-build finished testing a package successfully",
+        examples=(("TEST END: /croot/linux-64/pytorch-2.5.1-py311_0.conda", {}),),
     ),
     Rule(
         "conda.nothing_to_test",
@@ -89,6 +103,7 @@ RULES: list[Rule] = [
         r"^Nothing to test for: (?P<package>\S.*)$",
         r"Nothing to test for:",
         "the package has no tests",
+        examples=(("Nothing to test for: /croot/linux-64/libtorch-2.5.1-0.conda", {}),),
     ),
     Rule(
         "conda.tests_failed",
@@ -96,6 +111,12 @@ RULES: list[Rule] = [
         r"TESTS FAILED: (?P<package>\S+)",
         r"TESTS FAILED:",
         "conda-build: the test commands failed",
+        examples=(
+            (
+                "conda_build.exceptions.CondaBuildUserError: TESTS FAILED: pytorch-2.5.1-py311_0.conda",
+                {"package": "pytorch-2.5.1-py311_0.conda"},
+            ),
+        ),
     ),
     Rule(
         "conda.tests_failed_warning",
@@ -103,6 +124,12 @@ RULES: list[Rule] = [
         r"^WARNING: Tests failed for (?P<package>\S+)",
         r"Tests failed for",
         "conda-build: the test commands failed",
+        examples=(
+            (
+                "WARNING: Tests failed for pytorch-2.5.1-py311_0.conda - moving package to /croot/broken",
+                {"package": "pytorch-2.5.1-py311_0.conda"},
+            ),
+        ),
     ),
     Rule(
         "conda.build_start",
@@ -110,6 +137,7 @@ RULES: list[Rule] = [
         r"^BUILD START: (?P<package>.*)$",
         r"BUILD START:",
         "a new build begins (the previous test phase is over)",
+        examples=(("BUILD START: ['pytorch-2.5.1-py311_0.conda']", {}),),
     ),
     # commands echoed by `set -x`
     Rule(
@@ -118,6 +146,12 @@ RULES: list[Rule] = [
         r"^\++ (?P<cmd>\S.*)$",
         r"\+ ",
         "a test command echoed by set -x; `+ true` after the suite: it exited non-zero",
+        examples=(
+            (
+                "+ python ./test/run_test.py --core --continue-through-error",
+                {"cmd": "python ./test/run_test.py --core --continue-through-error"},
+            ),
+        ),
     ),
     Rule(
         "bash.killed",
@@ -125,21 +159,39 @@ RULES: list[Rule] = [
         r"(?:^|: )(?:line \d+: )?\s*\d+ (?P<what>Killed|Segmentation fault|Aborted|Bus error)(?: \(core dumped\))?\s",
         r"Killed|Segmentation fault|Aborted|Bus error",
         "bash reports a child killed by a signal (Killed = SIGKILL, usually the OOM killer)",
+        examples=(
+            (
+                "/bin/bash: line 12: 4711 Killed                  python ./test/run_test.py",
+                {"what": "Killed"},
+            ),
+        ),
     ),
-    # run_test.py (pytorch-test-output.md "run_test.py")
+    # PyTorch test/run_test.py: run_test(), print_log_file(), handle_error_messages(); a file
+    # name carries " i/N" (its shard) since 2.1; older releases print the bare name
     Rule(
         "run_test.missing_dep",
         "fell_over",
         r"Missing pip dependency: (?P<what>.*)$",
         r"Missing pip dependency",
         "run_test.py exits before running anything",
+        examples=(
+            (
+                "Missing pip dependency: pytest-rerunfailures, please run `pip install -r .ci/docker/requirements-ci.txt`",
+                {},
+            ),
+        ),
     ),
     Rule(
         "run_test.running",
         "file_start",
-        r"^Running (?P<file>\S+ \d+/\d+) \.\.\. \[",
+        r"^Running (?P<file>\S+(?: \d+/\d+)?) \.\.\. \[",
         r"Running ",
         "run_test.py starts a test file (shard)",
+        examples=(
+            ("Running test_nn 1/1 ... [2024-07-12 17:09:33.052528]", {"file": "test_nn 1/1"}),
+            # releases before 2.1: no shard
+            ("Running test_autograd ... [2019-03-01 10:00:00.000000]", {"file": "test_autograd"}),
+        ),
     ),
     Rule(
         "run_test.log_file",
@@ -147,6 +199,12 @@ RULES: list[Rule] = [
         r"^PRINTING LOG FILE of (?P<file>\S+ \d+/\d+)",
         r"PRINTING LOG FILE",
         "run_test.py prints a test file's captured log (CI)",
+        examples=(
+            (
+                "PRINTING LOG FILE of test_cuda 1/1 (test/test-reports/test_cuda_1.1_2d3796d4cc177c38_.log)",
+                {"file": "test_cuda 1/1"},
+            ),
+        ),
     ),
     Rule(
         "run_test.executing",
@@ -154,6 +212,12 @@ RULES: list[Rule] = [
         r"^Executing \[",
         r"Executing \[",
         "run_test.py starts a test process",
+        examples=(
+            (
+                "Executing ['python', '-bb', 'test_nn.py', '--shard-id=1', '--num-shards=1', '-vv'] ... [2024-07-12 17:09:33.052528]",
+                {},
+            ),
+        ),
     ),
     Rule(
         "run_test.exit_code",
@@ -161,6 +225,7 @@ RULES: list[Rule] = [
         r"^Got exit code (?P<code>-?\d+)(?: \((?P<signal>\w+)\))?(?P<retry>, retrying)?",
         r"Got exit code",
         "a test process ended; negative = signal, 124 = timeout",
+        examples=(("Got exit code -11 (SIGSEGV)", {"code": "-11", "signal": "SIGSEGV"}),),
     ),
     Rule(
         "run_test.timeout",
@@ -168,6 +233,7 @@ RULES: list[Rule] = [
         r"^Command took >(?P<minutes>\d+)min, returning 124",
         r"Command took >",
         "run_test.py killed a test file that ran too long",
+        examples=(("Command took >30min, returning 124", {"minutes": "30"}),),
     ),
     Rule(
         "run_test.retry",
@@ -175,6 +241,7 @@ RULES: list[Rule] = [
         r"^(?:Retrying single test\.\.\.|Retrying\.\.\.)",
         r"Retrying",
         "the next pytest session re-runs a failed test",
+        examples=(("Retrying single test...", {}),),
     ),
     Rule(
         "run_test.retry_ok",
@@ -182,6 +249,7 @@ RULES: list[Rule] = [
         r"^Test succee?e?ded in new process",
         r"Test succe",
         "the re-run in a new process passed (which test: see the flaky list)",
+        examples=(("Test succeeeded in new process, continuing with the rest of the tests", {}),),
     ),
     Rule(
         "run_test.failed_consistently",
@@ -189,6 +257,12 @@ RULES: list[Rule] = [
         r"^FAILED CONSISTENTLY: (?P<test>\S+)",
         r"FAILED CONSISTENTLY:",
         "run_test.py (2.10+): a test failed on every retry",
+        examples=(
+            (
+                "FAILED CONSISTENTLY: test/test_x.py::TestX::test_y",
+                {"test": "test/test_x.py::TestX::test_y"},
+            ),
+        ),
     ),
     Rule(
         "run_test.failed_consistently_list",
@@ -196,6 +270,12 @@ RULES: list[Rule] = [
         r"^The following tests failed consistently: (?P<list>\[.*\])",
         r"The following tests failed",
         "run_test.py: tests that failed on every retry",
+        examples=(
+            (
+                "The following tests failed consistently: ['test/test_x.py::T::t']",
+                {"list": "['test/test_x.py::T::t']"},
+            ),
+        ),
     ),
     Rule(
         "run_test.flaky_list",
@@ -203,20 +283,43 @@ RULES: list[Rule] = [
         r"^The following tests failed and then succeeded when run in a new process\s*(?P<list>\[.*\])",
         r"The following tests failed",
         "run_test.py: flaky tests",
+        examples=(
+            (
+                "The following tests failed and then succeeded when run in a new process['test/test_x.py::T::t']",
+                {"list": "['test/test_x.py::T::t']"},
+            ),
+        ),
     ),
     Rule(
         "run_test.file_failed",
         "file_failed",
-        r"^(?P<file>\S+ \d+/\d+) failed!(?: Received signal: (?P<signal>\w+)| (?P<msg>\S.*))?$",
+        r"^(?P<file>\S+ \d+/\d+|(?:[\w.-]+/)*test_\w+) failed!(?: Received signal: (?P<signal>\w+)| (?P<msg>\S.*))?$",
         r"failed!",
         "run_test.py: a test file failed (with the signal that killed it)",
+        examples=(
+            (
+                "nn/test_pruning 1/1 failed! Received signal: SIGBUS",
+                {"file": "nn/test_pruning 1/1", "signal": "SIGBUS"},
+            ),
+            (
+                "test_jit failed! Received signal: SIGSEGV",
+                {"file": "test_jit", "signal": "SIGSEGV"},
+            ),
+        ),
     ),
     Rule(
         "run_test.aborted",
         "aborted",
-        r"^RuntimeError: (?P<file>\S+ \d+/\d+) failed!",
+        r"^RuntimeError: (?P<file>\S+ \d+/\d+|(?:[\w.-]+/)*test_\w+) failed!(?: Received signal: (?P<signal>\w+))?",
         r"RuntimeError: ",
         "run_test.py stopped at the first failing file (no --continue-through-error)",
+        examples=(
+            ("RuntimeError: test_ops 3/4 failed!", {"file": "test_ops 3/4"}),
+            (
+                "RuntimeError: test_c10d failed! Received signal: SIGSEGV",
+                {"file": "test_c10d", "signal": "SIGSEGV"},
+            ),
+        ),
     ),
     Rule(
         "run_test.file_ok",
@@ -224,14 +327,26 @@ RULES: list[Rule] = [
         r"^(?P<file>\S+ \d+/\d+) was successful",
         r"was successful",
         "run_test.py: a test file passed (CI)",
+        examples=(
+            (
+                "test_nn 1/4 was successful, full logs can be found in artifacts with path test/test-reports/x.log",
+                {"file": "test_nn 1/4"},
+            ),
+        ),
     ),
-    # pytest (pytest-output in pytest-test-output.md "pytest")
+    # pytest: src/_pytest/terminal.py (TerminalReporter), pytest-xdist, pytest-rerunfailures
     Rule(
         "pytest.session_start",
         "session_start",
         r"^=+ test session starts =+$",
         r"= test session starts",
         "a pytest session begins",
+        examples=(
+            (
+                "============================= test session starts ==============================",
+                {},
+            ),
+        ),
     ),
     Rule(
         "pytest.final_counts",
@@ -239,6 +354,12 @@ RULES: list[Rule] = [
         r"^=* ?(?P<body>(?:\d+ [a-z ]+?(?:, )?)+|no tests ran) in (?P<secs>\d+(?:\.\d+)?)s(?: \(\d+:\d\d:\d\d\))? ?=*$",
         r" in ",
         "pytest's final count line",
+        examples=(
+            (
+                "==== 2 failed, 2 passed, 1 skipped, 1 xfailed, 1 warning, 1 error in 0.03s ====",
+                {"body": "2 failed, 2 passed, 1 skipped, 1 xfailed, 1 warning, 1 error"},
+            ),
+        ),
     ),
     Rule(
         "pytest.interrupted",
@@ -246,6 +367,12 @@ RULES: list[Rule] = [
         r"^!+ (?P<what>Interrupted: .*?|KeyboardInterrupt|_pytest\.outcomes\.Exit: .*?|stopping after \d+ failures?) !+$",
         r"!!! ",
         "pytest stopped early: collection errors, Ctrl-C/timeout, Exit, -x",
+        examples=(
+            (
+                "!!!!!!!!!!!!!!!!!!!! Interrupted: 2 errors during collection !!!!!!!!!!!!!!!!!!!!",
+                {"what": "Interrupted: 2 errors during collection"},
+            ),
+        ),
     ),
     Rule(
         "pytest.collect_error",
@@ -253,6 +380,61 @@ RULES: list[Rule] = [
         r"^_+ ERROR collecting (?P<file>\S+) _+$",
         r"ERROR collecting",
         "pytest could not import/collect a test file",
+        examples=(
+            (
+                "_______________________ ERROR collecting test_sparse.py ________________________",
+                {"file": "test_sparse.py"},
+            ),
+        ),
+    ),
+    Rule(
+        "pytest.section",
+        "section",
+        r"^=+ (?P<title>FAILURES|ERRORS|PASSES|RERUNS|short test summary info|warnings summary|slowest \d+ durations) =+$",
+        r" FAILURES =| ERRORS =| PASSES =| RERUNS =|short test summary|warnings summary| durations =",
+        "a section of pytest's report: FAILURES and ERRORS hold one header per failing test",
+        examples=(
+            (
+                "=================================== FAILURES ===================================",
+                {"title": "FAILURES"},
+            ),
+            (
+                "=========================== short test summary info ============================",
+                {"title": "short test summary info"},
+            ),
+        ),
+    ),
+    Rule(
+        "pytest.failure_header",
+        "failure_header",
+        r"^_+ (?P<setup>ERROR at (?:setup|teardown) of )?(?P<test>[A-Za-z][\w.]*(?:\[.*\])?) _+$",
+        r"_ ",
+        "a failing test's header in pytest's FAILURES/ERRORS section (Class.test or test[param])",
+        examples=(
+            (
+                "__________________ TestLinalgCPU.test_det_cpu_float64 __________________",
+                {"test": "TestLinalgCPU.test_det_cpu_float64"},
+            ),
+            (
+                "______________________ test_foo[param-1] ______________________",
+                {"test": "test_foo[param-1]"},
+            ),
+            (
+                "_____________ ERROR at setup of TestX.test_y _____________",
+                {"setup": "ERROR at setup of ", "test": "TestX.test_y"},
+            ),
+        ),
+    ),
+    Rule(
+        "pytest.collected",
+        "collected",
+        r"^(?:collecting \.\.\. )?collected (?P<n>\d+) items?",
+        r"collected ",
+        "pytest collected the tests of a session (its final count line must follow)",
+        examples=(
+            ("collected 1479 items / 22 deselected / 1457 selected", {"n": "1479"}),
+            ("collecting ... collected 12 items", {"n": "12"}),
+        ),
     ),
     Rule(
         "pytest.summary",
@@ -260,6 +442,16 @@ RULES: list[Rule] = [
         r"^(?P<outcome>FAILED|ERROR|XPASS)(?: \[\d+(?:\.\d+)?s\])? (?P<test>[^\s\[(]\S*(?:\[.*?\])?)(?: - (?P<msg>.*))?$",
         r"FAILED |ERROR |XPASS ",
         "pytest's short test summary (-rfEX)",
+        examples=(
+            (
+                "FAILED [0.3790s] test_x.py::C::t - AssertionError: not close",
+                {
+                    "outcome": "FAILED",
+                    "test": "test_x.py::C::t",
+                    "msg": "AssertionError: not close",
+                },
+            ),
+        ),
     ),
     Rule(
         "pytest.verbose",
@@ -267,6 +459,12 @@ RULES: list[Rule] = [
         r"^(?P<test>\S+::.+?)(?: <- \S+)? (?P<outcome>FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED)\b",
         r"FAILED|ERROR|XFAIL|XPASS|RERUN|PASSED|SKIPPED",
         "pytest -v line: nodeid OUTCOME [duration] [ nn%]",
+        examples=(
+            (
+                "test_nn.py::TestNN::test_x FAILED [0.1194s]   [  0%]",
+                {"test": "test_nn.py::TestNN::test_x", "outcome": "FAILED"},
+            ),
+        ),
     ),
     Rule(
         "pytest.verbose_rerun_tuple",
@@ -274,6 +472,12 @@ RULES: list[Rule] = [
         r"^(?P<test>\S+::.+?)(?: <- \S+)? \('(?P<outcome>RERUN)',",
         r"RERUN",
         "pytest -v rerun line under PyTorch's conftest",
+        examples=(
+            (
+                "test_x.py::T::test_y ('RERUN', {'yellow': True}) [0.0117s] [ 70%]",
+                {"test": "test_x.py::T::test_y", "outcome": "RERUN"},
+            ),
+        ),
     ),
     Rule(
         "pytest.xdist",
@@ -281,6 +485,12 @@ RULES: list[Rule] = [
         r"^\[gw\d+\] \[ *\d+%\] (?P<outcome>PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED|RERUN) (?P<test>\S.*)$",
         r"\[gw",
         "pytest-xdist -v line",
+        examples=(
+            (
+                "[gw3] [ 10%] FAILED test/test_linalg.py::TestLinalgCPU::test_x",
+                {"outcome": "FAILED", "test": "test/test_linalg.py::TestLinalgCPU::test_x"},
+            ),
+        ),
     ),
     Rule(
         "pytest.worker_crash",
@@ -288,6 +498,12 @@ RULES: list[Rule] = [
         r"worker '(?P<worker>gw\d+)' crashed while running '(?P<test>[^']+)'",
         r"' crashed while",
         "an xdist worker died in a test",
+        examples=(
+            (
+                "worker 'gw1' crashed while running 'test/test_linalg.py::TestLinalgCPU::test_x'",
+                {"worker": "gw1", "test": "test/test_linalg.py::TestLinalgCPU::test_x"},
+            ),
+        ),
     ),
     Rule(
         "pytest.node_down",
@@ -295,6 +511,12 @@ RULES: list[Rule] = [
         r"^\[(?P<worker>gw\d+)\] node down: (?P<what>.*)$",
         r"\] node down",
         "an xdist worker died",
+        examples=(
+            (
+                "[gw4] node down: Not properly terminated",
+                {"worker": "gw4", "what": "Not properly terminated"},
+            ),
+        ),
     ),
     Rule(
         "pytest.max_crashed",
@@ -302,6 +524,7 @@ RULES: list[Rule] = [
         r"^maximum crashed workers reached: (?P<n>\d+)",
         r"maximum crashed workers",
         "xdist gave up after too many crashes",
+        examples=(("maximum crashed workers reached: 4", {"n": "4"}),),
     ),
     Rule(
         "pytest.quiet",
@@ -309,6 +532,12 @@ RULES: list[Rule] = [
         r"^(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$",
         r"%\]",
         "pytest -q progress line",
+        examples=(
+            (
+                "......F..s.xFE                                                           [ 23%]",
+                {"chars": "......F..s.xFE"},
+            ),
+        ),
     ),
     # crashes inside a test process
     Rule(
@@ -317,6 +546,53 @@ RULES: list[Rule] = [
         r"(?:^|\s)(?:Fatal Python error|Windows fatal exception): (?P<what>.*)$",
         r"Fatal Python error|Windows fatal exception",
         "the interpreter crashed (segfault, abort)",
+        examples=(("Fatal Python error: Segmentation fault", {"what": "Segmentation fault"}),),
+    ),
+    # faulthandler's dump (Modules/faulthandler.c) may be all an excerpt shows of a crash
+    Rule(
+        "python.faulthandler_timeout",
+        "dump_timeout",
+        r"^Timeout \((?P<t>\d+:\d\d:\d\d(?:\.\d+)?)\)!$",
+        r"Timeout \(",
+        "faulthandler.dump_traceback_later fired: the stacks that follow are a hung process's",
+        examples=(("Timeout (0:30:00)!", {"t": "0:30:00"}),),
+    ),
+    Rule(
+        "python.faulthandler_thread",
+        "crash_dump",
+        r"^(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):",
+        r"most recent call first",
+        "faulthandler dumps a thread's stack: the process crashed (or hung and was dumped)",
+        examples=(
+            ("Current thread 0x00007f2b8c6b9740 (most recent call first):", {}),
+            ("Thread 0x00007f2a6dffb700 (most recent call first):", {}),
+        ),
+    ),
+    Rule(
+        "python.faulthandler_frame",
+        "crash_dump",
+        r'^File "[^"]*", line \d+ in \S+$',
+        r'", line ',
+        "a frame of faulthandler's dump (a traceback's frame has ', in' instead)",
+        examples=(
+            (
+                '  File "/opt/conda/lib/python3.11/site-packages/torch/nn/functional.py", line 2546 in batch_norm',
+                {},
+            ),
+        ),
+    ),
+    Rule(
+        "python.extension_modules",
+        "crash_dump",
+        r"^Extension modules: \S",
+        r"Extension modules: ",
+        "faulthandler's list of loaded extension modules, printed after a fatal error (3.10+)",
+        examples=(
+            (
+                "Extension modules: numpy.core._multiarray_umath, torch._C, torch._C._fft (total: 20)",
+                {},
+            ),
+        ),
     ),
     Rule(
         "torch.cuda_oom",
@@ -324,10 +600,16 @@ RULES: list[Rule] = [
         r"(?P<what>(?:torch\.)?(?:cuda\.)?OutOfMemoryError: .*|CUDA out of memory\..*)$",
         r"OutOfMemoryError|CUDA out of memory",
         "CUDA ran out of memory",
+        examples=(("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.39 GiB.", {}),),
     ),
-    # unittest (pytorch-test-output.md "unittest style")
+    # unittest: Lib/unittest/runner.py (TextTestResult; PyTorch's runner adds ' [0.026s]')
     Rule(
-        "unittest.ran", "unittest_ran", r"^Ran (?P<n>\d+) tests? in \d", r"Ran ", "unittest's total"
+        "unittest.ran",
+        "unittest_ran",
+        r"^Ran (?P<n>\d+) tests? in \d",
+        r"Ran ",
+        "unittest's total",
+        examples=(("Ran 123 tests in 4.500s", {"n": "123"}),),
     ),
     Rule(
         "unittest.ok",
@@ -335,6 +617,7 @@ RULES: list[Rule] = [
         r"^(?P<status>OK)(?: \((?P<detail>[^)]*)\))?$",
         r"OK",
         "unittest: all passed",
+        examples=(("OK (skipped=5)", {"status": "OK", "detail": "skipped=5"}),),
     ),
     Rule(
         "unittest.failed",
@@ -342,6 +625,12 @@ RULES: list[Rule] = [
         r"^(?P<status>FAILED) \((?P<detail>[^)]*)\)$",
         r"FAILED \(",
         "unittest: some failed",
+        examples=(
+            (
+                "FAILED (failures=2, errors=1, skipped=3, expected failures=1, unexpected successes=1)",
+                {"status": "FAILED"},
+            ),
+        ),
     ),
     Rule(
         "unittest.no_tests",
@@ -349,13 +638,28 @@ RULES: list[Rule] = [
         r"^(?P<status>NO TESTS RAN)$",
         r"NO TESTS RAN",
         "unittest (3.12+): nothing ran",
+        examples=(("NO TESTS RAN", {}),),
     ),
     Rule(
         "unittest.header",
         "unittest_failure",
-        r"^(?P<outcome>FAIL|ERROR): (?P<name>\w+) \((?P<cls>[\w.]+)\)",
-        r"FAIL: |ERROR: ",
-        "unittest failure block header",
+        r"^(?P<outcome>FAIL|ERROR)(?: \[\d+(?:\.\d+)?s\])?: (?P<name>\w+) \((?P<cls>[\w.]+)\)",
+        r"FAIL: |ERROR: |FAIL \[|ERROR \[",
+        "unittest failure block header (PyTorch's runner adds the test's duration)",
+        examples=(
+            (
+                "FAIL: test_x (__main__.TestX)",
+                {"outcome": "FAIL", "name": "test_x", "cls": "__main__.TestX"},
+            ),
+            (
+                "FAIL [0.026s]: test_RNN_dropout_state (__main__.TestNN)",
+                {"outcome": "FAIL", "name": "test_RNN_dropout_state", "cls": "__main__.TestNN"},
+            ),
+            (
+                "ERROR [62.3s]: test_x (__main__.TestY.test_x)",
+                {"outcome": "ERROR", "name": "test_x", "cls": "__main__.TestY.test_x"},
+            ),
+        ),
     ),
     Rule(
         "unittest.verbose",
@@ -363,6 +667,12 @@ RULES: list[Rule] = [
         r"^(?P<test>\w+ \([\w.]+\))(?: \.\.\.)? (?P<outcome>ok|FAIL|ERROR|skipped|expected failure|unexpected success)\b",
         r"\) \.\.\. ",
         "unittest -v line",
+        examples=(
+            (
+                "test_x (__main__.TestX) ... skipped 'no CUDA'",
+                {"test": "test_x (__main__.TestX)", "outcome": "skipped"},
+            ),
+        ),
     ),
     # pip check and import/assert checks
     Rule(
@@ -371,6 +681,9 @@ RULES: list[Rule] = [
         r"^(?P<what>\S+ \S+ (?:has requirement|requires) .*(?:, but you have|, which is not installed).*)$",
         r", but you have|, which is not installed",
         "pip check found broken requirements",
+        examples=(
+            ("torchvision 0.20.1 has requirement torch==2.5.0, but you have torch 2.5.1.", {}),
+        ),
     ),
     Rule(
         "python.exception",
@@ -378,6 +691,12 @@ RULES: list[Rule] = [
         r"^(?P<what>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)(?:: .*)?)$",
         r"Error|Exception",
         "an uncaught exception's last line",
+        examples=(
+            (
+                "ModuleNotFoundError: No module named 'expecttest'",
+                {"what": "ModuleNotFoundError: No module named 'expecttest'"},
+            ),
+        ),
     ),
 ]
 
@@ -414,7 +733,16 @@ SUITE_CMD = re.compile(
     r"|\btest/test_\S*\.py"
 )
 
-_TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+# A CI runner's time stamp at the start of a line: GitHub Actions' ISO form
+# (2025-08-01T17:19:12.4224458Z), CircleCI's (Jul 06 09:41:22) and a bracketed ISO or clock time
+# (Jenkins' timestamper: [2023-01-01T10:00:00.000Z], [10:00:00]).
+# A test file named by the suite command: python test/test_nn.py, pytest test/distributed/x.py
+_TEST_FILE = re.compile(r"(?:^|[\s/])(?:test/)?(?P<file>(?:[\w.-]+/)*test_\w+)\.py\b")
+_TS_RE = re.compile(
+    r"^(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?"
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? "
+    r"|\[(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\] ?)"
+)
 
 
 def _literals(keyword: str) -> tuple[bytes, ...]:
@@ -454,6 +782,27 @@ def _rules_in(raw: bytes) -> set[int]:
     return found
 
 
+def classify(
+    raw: bytes | str, found: set[int] | None = None
+) -> tuple[Rule, re.Match[str], str] | None:
+    """The rule that claims one raw log line, its match and the cleaned text, or None: the
+    first rule (in RULES order) whose keyword occurs in the raw line and whose pattern matches
+    the cleaned line. ``found``: the rules whose keywords the caller already found in it."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    if found is None:
+        found = _rules_in(raw)
+    if not found:
+        return None
+    text = clean_line(raw)
+    for i in sorted(found):
+        rule = _KEYWORDS[i][0]
+        m = _pattern(rule).search(text)
+        if m is not None:
+            return rule, m, text
+    return None
+
+
 def _pattern(rule: Rule) -> re.Pattern[str]:
     rx = _PATTERNS.get(rule.name)
     if rx is None:
@@ -485,12 +834,13 @@ _OTHER_FINAL_WORDS = {"deselected", "warning", "warnings"}
 
 
 def clean_line(raw: bytes) -> str:
-    """Decode one raw log line and drop its noise: GHA timestamp, ANSI codes, CR."""
-    text = raw[:MAX_LINE].decode("utf-8", "replace")
-    text = _TS_RE.sub("", text, count=1)
+    """Decode one raw log line and drop its noise: a CI time stamp, ANSI codes, CR, and the
+    indentation a paste or a CI wrapper adds (rules match from the first visible character)."""
+    text = raw[:MAX_LINE].decode("utf-8", "replace").lstrip()
+    text = _TS_RE.sub("", text, count=1).lstrip()
     if "\x1b" in text or "\r" in text or "\x00" in text:
-        text = strip_controls(text)
-        text = _TS_RE.sub("", text, count=1)
+        text = strip_controls(text).lstrip()
+        text = _TS_RE.sub("", text, count=1).lstrip()
     return text.rstrip()
 
 
@@ -504,15 +854,36 @@ def _add_counts(into: Counts, other: Counts) -> None:
 _UNITTEST_ID = re.compile(r"^(\w+) \(([\w.]+)\)$")
 
 
-def normalize_test_id(test: str) -> str:
-    """One id per test: run_test.py lists ids from the repo root (``test/x.py::T::t``), pytest
-    from test/; unittest's ``test_x (mod.T)`` becomes ``mod.T.test_x``."""
+def normalize_test_id(test: str, module: str = "") -> str:
+    """One id form for every runner: ``FILE.py::Class::test``, FILE relative to PyTorch's test/
+    folder (CONTRIBUTING.md, "Test ids").
+
+    run_test.py lists ids from the repo root (``test/x.py::T::t``), pytest from test/. unittest's
+    ``test_x (__main__.TestX)`` (3.11+: ``(__main__.TestX.test_x)``) names no file: ``module`` is
+    the file being run (``test_nn``, ``distributed/test_c10d``: run_test.py's ``Running`` line or
+    the command), giving ``test_nn.py::TestX::test_x``; without it, ``TestX::test_x``. A dotted
+    module (``test_nn.TestX``) gives ``test_nn.py::TestX::test_x``."""
     test = test.strip().strip("'\"")
     m = _UNITTEST_ID.match(test)
     if m:
         name, cls = m.groups()
-        return cls if cls.endswith("." + name) else f"{cls}.{name}"
+        if cls.endswith("." + name):
+            cls = cls[: -len(name) - 1]
+        mod, _, klass = cls.rpartition(".")
+        if mod and mod != "__main__":
+            module = mod.replace(".", "/")
+        module = module.removeprefix("test/")
+        return f"{module}.py::{klass}::{name}" if module else f"{klass}::{name}"
     return test[5:] if test.startswith("test/") else test
+
+
+def section_test_id(header: str, module: str = "") -> str:
+    """pytest's FAILURES header names ``TestX.test_y[param]`` or ``test_y[param]``: as an id,
+    ``FILE.py::TestX::test_y[param]`` where the file is known, else ``TestX::test_y[param]``."""
+    name, bracket, param = header.partition("[")
+    ident = "::".join(name.split(".")) + bracket + param
+    module = module.removeprefix("test/")
+    return f"{module}.py::{ident}" if module else ident
 
 
 @dataclass
@@ -573,6 +944,14 @@ class PhaseState:
         self.results_since_exec = True
         self.last_exception = ""
         self.pending_ran: int | None = None
+        self.module = ""  # the test file being run, as an id's FILE (no .py, no shard)
+        self.session_open = False  # a pytest session began and printed no final count line yet
+        self.session_explained = False  # ... and a crash, timeout or interruption says why
+        self.process_crashed = False  # a crash of the current test process is recorded
+        self.section = (
+            ""  # pytest report section: "failures" (FAILURES/ERRORS), "other", "" unknown
+        )
+        self.section_failures: dict[str, str] = {}  # FAILURES headers: id -> outcome (see finish)
 
     # -- helpers
     def _keep(self, held, size: int) -> bool:
@@ -589,7 +968,9 @@ class PhaseState:
             ev.append(Evidence(rule.name, text[:300]))
 
     def _fail(self, test: str, outcome: str) -> None:
-        test = normalize_test_id(test)[:MAX_ID]  # ids are short; a garbled line must not be kept
+        test = normalize_test_id(test, self.module)[
+            :MAX_ID
+        ]  # ids are short; a garbled line must not be kept
         if not test:
             return
         f = self.r.failures
@@ -602,8 +983,36 @@ class PhaseState:
             self.r.failures_truncated += 1
 
     def _add(self, lst: list[str], text: str) -> None:
+        r = self.r
+        if lst is r.crashes or lst is r.timeouts or lst is r.interruptions or lst is r.oom:
+            self.session_explained = True  # why an open pytest session printed no count line
+        elif lst is r.collection_errors or lst is r.fell_over:
+            self.session_explained = True
         if len(lst) < MAX_EVIDENCE and text not in lst and self._keep(lst, len(text)):
             lst.append(text)
+
+    def _new_process(self) -> None:
+        """A new test process (a file, a pytest session): its crash and report sections."""
+        self.process_crashed = False
+        self.section = ""
+
+    def _open_session(self) -> None:
+        self._close_unfinished()
+        self.session_open = True
+        self.session_explained = False
+
+    def _close_unfinished(self) -> None:
+        """A pytest session that never printed its final count line did not finish: its
+        process died or the log is cut. That is never a pass (unless something already
+        recorded says why, such as a crash or a timeout)."""
+        if self.session_open and not self.session_explained:
+            where = f" ({self.current_file})" if self.current_file else ""
+            self._add(
+                self.r.interruptions,
+                f"a pytest session{where} never printed its final count line: the test "
+                "process died or the log is cut",
+            )
+        self.session_open = False
 
     def _flush_segment(self) -> None:
         if self.retry_pending:
@@ -628,6 +1037,9 @@ class PhaseState:
         if self.last_cmd_suite:
             self._suite()
             self.cmd_kind = "suite"
+            ran = _TEST_FILE.search(cmd)
+            if ran:
+                self.module = ran["file"]
             self._evidence(rule, text)
         elif re.match(r"(?:\S*/)?python\S* -c\b|pip check|\S*python\S* -m pip check", cmd):
             self.cmd_kind = "check"
@@ -637,16 +1049,37 @@ class PhaseState:
 
     def _on_crash(self, m, rule, text):
         what = m["what"]
+        self.process_crashed = True
         if rule.name == "python.fatal":
             what = f"Fatal Python error: {what}"
             running = text[: m.start()].strip()  # the unfinished line of the test that crashed
             if "::" in running and " " not in running:
                 self._fail(running, "crashed")
+            elif running.endswith(" ..."):  # unittest -v: "test_x (__main__.T) ... "
+                self._fail(running[:-4], "crashed")
         self._add(self.r.crashes, what + (f" in {self.current_file}" if self.current_file else ""))
         self._evidence(rule, text)
         # No segment flush here: an xdist worker's crash leaves its session running, and the
         # session's count line covers the tests before the crash. A process that died is
         # flushed by what follows it: run_test.py's exit code, the next session, or the end.
+
+    def _on_crash_dump(self, m, rule, text):
+        # faulthandler's dump follows "Fatal Python error" (recorded already); an excerpt may
+        # show only the dump. One crash per process.
+        if not self.process_crashed:
+            self.process_crashed = True
+            where = f" in {self.current_file}" if self.current_file else ""
+            self._add(self.r.crashes, f"faulthandler stack dump: the process crashed{where}")
+        self._evidence(rule, text)
+
+    def _on_dump_timeout(self, m, rule, text):
+        # faulthandler.dump_traceback_later: the stacks that follow are a hang, not a crash
+        self.process_crashed = True
+        self._add(
+            self.r.timeouts,
+            f"{self.current_file or 'a test process'} hung (faulthandler timeout {m['t']})",
+        )
+        self._evidence(rule, text)
 
     def _on_oom(self, m, rule, text):
         self._add(self.r.oom, m["what"][:200])
@@ -660,20 +1093,43 @@ class PhaseState:
     def _on_file_start(self, m, rule, text):
         self._suite()
         self.current_file = m["file"]
+        self.module = m["file"].split(" ", 1)[0]
+        self._new_process()
 
     def _on_session_exec(self, m, rule, text):
         self._suite()
         self._flush_segment()  # a new process: what the last one showed without a count line
+        self._close_unfinished()
+        self._new_process()
         self.results_since_exec = False
         self.last_exception = ""
 
     def _on_session_start(self, m, rule, text):
         self._suite()
         self._flush_segment()
+        self._open_session()
+        self._new_process()
+
+    def _on_collected(self, m, rule, text):
+        self._suite()
+        if not self.session_open:  # an excerpt that begins after the session's banner
+            self._open_session()
+
+    def _on_section(self, m, rule, text):
+        self.section = "failures" if m["title"] in ("FAILURES", "ERRORS") else "other"
+
+    def _on_failure_header(self, m, rule, text):
+        if self.section == "other":  # PASSES, RERUNS, ...: not failures
+            return
+        self._suite()
+        test = section_test_id(m["test"], self.module)
+        if test not in self.section_failures and len(self.section_failures) < MAX_FAILURES:
+            self.section_failures[test[:MAX_ID]] = "errors" if m["setup"] else "failed"
 
     def _on_exit_code(self, m, rule, text):
         code = int(m["code"])
         self._flush_segment()
+        self.session_open = False  # the process ended: its exit code says how (below)
         where = f" in {self.current_file}" if self.current_file else ""
         signal = m["signal"] or (SIGNAL_NAMES.get(-code) if code < 0 else None)
         if code < 0 or code > 255:
@@ -707,7 +1163,7 @@ class PhaseState:
 
     def _on_retry_ok(self, m, rule, text):
         # Not proof that the failed test is flaky: with -x removed (Anaconda's patch) the retry
-        # can re-run only the file's LAST test (pytorch-test-output.md, WARNING). Only the
+        # can re-run only the file's LAST test (docs/FACTS.md, "PyTorch's test output"). Only the
         # "failed and then succeeded" list, which names tests, marks a test flaky.
         self.retry_pending = False
         self._evidence(rule, text)
@@ -753,6 +1209,8 @@ class PhaseState:
         self._evidence(rule, text)
 
     def _on_aborted(self, m, rule, text):
+        if m["signal"]:
+            self._add(self.r.crashes, f"{m['signal']} in {m['file']}")
         if self.cmd_kind in ("suite", "none"):
             self._add(
                 self.r.interruptions,
@@ -779,6 +1237,8 @@ class PhaseState:
                 key = FINAL_WORDS.get(word)
                 if key:
                     setattr(c, key, getattr(c, key) + int(n))
+        self.session_open = False
+        self.section = ""
         self._close_session(c)
 
     def _close_session(self, c: Counts) -> None:
@@ -904,6 +1364,8 @@ class PhaseState:
         if self.pending_ran is not None:  # `Ran N tests` without a status line
             self._close_session(Counts(passed=self.pending_ran))
             self.pending_ran = None
+        self._close_unfinished()
+        self._section_failures()
         self._flush_segment()
         counts = Counts()
         _add_counts(counts, self.final)
@@ -915,6 +1377,18 @@ class PhaseState:
         self.r.counts = counts
         self.r.ended = ended
         return self.r
+
+    def _section_failures(self) -> None:
+        """FAILURES headers name tests the short summary or -v lines may have named already
+        (by their full id): only the others are added."""
+        if not self.section_failures:
+            return
+        known = self.r.failures
+        suffixes = {t.split(".py::", 1)[-1] for t in known}
+        for test, outcome in self.section_failures.items():
+            if test not in known and test.split(".py::", 1)[-1] not in suffixes:
+                self._fail(test, outcome)
+        self.section_failures = {}
 
 
 def _literal_list(text: str) -> list[str]:
@@ -1244,19 +1718,9 @@ class LogParser:
             self._line(line, found)
 
     def _line(self, raw: bytes, found: set[int] | None = None) -> None:
-        """The first rule (in RULES order) whose keyword occurs in the line and whose pattern
-        matches the cleaned line gets it."""
-        if found is None:
-            found = _rules_in(raw)
-        if not found:
-            return
-        text = clean_line(raw)
-        for i in sorted(found):
-            rule = _KEYWORDS[i][0]
-            m = _pattern(rule).search(text)
-            if m is not None:
-                self._event(rule, m, text)
-                return
+        hit = classify(raw, found)
+        if hit is not None:
+            self._event(*hit)
 
     def _event(self, rule: Rule, m: re.Match, text: str) -> None:
         kind = rule.kind
