@@ -25,16 +25,15 @@ def test_every_fixture_has_an_expectation_with_its_source():
         assert "../shared" not in text, name  # the repository stands on its own
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_fixture_verdict(name):
-    expect = yaml.safe_load((FIXTURES / f"{name}.expect.yaml").read_text())
-    report = validate([FIXTURES / f"{name}.log"], Policy(**expect.get("policy", {})))
+def check_log(report, expect: dict) -> None:
+    """One log's report against an expectation (verdict, log reasons, per package: verdict,
+    counts, failures with their outcomes, crashed, reasons)."""
     (log,) = report.logs
     assert log.verdict == expect["verdict"], log
     assert report.verdict == expect["verdict"]
     for text in expect.get("log_reasons", []):
         assert any(text in r for r in log.reasons), (text, log.reasons)
-    assert len(log.packages) == len(expect["packages"])
+    assert len(log.packages) == len(expect["packages"]), log.packages
     for pkg, want in zip(log.packages, expect["packages"], strict=True):
         assert pkg.package == want["package"]
         assert pkg.verdict == want["verdict"], pkg.reasons
@@ -50,6 +49,31 @@ def test_fixture_verdict(name):
         joined = " | ".join(pkg.reasons)
         for text in want.get("reasons", []):
             assert text in joined, (text, joined)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fixture_verdict(name):
+    expect = yaml.safe_load((FIXTURES / f"{name}.expect.yaml").read_text())
+    report = validate([FIXTURES / f"{name}.log"], Policy(**expect.get("policy", {})))
+    check_log(report, expect)
+
+
+# The real conda-build's logs (../shared/corpus/conda-build/logs/) with a maintainer's verdict.
+CB_CORPUS = CORPUS.parent / "conda-build" / "logs"
+CB_EXPECT = yaml.safe_load(
+    (FIXTURES.parent / "conda_build_corpus.expect.yaml").read_text(encoding="utf-8")
+)["logs"]
+
+
+@pytest.mark.skipif(not CB_CORPUS.is_dir(), reason="../shared/corpus/conda-build/ is absent")
+@pytest.mark.parametrize("name", sorted(CB_EXPECT))
+def test_real_conda_build_log_verdict(name):
+    check_log(validate([CB_CORPUS / name], Policy()), CB_EXPECT[name])
+
+
+@pytest.mark.skipif(not CB_CORPUS.is_dir(), reason="../shared/corpus/conda-build/ is absent")
+def test_every_real_conda_build_log_has_a_verdict():
+    assert {p.name for p in CB_CORPUS.glob("*.log")} == set(CB_EXPECT)
 
 
 def test_few_failures_fail_with_a_stricter_threshold():

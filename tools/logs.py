@@ -166,6 +166,39 @@ RULES: list[Rule] = [
             ),
         ),
     ),
+    Rule(
+        "shell.signal",
+        "crash",
+        r"^(?P<what>Killed|Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception)(?: \(core dumped\))?$",
+        r"Killed|Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception",
+        "an interactive shell reports its command killed by a signal",
+        # tests/fixtures/logs/real/run_test_segfault_core_dumped_at_start.log
+        examples=(("Segmentation fault (core dumped)", {"what": "Segmentation fault"}),),
+    ),
+    # CI runners ending a job
+    Rule(
+        "ci.step_killed",
+        "ci_exit",
+        r"^##\[error\]Process completed with exit code (?P<code>\d+)\.",
+        r"Process completed with exit code",
+        "GitHub Actions: the step's process ended; above 128 it was killed by signal code-128",
+        # tests/fixtures/logs/real/feedstock_gha_exit_code_137.log
+        examples=(("##[error]Process completed with exit code 137.", {"code": "137"}),),
+    ),
+    Rule(
+        "ci.no_output",
+        "ci_timeout",
+        r"^(?P<what>Too long with no output \(exceeded [^)]*\))",
+        r"Too long with no output",
+        "CircleCI killed a job that printed nothing for too long",
+        # tests/fixtures/logs/real/circleci_timeout_no_output.log
+        examples=(
+            (
+                "Too long with no output (exceeded 1h30m0s)",
+                {"what": "Too long with no output (exceeded 1h30m0s)"},
+            ),
+        ),
+    ),
     # PyTorch test/run_test.py: run_test(), print_log_file(), handle_error_messages(); a file
     # name carries " i/N" (its shard) since 2.1; older releases print the bare name
     Rule(
@@ -428,12 +461,14 @@ RULES: list[Rule] = [
     Rule(
         "pytest.collected",
         "collected",
-        r"^(?:collecting \.\.\. )?collected (?P<n>\d+) items?",
+        r"^(?:collecting \.\.\. )?collected (?P<n>\d+) items?(?: / (?P<errors>\d+) errors?)?",
         r"collected ",
         "pytest collected the tests of a session (its final count line must follow)",
         examples=(
             ("collected 1479 items / 22 deselected / 1457 selected", {"n": "1479"}),
             ("collecting ... collected 12 items", {"n": "12"}),
+            # tests/fixtures/logs/real/feedstock_session_start_collect_errors_cut.log
+            ("collected 192953 items / 60 errors / 1 skipped", {"n": "192953", "errors": "60"}),
         ),
     ),
     Rule(
@@ -529,13 +564,18 @@ RULES: list[Rule] = [
     Rule(
         "pytest.quiet",
         "quiet",
-        r"^(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$",
+        r"^(?:\S+\.py +)?(?P<chars>[.FEsxXR]+) +\[ *\d+%\]$",
         r"%\]",
-        "pytest -q progress line",
+        "pytest's progress line (-q, or the default with the file first)",
         examples=(
             (
                 "......F..s.xFE                                                           [ 23%]",
                 {"chars": "......F..s.xFE"},
+            ),
+            # tests/fixtures/logs/real/feedstock_glibc_free_invalid_next_size.log
+            (
+                "test_cuda_trace.py FFFFFFFFFFFF                                          [  4%]",
+                {"chars": "FFFFFFFFFFFF"},
             ),
         ),
     ),
@@ -547,6 +587,84 @@ RULES: list[Rule] = [
         r"Fatal Python error|Windows fatal exception",
         "the interpreter crashed (segfault, abort)",
         examples=(("Fatal Python error: Segmentation fault", {"what": "Segmentation fault"}),),
+    ),
+    Rule(
+        "cxx.terminate",
+        "crash",
+        r"(?P<what>terminate called (?:after throwing an instance of '[^']*'|without an active exception|recursively))",
+        r"terminate called",
+        "an uncaught C++ exception: std::terminate aborts the process",
+        # tests/fixtures/logs/real/circleci_indented_terminate_called.log
+        examples=(
+            (
+                "test_all_reduce_sum_cuda (__main__.TestDistBackendWithSpawn) ... terminate called after throwing an instance of 'c10::Error'",
+                {"what": "terminate called after throwing an instance of 'c10::Error'"},
+            ),
+        ),
+    ),
+    Rule(
+        "glibc.error",
+        "crash",
+        r"\*\*\* (?P<what>Error in `[^`']*'?: .*?)(?:: 0x[0-9a-f]+)? \*\*\*",
+        r"\*\*\* Error in",
+        "glibc found heap corruption and aborts the process (glibc before 2.26)",
+        # tests/fixtures/logs/real/feedstock_glibc_free_invalid_next_size.log
+        examples=(
+            (
+                "...FFFF..*** Error in `/envs/pytorch-test/bin/python3.10': free(): invalid next size (fast): 0x000055e1589b6900 ***",
+                {
+                    "what": "Error in `/envs/pytorch-test/bin/python3.10': free(): invalid next size (fast)"
+                },
+            ),
+        ),
+    ),
+    Rule(
+        "glibc.abort",
+        "crash",
+        r"^(?P<what>(?:free|malloc|realloc|munmap_chunk|malloc_consolidate)\(\): [a-z][\w ()]*|double free or corruption \(\w+\)|corrupted size vs\. prev_size)$",
+        r"\(\): |double free or corruption|corrupted size vs",
+        "glibc found heap corruption and aborts the process (glibc 2.26+)",
+        examples=(
+            ("free(): invalid pointer", {"what": "free(): invalid pointer"}),
+            ("double free or corruption (out)", {"what": "double free or corruption (out)"}),
+        ),
+    ),
+    Rule(
+        "native.signal_received",
+        "crash",
+        r"^Signal Received: (?P<n>\d+) \((?P<what>\w+)\)",
+        r"Signal Received: ",
+        "a native crash handler's report (an out-of-tree backend's test run)",
+        # tests/fixtures/logs/real/faulthandler_extension_modules_signal_abort.log
+        examples=(("Signal Received: 6 (Aborted)", {"n": "6", "what": "Aborted"}),),
+    ),
+    Rule(
+        "torch.dist_worker_signal",
+        "worker_signal",
+        r"Expected zero exit code but got (?P<code>-\d+)",
+        r"Expected zero exit code but got -",
+        "a distributed test's worker process died by a signal (common_distributed.py)",
+        # tests/fixtures/logs/real/circleci_fail_duration_exitcode_minus11.log
+        examples=(
+            (
+                "AssertionError: False is not true : Expected zero exit code but got -11",
+                {"code": "-11"},
+            ),
+        ),
+    ),
+    Rule(
+        "torch.dist_worker_timeout",
+        "worker_timeout",
+        r"Process (?P<n>\d+) terminated or timed out after (?P<secs>\d+(?:\.\d+)?) seconds",
+        r"terminated or timed out after",
+        "a distributed test's worker process hung (common_distributed.py)",
+        # tests/fixtures/logs/real/jenkins_hhmmss_error_process_timeout.log
+        examples=(
+            (
+                "RuntimeError: Process 0 terminated or timed out after 100.08543348312378 seconds",
+                {"n": "0", "secs": "100.08543348312378"},
+            ),
+        ),
     ),
     # faulthandler's dump (Modules/faulthandler.c) may be all an excerpt shows of a crash
     Rule(
@@ -575,6 +693,8 @@ RULES: list[Rule] = [
         r'", line ',
         "a frame of faulthandler's dump (a traceback's frame has ', in' instead)",
         examples=(
+            # tests/fixtures/logs/real/faulthandler_no_fatal_line_view_ops.log
+            ('  File "/dev/shm/pytorch/test/test_view_ops.py", line 694 in test_T_view', {}),
             (
                 '  File "/opt/conda/lib/python3.11/site-packages/torch/nn/functional.py", line 2546 in batch_norm',
                 {},
@@ -672,6 +792,53 @@ RULES: list[Rule] = [
                 "test_x (__main__.TestX) ... skipped 'no CUDA'",
                 {"test": "test_x (__main__.TestX)", "outcome": "skipped"},
             ),
+            # tests/fixtures/logs/real/indented_error_jit_c10d_sigsegv.log
+            (
+                "  test_process_group_as_module_member (__main__.C10dProcessGroupSerialization) ... ERROR (0.007s)",
+                {"outcome": "ERROR"},
+            ),
+        ),
+    ),
+    Rule(
+        "unittest.started",
+        "test_started",
+        r"^(?P<test>\w+ \([\w.]+\)) \.\.\.(?: |$)",
+        r"\) \.\.\.",
+        "unittest -v: a test began and its outcome is not on this line (it may never come)",
+        # tests/fixtures/logs/real/run_test_jit_sigsegv_noprefix.log
+        examples=(
+            (
+                "test_dcgan_models (__main__.TestEndToEndHybridFrontendModels) ... Traceback (most recent call last):",
+                {"test": "test_dcgan_models (__main__.TestEndToEndHybridFrontendModels)"},
+            ),
+        ),
+    ),
+    Rule(
+        "python.test_frame",
+        "test_frame",
+        r'^File "(?P<path>[^"]*?(?P<file>test_\w+)\.py)", line \d+,? in (?P<func>[\w<>]+)$',
+        r'", line ',
+        "a traceback frame in a test file: names the file of the failure whose block it is in",
+        # tests/fixtures/logs/real/unittest_fail_duration_rnn_dropout.log
+        examples=(
+            (
+                '  File "test_nn.py", line 8810, in test_RNN_dropout_state',
+                {"file": "test_nn", "func": "test_RNN_dropout_state"},
+            ),
+        ),
+    ),
+    Rule(
+        "pytest.self_repr",
+        "test_self",
+        r"^self = <(?P<module>[\w.]+)\.(?P<cls>\w+) testMethod=(?P<func>\w+)>",
+        r"testMethod=",
+        "pytest's traceback shows the TestCase: module, class and method of a failure",
+        # tests/fixtures/logs/real/pytest_failures_header_no_summary_det.log
+        examples=(
+            (
+                "self = <test_linalg.TestLinalgCPU testMethod=test_det_cpu_float64>, device = 'cpu', dtype = torch.float64",
+                {"module": "test_linalg", "cls": "TestLinalgCPU", "func": "test_det_cpu_float64"},
+            ),
         ),
     ),
     # pip check and import/assert checks
@@ -730,18 +897,31 @@ SIGNAL_NAMES = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL
 # generated import-test script is also called run_test.py, but lives in test_tmp/ and runs with -s.
 SUITE_CMD = re.compile(
     r"\btest/run_test\.py|(?:^|[\s/])pytest(?:\s|$)|-m (?:pytest|unittest)\b"
-    r"|\btest/test_\S*\.py"
+    r"|\btest/(?:[\w.-]+/)*test_\S*\.py"
 )
 
 # A CI runner's time stamp at the start of a line: GitHub Actions' ISO form
 # (2025-08-01T17:19:12.4224458Z), CircleCI's (Jul 06 09:41:22) and a bracketed ISO or clock time
-# (Jenkins' timestamper: [2023-01-01T10:00:00.000Z], [10:00:00]).
+# (Jenkins' timestamper: [2023-01-01T10:00:00.000Z], [10:00:00], or a bare 15:44:47).
+# A frame inside a test method: traceback's `File "x", line 3, in f`, faulthandler's `... 3 in f`
+_TEST_FRAME = re.compile(
+    r'^File "(?P<path>[^"]*?(?P<file>test_\w+)\.py)", line \d+,? in (?P<func>test\w*)$'
+)
+
+
+def _module_of(path: str) -> str:
+    """A test file's path as an id's FILE: relative to PyTorch's test/ folder, without .py."""
+    path = path.replace("\\", "/").removesuffix(".py")
+    return path.rsplit("/test/", 1)[-1] if "/test/" in path else path.rsplit("/", 1)[-1]
+
+
 # A test file named by the suite command: python test/test_nn.py, pytest test/distributed/x.py
 _TEST_FILE = re.compile(r"(?:^|[\s/])(?:test/)?(?P<file>(?:[\w.-]+/)*test_\w+)\.py\b")
 _TS_RE = re.compile(
     r"^(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?"
     r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? "
-    r"|\[(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\] ?)"
+    r"|\[(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\] ?"
+    r"|\d\d:\d\d:\d\d )"
 )
 
 
@@ -830,7 +1010,7 @@ _PREFILTER = re.compile(
 )
 _ANSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
 _FINAL_WORD_RE = re.compile(r"(\d+) ([a-z]+(?: [a-z]+)?)")
-_OTHER_FINAL_WORDS = {"deselected", "warning", "warnings"}
+_OTHER_FINAL_WORDS = {"deselected", "warning", "warnings", "tests collected", "test collected"}
 
 
 def clean_line(raw: bytes) -> str:
@@ -952,6 +1132,10 @@ class PhaseState:
             ""  # pytest report section: "failures" (FAILURES/ERRORS), "other", "" unknown
         )
         self.section_failures: dict[str, str] = {}  # FAILURES headers: id -> outcome (see finish)
+        self._dump_crash: int | None = None  # crashes[i] a faulthandler dump may still name
+        self.running_test = ""  # a unittest -v test that began and printed no outcome yet
+        self.block_test = ""  # the failure whose block (header, then traceback) is being read
+        self.last_result = b""  # the last pytest result line seen (names where a crash was)
 
     # -- helpers
     def _keep(self, held, size: int) -> bool:
@@ -995,6 +1179,44 @@ class PhaseState:
         """A new test process (a file, a pytest session): its crash and report sections."""
         self.process_crashed = False
         self.section = ""
+        self.running_test = ""
+
+    def _where(self) -> str:
+        """Where a crash happened, as far as the log says: the test file run_test.py announced,
+        else the last test that printed a result."""
+        if self.current_file:
+            return f" in {self.current_file}"
+        if self.last_result:
+            last = clean_line(self.last_result).split(" ", 1)[0]
+            if "::" in last:
+                return f" (after {last[:MAX_ID]})"
+        return ""
+
+    def _running_crashed(self) -> None:
+        """The test process died: the unittest test that had begun never finished."""
+        if self.running_test:
+            self._fail(self.running_test, "crashed")
+            self.running_test = ""
+
+    def _adopt_module(self, module: str, func: str = "", cls: str = "") -> None:
+        """Failures recorded without a file (``Class::test``) learn it from a later line that
+        names it: run_test.py's ``<file> failed!``, a traceback frame in the test, pytest's
+        ``self = <module.Class testMethod=test>``. Only ids matching ``func``/``cls`` if given."""
+        module = module.removeprefix("test/")
+        for held in (self.r.failures, self.section_failures):
+            if not any(".py::" not in t for t in held):
+                continue
+            renamed: dict[str, str] = {}
+            for test, outcome in held.items():
+                if (
+                    ".py::" not in test
+                    and (not func or test.rsplit("::", 1)[-1].split("[", 1)[0] == func)
+                    and (not cls or test.split("::", 1)[0] == cls)
+                ):
+                    test = f"{module}.py::{test}"[:MAX_ID]
+                renamed.setdefault(test, outcome)
+            held.clear()
+            held.update(renamed)
 
     def _open_session(self) -> None:
         self._close_unfinished()
@@ -1052,12 +1274,13 @@ class PhaseState:
         self.process_crashed = True
         if rule.name == "python.fatal":
             what = f"Fatal Python error: {what}"
-            running = text[: m.start()].strip()  # the unfinished line of the test that crashed
-            if "::" in running and " " not in running:
-                self._fail(running, "crashed")
-            elif running.endswith(" ..."):  # unittest -v: "test_x (__main__.T) ... "
-                self._fail(running[:-4], "crashed")
-        self._add(self.r.crashes, what + (f" in {self.current_file}" if self.current_file else ""))
+        running = text[: m.start()].strip()  # the unfinished line of the test that crashed
+        if "::" in running and " " not in running:
+            self._fail(running, "crashed")
+        elif running.endswith(" ...") and _UNITTEST_ID.match(running[:-4]):
+            self.running_test = running[:-4]  # unittest -v: "test_x (__main__.T) ... "
+        self._running_crashed()
+        self._add(self.r.crashes, what[:200] + self._where())
         self._evidence(rule, text)
         # No segment flush here: an xdist worker's crash leaves its session running, and the
         # session's count line covers the tests before the crash. A process that died is
@@ -1066,10 +1289,67 @@ class PhaseState:
     def _on_crash_dump(self, m, rule, text):
         # faulthandler's dump follows "Fatal Python error" (recorded already); an excerpt may
         # show only the dump. One crash per process.
+        frame = _TEST_FRAME.match(text)
         if not self.process_crashed:
             self.process_crashed = True
-            where = f" in {self.current_file}" if self.current_file else ""
-            self._add(self.r.crashes, f"faulthandler stack dump: the process crashed{where}")
+            self._running_crashed()
+            self._add(
+                self.r.crashes, f"faulthandler stack dump: the process crashed{self._where()}"
+            )
+            self._dump_crash = len(self.r.crashes) - 1
+        if frame and self._dump_crash is not None:
+            # the innermost test frame of the dump: the test that was running
+            i, self._dump_crash = self._dump_crash, None
+            if i < len(self.r.crashes) and " in test " not in self.r.crashes[i]:
+                self.r.crashes[i] += f" in test {frame['func']} ({frame['file']}.py)"
+            self._adopt_module(_module_of(frame["path"]), func=frame["func"])
+        self._evidence(rule, text)
+
+    def _on_test_started(self, m, rule, text):
+        self._suite()
+        self.running_test = m["test"]
+
+    def _on_test_frame(self, m, rule, text):
+        module = _module_of(m["path"])
+        if m["func"].startswith("test"):
+            self._adopt_module(module, func=m["func"])
+        elif self.block_test and ".py::" not in self.block_test:
+            # the first test-file frame of a failure's traceback is in that test's file
+            name = self.block_test.rsplit("::", 1)[-1].split("[", 1)[0]
+            cls = self.block_test.split("::", 1)[0] if self.block_test.count("::") > 1 else ""
+            self._adopt_module(module, func=name, cls=cls)
+        self.block_test = ""
+        if self._dump_crash is not None:  # a faulthandler dump's frames use the same text
+            self._on_crash_dump(m, rule, text)
+
+    def _on_test_self(self, m, rule, text):
+        self._adopt_module(m["module"].replace(".", "/"), func=m["func"], cls=m["cls"])
+
+    def _on_ci_exit(self, m, rule, text):
+        code = int(m["code"])
+        if code > 128:
+            signal = SIGNAL_NAMES.get(code - 128, f"signal {code - 128}")
+            self._add(self.r.crashes, f"the CI step was killed by {signal} (exit code {code})")
+            self._evidence(rule, text)
+
+    def _on_ci_timeout(self, m, rule, text):
+        self._add(self.r.timeouts, f"{m['what']}: the CI runner stopped the job{self._where()}")
+        self._evidence(rule, text)
+
+    def _on_worker_signal(self, m, rule, text):
+        code = int(m["code"])
+        signal = SIGNAL_NAMES.get(-code, f"signal {-code}")
+        self._add(
+            self.r.crashes, f"a worker process died by {signal} (exit code {code}){self._where()}"
+        )
+        self._evidence(rule, text)
+
+    def _on_worker_timeout(self, m, rule, text):
+        secs = float(m["secs"])
+        self._add(
+            self.r.timeouts,
+            f"worker process {m['n']} terminated or timed out after {secs:.0f} s{self._where()}",
+        )
         self._evidence(rule, text)
 
     def _on_dump_timeout(self, m, rule, text):
@@ -1112,6 +1392,9 @@ class PhaseState:
 
     def _on_collected(self, m, rule, text):
         self._suite()
+        if m["errors"]:
+            self._add(self.r.collection_errors, f"pytest: {m['errors']} errors during collection")
+            self._evidence(rule, text)
         if not self.session_open:  # an excerpt that begins after the session's banner
             self._open_session()
 
@@ -1122,9 +1405,10 @@ class PhaseState:
         if self.section == "other":  # PASSES, RERUNS, ...: not failures
             return
         self._suite()
-        test = section_test_id(m["test"], self.module)
+        test = section_test_id(m["test"], self.module)[:MAX_ID]
         if test not in self.section_failures and len(self.section_failures) < MAX_FAILURES:
-            self.section_failures[test[:MAX_ID]] = "errors" if m["setup"] else "failed"
+            self.section_failures[test] = "errors" if m["setup"] else "failed"
+        self.block_test = test  # its traceback follows
 
     def _on_exit_code(self, m, rule, text):
         code = int(m["code"])
@@ -1133,6 +1417,7 @@ class PhaseState:
         where = f" in {self.current_file}" if self.current_file else ""
         signal = m["signal"] or (SIGNAL_NAMES.get(-code) if code < 0 else None)
         if code < 0 or code > 255:
+            self._running_crashed()
             what = signal or (f"exit code {code}" if code < 0 else f"Windows crash {code:#x}")
             self._add(self.r.crashes, f"{what}{where}")
             self._evidence(rule, text)
@@ -1205,12 +1490,16 @@ class PhaseState:
         self._suite()
         self._add(self.r.files_failed, m["file"])
         if m["signal"]:
+            self._running_crashed()
             self._add(self.r.crashes, f"{m['signal']} in {m['file']}")
+        self._adopt_module(m["file"].split(" ", 1)[0])
         self._evidence(rule, text)
 
     def _on_aborted(self, m, rule, text):
         if m["signal"]:
+            self._running_crashed()
             self._add(self.r.crashes, f"{m['signal']} in {m['file']}")
+        self._adopt_module(m["file"].split(" ", 1)[0])
         if self.cmd_kind in ("suite", "none"):
             self._add(
                 self.r.interruptions,
@@ -1284,6 +1573,9 @@ class PhaseState:
 
     def _on_result(self, m, rule, text):
         self._suite()
+        self.running_test = ""
+        if "::" in m["test"]:
+            self.last_result = text.encode()
         outcome = OUTCOMES[m["outcome"]]
         seg = self.segment
         setattr(seg, outcome, getattr(seg, outcome) + 1)
@@ -1313,7 +1605,7 @@ class PhaseState:
         self._evidence(rule, text)
 
     def _on_worker_down(self, m, rule, text):
-        self._add(self.r.crashes, f"xdist worker {m['worker']} died: {m['what']}")
+        self._add(self.r.crashes, f"xdist worker {m['worker']} went down (node down: {m['what']})")
         self._evidence(rule, text)
 
     def _on_worker_limit(self, m, rule, text):
@@ -1341,7 +1633,9 @@ class PhaseState:
         self._close_session(c)
 
     def _on_unittest_failure(self, m, rule, text):
-        self._fail(f"{m['name']} ({m['cls']})", OUTCOMES[m["outcome"]])
+        test = f"{m['name']} ({m['cls']})"
+        self._fail(test, OUTCOMES[m["outcome"]])
+        self.block_test = normalize_test_id(test, self.module)  # its traceback follows
 
     def _on_pip_check(self, m, rule, text):
         self._add(self.r.check_failures, f"pip check: {m['what']}"[:300])
@@ -1673,6 +1967,7 @@ class LogParser:
         for k, line in others:
             if k - prev > 1:
                 ph.segment.passed += k - prev - 1
+                ph.last_result = lines[k - 1]
                 ph.results_since_exec = True
             prev = k
             if k == len(lines):
@@ -1702,6 +1997,7 @@ class LogParser:
         assert ph is not None
         if b" PASSED" in line:
             ph.segment.passed += 1
+            ph.last_result = line
             ph.results_since_exec = True
             return
         if b"::" in line and b"FAILED" not in line:
