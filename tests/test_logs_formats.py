@@ -54,7 +54,7 @@ def test_unittest_failure_header_with_duration_names_the_failing_test():
     )
     assert p.failures == {
         "test_nn.py::TestNN::test_RNN_dropout_state": "failed",
-        "test_nn.py::TestNN::test_lstm": "errors",
+        "test_nn.py::TestNN::test_lstm": "error",
     }
     assert (p.counts.failed, p.counts.errors, p.counts.passed) == (1, 1, 10)
     assert verdict(p) == "fail"
@@ -145,7 +145,7 @@ def test_failures_section_headers_name_the_tests_when_no_summary_was_printed():
     assert p.failures == {
         "test_linalg.py::TestLinalgCPU::test_det_cpu_float64": "failed",
         "test_linalg.py::test_foo[param-1]": "failed",
-        "test_linalg.py::TestLinalgCPU::test_inv_cpu": "errors",
+        "test_linalg.py::TestLinalgCPU::test_inv_cpu": "error",
     }
 
 

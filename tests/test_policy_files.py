@@ -218,10 +218,10 @@ def test_errored_tests_are_failures_for_the_baseline():
         )
         return LogResult(name="a.log", phases=[phase], bytes_read=1)
 
-    earlier = build_report([log({"a.py::T::old_error": "errors"})], Policy()).to_dict()
+    earlier = build_report([log({"a.py::T::old_error": "error"})], Policy()).to_dict()
     assert earlier["logs"][0]["packages"][0]["failures"][0]["outcome"] == "error"
     now = build_report(
-        [log({"a.py::T::new_error": "errors"})], Policy(baseline=earlier, baseline_path="b.json")
+        [log({"a.py::T::new_error": "error"})], Policy(baseline=earlier, baseline_path="b.json")
     )
     assert now.baseline["new_failures"] == ["a.py::T::new_error"]
     assert now.baseline["fixed"] == ["a.py::T::old_error"]

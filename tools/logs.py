@@ -32,7 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
-from tools.report import Counts
+from tools.report import Counts, FailureOutcome, PhaseEnd, add_counts
+from tools.tally import Tally
 from tools.text import strip_controls
 
 BLOCK_SIZE = 8 << 20  # bytes read at a time from a stream
@@ -892,6 +893,12 @@ FINAL_WORDS = {
     "rerun": "rerun",
     "reruns": "rerun",
 }  # deselected, warnings, subtests: not tests that ran
+# a counted outcome (a Counts field) as the outcome of a failing test
+AS_FAILURE: dict[str, FailureOutcome] = {
+    "failed": "failed",
+    "errors": "error",
+    "xpassed": "xpassed",
+}
 SIGNAL_NAMES = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV"}
 # PyTorch's suite: test/run_test.py, pytest, unittest, or a test file run directly. conda-build's own
 # generated import-test script is also called run_test.py, but lives in test_tmp/ and runs with -s.
@@ -1024,13 +1031,6 @@ def clean_line(raw: bytes) -> str:
     return text.rstrip()
 
 
-def _add_counts(into: Counts, other: Counts) -> None:
-    """Counts.add without looking its fields up each time (it runs a few times per phase)."""
-    for name, n in vars(other).items():
-        if n:
-            setattr(into, name, getattr(into, name) + n)
-
-
 _UNITTEST_ID = re.compile(r"^(\w+) \(([\w.]+)\)$")
 
 
@@ -1077,12 +1077,12 @@ class PhaseResult:
     """What one package's test phase showed: facts only, no verdict (see tools.policy)."""
 
     package: str
-    ended: str = "truncated"  # end | tests-failed | nothing-to-test | truncated | next-build
+    ended: PhaseEnd = "truncated"
     counts: Counts = field(default_factory=Counts)
     count_lines: int = 0  # pytest final lines + unittest totals seen
     suite_started: bool = False  # run_test.py / pytest / unittest ran (or was started)
     suite_exit_nonzero: bool = False  # `+ true` right after the suite command
-    failures: dict[str, str] = field(default_factory=dict)  # test id -> outcome
+    failures: dict[str, FailureOutcome] = field(default_factory=dict)  # test id -> outcome
     failures_truncated: int = 0
     flaky: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
@@ -1114,10 +1114,7 @@ class PhaseState:
         self.r = PhaseResult(package=package)
         self.budget = budget if budget is not None else _Budget(TEXT_BUDGET)
         self._flaky_seen: set[str] = set()
-        self.segment = Counts()  # per-test lines since the last count line
-        self.fallback = Counts()  # per-test lines of sessions that printed no count line
-        self.final = Counts()
-        self.retry_pending = False
+        self.tally = Tally()
         self.last_cmd_suite = False
         self.cmd_kind = "none"  # suite | check | other | none
         self.current_file = ""
@@ -1131,7 +1128,9 @@ class PhaseState:
         self.section = (
             ""  # pytest report section: "failures" (FAILURES/ERRORS), "other", "" unknown
         )
-        self.section_failures: dict[str, str] = {}  # FAILURES headers: id -> outcome (see finish)
+        self.section_failures: dict[
+            str, FailureOutcome
+        ] = {}  # FAILURES headers: id -> outcome (see finish)
         self._dump_crash: int | None = None  # crashes[i] a faulthandler dump may still name
         self.running_test = ""  # a unittest -v test that began and printed no outcome yet
         self.block_test = ""  # the failure whose block (header, then traceback) is being read
@@ -1151,7 +1150,7 @@ class PhaseState:
         if len(ev) < MAX_EVIDENCE and self._keep(ev, min(len(text), 300)):
             ev.append(Evidence(rule.name, text[:300]))
 
-    def _fail(self, test: str, outcome: str) -> None:
+    def _fail(self, test: str, outcome: FailureOutcome) -> None:
         test = normalize_test_id(test, self.module)[
             :MAX_ID
         ]  # ids are short; a garbled line must not be kept
@@ -1206,7 +1205,7 @@ class PhaseState:
         for held in (self.r.failures, self.section_failures):
             if not any(".py::" not in t for t in held):
                 continue
-            renamed: dict[str, str] = {}
+            renamed: dict[str, FailureOutcome] = {}
             for test, outcome in held.items():
                 if (
                     ".py::" not in test
@@ -1237,11 +1236,7 @@ class PhaseState:
         self.session_open = False
 
     def _flush_segment(self) -> None:
-        if self.retry_pending:
-            self.final.rerun += self.segment.ran
-        else:
-            _add_counts(self.fallback, self.segment)
-        self.segment = Counts()
+        self.tally.process_ended()
 
     def _suite(self) -> None:
         self.r.suite_started = True
@@ -1407,7 +1402,7 @@ class PhaseState:
         self._suite()
         test = section_test_id(m["test"], self.module)[:MAX_ID]
         if test not in self.section_failures and len(self.section_failures) < MAX_FAILURES:
-            self.section_failures[test] = "errors" if m["setup"] else "failed"
+            self.section_failures[test] = "error" if m["setup"] else "failed"
         self.block_test = test  # its traceback follows
 
     def _on_exit_code(self, m, rule, text):
@@ -1433,7 +1428,7 @@ class PhaseState:
             )
             self._evidence(rule, text)
         if m["retry"]:
-            self.retry_pending = True
+            self.tally.retry_pending = True
         self.results_since_exec = True
 
     def _on_timeout(self, m, rule, text):
@@ -1444,13 +1439,13 @@ class PhaseState:
         self._evidence(rule, text)
 
     def _on_retry(self, m, rule, text):
-        self.retry_pending = True
+        self.tally.retry_pending = True
 
     def _on_retry_ok(self, m, rule, text):
         # Not proof that the failed test is flaky: with -x removed (Anaconda's patch) the retry
         # can re-run only the file's LAST test (docs/FACTS.md, "PyTorch's test output"). Only the
         # "failed and then succeeded" list, which names tests, marks a test flaky.
-        self.retry_pending = False
+        self.tally.retry_pending = False
         self._evidence(rule, text)
 
     def _flaky(self, tests: Iterable[str]) -> None:
@@ -1458,26 +1453,23 @@ class PhaseState:
         for test in tests:
             test = normalize_test_id(test)[:MAX_ID]
             before = f.get(test)
-            if before not in ("failed", "errors", None):
+            if before not in ("failed", "error", None):
                 continue
             if before is None and not (len(f) < MAX_FAILURES and self._keep(f, len(test))):
                 continue  # not kept (memory bound); it was not counted as a failure either
-            if before == "failed":
-                self.final.failed -= 1
-            elif before == "errors":
-                self.final.errors -= 1
+            self.tally.became_flaky(before or "")
             if test not in self._flaky_seen:
                 self._flaky_seen.add(test)
                 self.r.flaky.append(test)
             f[test] = "flaky"
 
     def _on_failed_test(self, m, rule, text):
-        self.retry_pending = False
+        self.tally.retry_pending = False
         self._fail(m["test"], "failed")
         self._evidence(rule, text)
 
     def _on_failed_list(self, m, rule, text):
-        self.retry_pending = False
+        self.tally.retry_pending = False
         for test in _literal_list(m["list"]):
             self._fail(test, "failed")
         self._evidence(rule, text)
@@ -1531,14 +1523,8 @@ class PhaseState:
         self._close_session(c)
 
     def _close_session(self, c: Counts) -> None:
-        self.r.count_lines += 1
-        if self.retry_pending:
-            # a single test re-run in a new process: not new coverage
-            self.final.rerun += c.ran + c.rerun
-            self.retry_pending = False
-        else:
-            _add_counts(self.final, c)
-        self.segment = Counts()
+        self.tally.session_counts(c)
+        self.r.count_lines = self.tally.count_lines
         self.results_since_exec = True
 
     def _on_interrupted(self, m, rule, text):
@@ -1564,9 +1550,9 @@ class PhaseState:
 
     def _on_summary_result(self, m, rule, text):
         self._suite()
-        outcome = OUTCOMES[m["outcome"]]
+        outcome = AS_FAILURE[OUTCOMES[m["outcome"]]]
         test = m["test"]
-        if outcome == "errors" and "::" not in test:
+        if outcome == "error" and "::" not in test:
             self._add(self.r.collection_errors, f"error collecting {test}")
         self._fail(test, outcome)
         self.results_since_exec = True
@@ -1577,15 +1563,15 @@ class PhaseState:
         if "::" in m["test"]:
             self.last_result = text.encode()
         outcome = OUTCOMES[m["outcome"]]
-        seg = self.segment
+        seg = self.tally.segment
         setattr(seg, outcome, getattr(seg, outcome) + 1)
         if outcome in ("failed", "errors"):
-            self._fail(m["test"], outcome)
+            self._fail(m["test"], AS_FAILURE[outcome])
         self.results_since_exec = True
 
     def _on_quiet(self, m, rule, text):
         self._suite()
-        seg = self.segment
+        seg = self.tally.segment
         for ch in m["chars"]:
             key = {
                 ".": "passed",
@@ -1634,7 +1620,7 @@ class PhaseState:
 
     def _on_unittest_failure(self, m, rule, text):
         test = f"{m['name']} ({m['cls']})"
-        self._fail(test, OUTCOMES[m["outcome"]])
+        self._fail(test, AS_FAILURE[OUTCOMES[m["outcome"]]])
         self.block_test = normalize_test_id(test, self.module)  # its traceback follows
 
     def _on_pip_check(self, m, rule, text):
@@ -1647,28 +1633,26 @@ class PhaseState:
         if self.cmd_kind == "check":
             self._add(self.r.check_failures, what)
             self._evidence(rule, text)
-        elif not self.results_since_exec or (self.r.count_lines == 0 and not self.segment.ran):
+        elif not self.results_since_exec or (
+            self.r.count_lines == 0 and not self.tally.segment.ran
+        ):
             self._add(self.r.exceptions, what)
 
     def _on_build_start(self, m, rule, text):  # handled by the parser (closes the phase)
         pass
 
     # -- end of phase
-    def finish(self, ended: str) -> PhaseResult:
+    def finish(self, ended: PhaseEnd) -> PhaseResult:
         if self.pending_ran is not None:  # `Ran N tests` without a status line
             self._close_session(Counts(passed=self.pending_ran))
             self.pending_ran = None
         self._close_unfinished()
         self._section_failures()
-        self._flush_segment()
-        counts = Counts()
-        _add_counts(counts, self.final)
-        _add_counts(counts, self.fallback)
-        # a fragment or a crashed session can show failing ids without their count line
         outcomes = list(self.r.failures.values())
-        counts.failed = max(0, counts.failed, outcomes.count("failed") + outcomes.count("crashed"))
-        counts.errors = max(0, counts.errors, outcomes.count("errors"))
-        self.r.counts = counts
+        self.r.counts = self.tally.total(
+            failed_ids=outcomes.count("failed") + outcomes.count("crashed"),
+            errored_ids=outcomes.count("error"),
+        )
         self.r.ended = ended
         return self.r
 
@@ -1744,7 +1728,13 @@ class _Budget:
         return True
 
 
-_ENDED_RANK = {"nothing-to-test": 0, "end": 1, "tests-failed": 2, "next-build": 3, "truncated": 4}
+_ENDED_RANK: dict[PhaseEnd, int] = {
+    "nothing-to-test": 0,
+    "end": 1,
+    "tests-failed": 2,
+    "next-build": 3,
+    "truncated": 4,
+}
 _LIST_FIELDS = (
     "crashes",
     "timeouts",
@@ -1966,7 +1956,7 @@ class LogParser:
         assert ph is not None
         for k, line in others:
             if k - prev > 1:
-                ph.segment.passed += k - prev - 1
+                ph.tally.segment.passed += k - prev - 1
                 ph.last_result = lines[k - 1]
                 ph.results_since_exec = True
             prev = k
@@ -1974,10 +1964,10 @@ class LogParser:
                 break
             if b"::" in line and b"FAILED" not in line:
                 if b" SKIPPED" in line:
-                    ph.segment.skipped += 1
+                    ph.tally.segment.skipped += 1
                     continue
                 if b" XFAIL " in line:
-                    ph.segment.xfailed += 1
+                    ph.tally.segment.xfailed += 1
                     continue
             if prefilter(line) is None and not _may_count(line):
                 idle += 1
@@ -1996,16 +1986,16 @@ class LogParser:
         ph = self.phase
         assert ph is not None
         if b" PASSED" in line:
-            ph.segment.passed += 1
+            ph.tally.segment.passed += 1
             ph.last_result = line
             ph.results_since_exec = True
             return
         if b"::" in line and b"FAILED" not in line:
             if b" SKIPPED" in line:
-                ph.segment.skipped += 1
+                ph.tally.segment.skipped += 1
                 return
             if b" XFAIL " in line:
-                ph.segment.xfailed += 1
+                ph.tally.segment.xfailed += 1
                 return
         found = _rules_in(line)
         # as in _dense_window: a line with only the count line's or -q's keywords (" in ", "%]")
@@ -2046,7 +2036,7 @@ class LogParser:
         else:
             getattr(self.phase, f"_on_{kind}")(m, rule, text)
 
-    def _end_phase(self, how: str) -> None:
+    def _end_phase(self, how: PhaseEnd) -> None:
         assert self.phase is not None
         phase, self.phase = self.phase, None
         self._keep_phase(phase.finish(how))
@@ -2067,7 +2057,7 @@ class LogParser:
         state = self._overflow_state
         assert state is not None
         self._merged += 1
-        _add_counts(o.counts, r.counts)
+        add_counts(o.counts, r.counts)
         o.count_lines += r.count_lines
         o.suite_started = o.suite_started or r.suite_started
         o.suite_exit_nonzero = o.suite_exit_nonzero or r.suite_exit_nonzero

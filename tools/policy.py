@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tools.cli import EXIT_USAGE, ToolError
 from tools.logs import LogResult, PhaseResult, normalize_test_id
-from tools.report import Counts, Failure, LogReport, PackageReport, Report
+from tools.report import Counts, Failure, LogReport, PackageReport, PackageVerdict, Report
 
 DEFAULT_MAX_FAILURE_RATE = 0.01
 DEFAULT_MAX_COVERAGE_DROP = 0.05
@@ -967,13 +967,13 @@ def evaluate_package(
     failures: list[Failure] = []
     known_count = 0
     for test, outcome in phase.failures.items():
-        if outcome in ("failed", "errors", "crashed"):
+        if outcome in ("failed", "error", "crashed"):
             entry = known.lookup(test, variant, phase.package)
             if entry is not None:
                 failures.append(Failure(test, "known", known_reason=entry.reason))
                 known_count += 1
                 continue
-        failures.append(Failure(test, "error" if outcome == "errors" else outcome))
+        failures.append(Failure(test, outcome))
     order = {"crashed": 0, "failed": 1, "error": 2, "xpassed": 3, "known": 4, "flaky": 5}
     failures.sort(key=lambda f: order.get(f.outcome, 9))
 
@@ -998,6 +998,7 @@ def evaluate_package(
         notes.append(f"out of memory: {_join(phase.oom)}")
 
     suite_ran = phase.suite_started or counts.ran > 0
+    verdict: PackageVerdict
     if failing:
         verdict = "fail"
     elif phase.ended == "nothing-to-test":

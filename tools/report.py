@@ -13,10 +13,22 @@ import io
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
 
 from tools.text import printable
 
 SCHEMA_VERSION = 1
+# The vocabulary of results, one spelling each (mypy checks every use).
+Verdict = Literal["pass", "fail"]  # of a log, of the report
+PackageVerdict = Literal["pass", "fail", "untested"]
+# A failing test: failed (an assertion), error (setup/teardown or an uncaught exception),
+# crashed (its process died in it), xpassed (strict xfail), flaky (failed, then passed in a new
+# process), known (a --known-failures entry). "error" is the outcome; Counts.errors the count.
+FailureOutcome = Literal["failed", "error", "crashed", "xpassed", "flaky", "known"]
+# How a test phase ended: TEST END, TESTS FAILED, Nothing to test for, the log ended (cut),
+# or the next BUILD START came first.
+PhaseEnd = Literal["end", "tests-failed", "nothing-to-test", "truncated", "next-build"]
+
 FIRST_FAILURES = 5  # shown per package in the terminal and Markdown tables
 
 
@@ -38,8 +50,7 @@ class Counts:
         return self.passed + self.failed + self.errors + self.xfailed + self.xpassed
 
     def add(self, other: Counts) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        add_counts(self, other)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -49,10 +60,17 @@ class Counts:
         return cls(**{f.name: int(data.get(f.name, 0) or 0) for f in fields(cls)})
 
 
+def add_counts(into: Counts, other: Counts) -> None:
+    """``into += other``, field by field (a few times per test phase: kept cheap)."""
+    for name, n in vars(other).items():
+        if n:
+            setattr(into, name, getattr(into, name) + n)
+
+
 @dataclass
 class Failure:
     test: str
-    outcome: str  # failed | error | crashed | xpassed (strict) | flaky | known
+    outcome: FailureOutcome
     known_reason: str | None = None
 
     def to_dict(self) -> dict:
@@ -65,7 +83,7 @@ class Failure:
 @dataclass
 class PackageReport:
     package: str
-    verdict: str  # pass | fail | untested
+    verdict: PackageVerdict
     reasons: list[str] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     failures: list[Failure] = field(default_factory=list)
@@ -74,7 +92,7 @@ class PackageReport:
     crashes: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)  # notable log lines behind the reasons
     failures_truncated: int = 0  # failing ids not kept (memory bound)
-    ended: str = "end"  # end | tests-failed | nothing-to-test | truncated | ...
+    ended: PhaseEnd = "end"
 
     def to_dict(self) -> dict:
         return {
@@ -96,7 +114,7 @@ class PackageReport:
 @dataclass
 class LogReport:
     path: str
-    verdict: str  # pass | fail
+    verdict: Verdict
     packages: list[PackageReport] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # log-level: no test phase, empty log, ...
 
@@ -111,7 +129,7 @@ class LogReport:
 
 @dataclass
 class Report:
-    verdict: str  # pass | fail
+    verdict: Verdict
     logs: list[LogReport] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # report-level: baseline coverage drop
     known_failures: dict = field(default_factory=dict)  # {"file", "matched", "stale", "expired"}
