@@ -82,11 +82,11 @@ def test_few_failures_fail_with_a_stricter_threshold():
 
 
 def test_multi_package_passes_untested_with_allow_untested_but_still_fails_on_tests_failed():
-    report = validate([FIXTURES / "multi_package.log"], Policy(allow_untested=True))
+    report = validate([FIXTURES / "multi_package.log"], Policy(allow=frozenset({"untested"})))
     assert [p.verdict for p in report.logs[0].packages] == ["pass", "untested", "fail"]
     assert report.verdict == "fail"
     report = validate(
-        [FIXTURES / "multi_package.log"], Policy(allow_untested=True, allow_tests_failed=True)
+        [FIXTURES / "multi_package.log"], Policy(allow=frozenset({"untested", "tests_failed"}))
     )
     assert report.verdict == "pass"
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from tools.cli import ToolError
 from tools.logs import LogResult, PhaseResult
 from tools.policy import (
+    GATES,
     KnownFailure,
     Policy,
     build_report,
     evaluate_log,
     evaluate_package,
+    gates_table,
     load_baseline,
     load_known_failures,
 )
@@ -34,31 +37,47 @@ def ran_phase(**kw) -> PhaseResult:
     return PhaseResult(**base)
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "allow", "reason"),
-    [
-        ("crashes", ["SIGSEGV in test_nn 1/1"], "allow_crashes", "test process crashed"),
-        ("timeouts", ["test_ops 1/1 took more than 30 min"], "allow_timeouts", "timed out"),
-        (
-            "collection_errors",
-            ["error collecting test_x.py"],
-            "allow_collection_errors",
-            "collection",
-        ),
-        ("interruptions", ["pytest KeyboardInterrupt"], "allow_interrupted", "interrupted"),
-        ("fell_over", ["Missing pip dependency: x"], "allow_fell_over", "fell over"),
-        ("ended", "truncated", "allow_truncated", "never finished"),
-        ("ended", "tests-failed", "allow_tests_failed", "TESTS FAILED"),
-        ("check_failures", ["AssertionError"], "allow_tests_failed", "check failed"),
-    ],
-)
+GATE_CASES = [
+    ("crashes", ["SIGSEGV in test_nn 1/1"], "allow_crashes", "test process crashed"),
+    ("timeouts", ["test_ops 1/1 took more than 30 min"], "allow_timeouts", "timed out"),
+    (
+        "collection_errors",
+        ["error collecting test_x.py"],
+        "allow_collection_errors",
+        "collection",
+    ),
+    ("interruptions", ["pytest KeyboardInterrupt"], "allow_interrupted", "interrupted"),
+    ("fell_over", ["Missing pip dependency: x"], "allow_fell_over", "fell over"),
+    ("ended", "truncated", "allow_truncated", "never finished"),
+    ("ended", "tests-failed", "allow_tests_failed", "TESTS FAILED"),
+    ("check_failures", ["AssertionError"], "allow_tests_failed", "check failed"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "allow", "reason"), GATE_CASES)
 def test_each_gate_fails_by_default_and_its_option_allows_it(field, value, allow, reason):
     phase = ran_phase(**{field: value})
     report = evaluate_package(phase, Policy())
     assert report.verdict == "fail" and any(reason in r for r in report.reasons)
-    allowed = evaluate_package(phase, Policy(**{allow: True}))
+    allowed = evaluate_package(phase, Policy(allow=frozenset({allow.removeprefix("allow_")})))
     assert allowed.verdict == "pass"
     assert any("allowed by option" in r for r in allowed.reasons)
+
+
+def test_every_gate_with_a_check_has_a_case_above():
+    cases = {c[2].removeprefix("allow_") for c in GATE_CASES}
+    assert cases == {g.name for g in GATES if g.check is not None}
+
+
+def test_readme_table_is_the_gates_table():
+    """The README's policy table is generated from GATES (tools/policy.py: gates_table)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert gates_table() in readme
+
+
+def test_an_unknown_gate_is_refused():
+    with pytest.raises(ValueError, match="no such policy gate: crashs"):
+        Policy(allow=frozenset({"crashs"}))
 
 
 def test_suite_without_results_fell_over():
@@ -99,7 +118,7 @@ def test_untested_and_nothing_to_test():
         bytes_read=10,
     )
     assert evaluate_log(log, Policy()).verdict == "fail"
-    assert evaluate_log(log, Policy(allow_untested=True)).verdict == "pass"
+    assert evaluate_log(log, Policy(allow=frozenset({"untested"}))).verdict == "pass"
 
 
 def test_untested_is_judged_per_log():
@@ -119,13 +138,13 @@ def test_untested_is_judged_per_log():
 
 
 def test_log_level_verdicts():
-    empty = evaluate_log(LogResult(name="e.log"), Policy(allow_untested=True))
+    empty = evaluate_log(LogResult(name="e.log"), Policy(allow=frozenset({"untested"})))
     assert empty.verdict == "fail" and "empty log" in empty.reasons[0]
     nophase = LogResult(name="n.log", bytes_read=100)
     assert evaluate_log(nophase, Policy()).verdict == "fail"
-    assert evaluate_log(nophase, Policy(allow_untested=True)).verdict == "pass"
+    assert evaluate_log(nophase, Policy(allow=frozenset({"untested"}))).verdict == "pass"
     failed_build = LogResult(name="b.log", bytes_read=100, build_failure="BuildScriptException: x")
-    assert evaluate_log(failed_build, Policy(allow_untested=True)).verdict == "fail"
+    assert evaluate_log(failed_build, Policy(allow=frozenset({"untested"}))).verdict == "fail"
 
 
 # --------------------------------------------------------------------------- known failures

@@ -17,7 +17,7 @@ import pytest
 from tools import paths as repo_paths
 from tools import validate_logs
 from tools.cli import run_main
-from tools.policy import Policy
+from tools.policy import GATES, Policy
 from tools.validate_logs import main, validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
@@ -227,7 +227,7 @@ def test_policy_options_reach_the_policy(tmp_path, capsys):
         ]
     )
     policy = validate_logs.policy_from_args(args)
-    assert policy.allow_crashes and policy.allow_untested and policy.allow_tests_failed
+    assert policy.allow == {g.name for g in GATES}  # every gate has its option
     assert policy.max_failure_rate == pytest.approx(0.02) and policy.platform == "linux-64"
     assert policy.known_failures[0].reason == "known crash"
     code, _, _ = run([FAIL, "--allow-crashes", "--known-failures", kf], capsys)
@@ -250,7 +250,7 @@ def test_baseline_from_an_earlier_report(tmp_path, capsys):
 
 
 def test_validate_api_for_other_modules():
-    report = validate([str(FAIL)], Policy(allow_crashes=True, max_failure_rate=0.5))
+    report = validate([str(FAIL)], Policy(allow=frozenset({"crashes"}), max_failure_rate=0.5))
     data = report.to_dict()
     assert data["verdict"] == report.verdict == "pass"
     assert data["logs"][0]["packages"][0]["crashed"] is True

@@ -1,23 +1,11 @@
 """The verdict policy of validate_logs: parser facts (tools.logs) in, PackageReport/Report out.
 
-Default policy (each part can be switched off by an option of ``nox -s validate_logs``):
-
-A package whose test phase ran a test suite FAILS when
-- a test process crashed: a signal (SIGSEGV, SIGABRT/SIGIOT, SIGBUS, SIGKILL = OOM killer, ...),
-  ``Fatal Python error``, an xdist worker crash [--allow-crashes]
-- a test file timed out (run_test.py ``Command took >N min``) [--allow-timeouts]
-- collection errored, or a file exited before any result (import error) [--allow-collection-errors]
-- the run was interrupted (KeyboardInterrupt, pytest Exit, xdist gave up, run_test.py stopped at
-  the first failing file) [--allow-interrupted]
-- the suite fell over before producing results (``Missing pip dependency``, an exception and no
-  count line) [--allow-fell-over]
-- the test phase never finished (log cut off) [--allow-truncated]
-- conda-build reported ``TESTS FAILED``, or pip check / an import or assert check failed
-  [--allow-tests-failed]
-- (failed + errors - known failures) / tests that ran > 1% [--max-failure-rate FRACTION]
-A log with no test phase, or whose packages never ran a suite, fails ("tests did not run") unless
---allow-untested; a package without a suite (an import-only metapackage) is "untested" and does
-not fail a log in which another package ran the suite. An empty log or a failed build always fails.
+A package whose test phase ran a test suite fails on any of ``GATES`` (a crash, a timeout, ...:
+each has an ``--allow-<name>`` option) or when (failed + errors - known failures) / tests that ran
+exceeds ``--max-failure-rate`` (1%). A log with no test phase, or whose packages never ran a
+suite, fails ("tests did not run") unless --allow-untested; a package without a suite (an
+import-only metapackage) is "untested" and does not fail a log in which another package ran the
+suite. An empty log or a failed build always fails.
 """
 
 from __future__ import annotations
@@ -25,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -36,16 +25,6 @@ DEFAULT_MAX_FAILURE_RATE = 0.01
 DEFAULT_MAX_COVERAGE_DROP = 0.05
 # Failure outcomes (as in the report: Failure.outcome) that are failures for --baseline
 REAL_FAILURES = ("failed", "error", "crashed", "xpassed")
-ALLOW_FLAGS = (
-    "crashes",
-    "timeouts",
-    "collection_errors",
-    "interrupted",
-    "fell_over",
-    "truncated",
-    "tests_failed",
-    "untested",
-)
 
 
 @dataclass
@@ -104,17 +83,132 @@ class KnownFailure:
         return data
 
 
+# ---------------------------------------------------------------------------- policy gates
+# One row per way a package fails besides its failure rate. From this table come the
+# --allow-<name> options, Policy.allow, the verdict's reasons and the README's table
+# (tests/test_policy.py checks the README): adding a gate is adding a row.
+
+
+def _crashed(p: PhaseResult) -> str | None:
+    if not p.crashes:
+        return None
+    killed = any("SIGKILL" in c or "Killed" in c for c in p.crashes)
+    return f"test process crashed: {_join(p.crashes)}" + (
+        " (SIGKILL: out of memory?)" if killed else ""
+    )
+
+
+def _timed_out(p: PhaseResult) -> str | None:
+    return f"timed out: {_join(p.timeouts)}" if p.timeouts else None
+
+
+def _collection(p: PhaseResult) -> str | None:
+    return f"collection error: {_join(p.collection_errors)}" if p.collection_errors else None
+
+
+def _interrupted(p: PhaseResult) -> str | None:
+    return f"interrupted: {_join(p.interruptions)}" if p.interruptions else None
+
+
+def _fell_over(p: PhaseResult) -> str | None:
+    if not p.suite_started or not (p.fell_over or (p.counts.ran == 0 and p.count_lines == 0)):
+        return None
+    why = p.fell_over or p.exceptions or ["no test results and no count line"]
+    return f"suite fell over before producing results: {_join(why)}"
+
+
+def _truncated(p: PhaseResult) -> str | None:
+    if p.ended in ("truncated", "next-build"):
+        return "test phase never finished (no TEST END / TESTS FAILED: log cut off?)"
+    return None
+
+
+def _tests_failed(p: PhaseResult) -> str | None:
+    if p.ended == "tests-failed":
+        detail = f": {_join(p.check_failures)}" if p.check_failures else ""
+        return f"conda-build reported TESTS FAILED{detail}"
+    return f"test check failed: {_join(p.check_failures)}" if p.check_failures else None
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str  # --allow-<name, dashed>; Policy.allow holds the names that do not fail
+    condition: str  # when it fails, for the README table (Markdown)
+    help: str  # what --allow-<name> accepts, for --help
+    check: Callable[[PhaseResult], str | None] | None  # the failing reason; None: judged per log
+
+
+GATES: tuple[Gate, ...] = (
+    Gate(
+        "crashes",
+        "a test process crashed (signal such as SIGSEGV/SIGABRT/SIGBUS, SIGKILL = OOM killer, "
+        "`Fatal Python error` or a faulthandler stack dump, xdist worker crash)",
+        "crashed test processes (signals, Fatal Python error, xdist worker crashes)",
+        _crashed,
+    ),
+    Gate(
+        "timeouts",
+        "a test file timed out (`Command took >N min`, faulthandler's `Timeout (H:MM:SS)!`)",
+        "test files that timed out",
+        _timed_out,
+    ),
+    Gate(
+        "collection_errors",
+        "collection errored, or a test file exited before any result (import error)",
+        "collection/import errors of test files",
+        _collection,
+    ),
+    Gate(
+        "interrupted",
+        "the run was interrupted (KeyboardInterrupt, pytest `Exit`, xdist gave up, run_test.py "
+        "stopped at the first failing file, a pytest session that never printed its count "
+        "line: its process died or the log is cut)",
+        "interrupted runs (KeyboardInterrupt, pytest Exit, unfinished sessions, ...)",
+        _interrupted,
+    ),
+    Gate(
+        "fell_over",
+        "the suite fell over before producing results (`Missing pip dependency`, an exception "
+        "and no count line)",
+        "a suite that fell over before producing results",
+        _fell_over,
+    ),
+    Gate(
+        "truncated",
+        "the test phase never finished (log cut off)",
+        "a test phase that never finished",
+        _truncated,
+    ),
+    Gate(
+        "tests_failed",
+        "conda-build reported `TESTS FAILED`, or pip check / an import or assert check failed",
+        "conda-build's TESTS FAILED and failed pip/import checks",
+        _tests_failed,
+    ),
+    Gate(
+        "untested",
+        "the log has no test phase, or none of its packages ran a test suite (judged per log)",
+        "logs without a test phase and packages without a suite",
+        None,
+    ),
+)
+
+
+def gates_table() -> str:
+    """The README's table of what fails a package, and the option that allows it."""
+    rows = ["| condition | override |", "| --- | --- |"]
+    rows += [f"| {g.condition} | `--allow-{g.name.replace('_', '-')}` |" for g in GATES]
+    rows.append(
+        "| (failed + errors − known failures) / tests that ran > 1% | "
+        "`--max-failure-rate 0.02` (or `2%`) |"
+    )
+    return "\n".join(rows) + "\n"
+
+
 @dataclass
 class Policy:
     max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE
-    allow_crashes: bool = False
-    allow_timeouts: bool = False
-    allow_collection_errors: bool = False
-    allow_interrupted: bool = False
-    allow_fell_over: bool = False
-    allow_truncated: bool = False
-    allow_tests_failed: bool = False
-    allow_untested: bool = False
+    allow: frozenset[str] = frozenset()  # names of GATES that do not fail (--allow-<name>)
     known_failures: list[KnownFailure] = field(default_factory=list)
     known_failures_path: str | None = None
     baseline: dict | None = None
@@ -124,8 +218,17 @@ class Policy:
     platform: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
 
+    def __post_init__(self) -> None:
+        unknown = set(self.allow) - {g.name for g in GATES}
+        if unknown:
+            raise ValueError(f"no such policy gate: {', '.join(sorted(unknown))}")
+        self.allow = frozenset(self.allow)
+
+    def allows(self, gate: str) -> bool:
+        return gate in self.allow
+
     def to_dict(self) -> dict:
-        data = {f"allow_{a}": getattr(self, f"allow_{a}") for a in ALLOW_FLAGS}
+        data: dict[str, object] = {f"allow_{g.name}": g.name in self.allow for g in GATES}
         data.update(
             max_failure_rate=self.max_failure_rate,
             known_failures=self.known_failures_path,
@@ -926,44 +1029,54 @@ def evaluate_package(
     variant: str | None = None,
     known: _KnownTracker | None = None,
 ) -> PackageReport:
+    """One package's verdict: its gates, its failures (known ones set apart), its failure
+    rate, then pass / fail / untested."""
     known = known or _KnownTracker(policy)
-    counts = phase.counts
-    failing: list[str] = []  # reasons that make the package fail
-    notes: list[str] = []  # reasons that explain but do not fail
-
-    def gate(allowed: bool, text: str) -> None:
-        (notes if allowed else failing).append(text + (" (allowed by option)" if allowed else ""))
-
-    if phase.crashes:
-        killed = any("SIGKILL" in c or "Killed" in c for c in phase.crashes)
-        gate(
-            policy.allow_crashes,
-            f"test process crashed: {_join(phase.crashes)}"
-            + (" (SIGKILL: out of memory?)" if killed else ""),
-        )
-    if phase.timeouts:
-        gate(policy.allow_timeouts, f"timed out: {_join(phase.timeouts)}")
-    if phase.collection_errors:
-        gate(policy.allow_collection_errors, f"collection error: {_join(phase.collection_errors)}")
-    if phase.interruptions:
-        gate(policy.allow_interrupted, f"interrupted: {_join(phase.interruptions)}")
-    fell_over = phase.suite_started and (
-        phase.fell_over or (counts.ran == 0 and phase.count_lines == 0)
+    failing, notes = _gate_reasons(phase, policy)
+    failures, known_count = _classify_failures(phase, variant, known)
+    rate_text, over = _rate(phase.counts, known_count, policy.max_failure_rate)
+    if rate_text:
+        (failing if over else notes).append(rate_text)
+    notes += _notes(phase)
+    verdict, why = _package_verdict(phase, failing)
+    if why:
+        notes.insert(0, why)
+    return PackageReport(
+        package=phase.package,
+        verdict=verdict,
+        reasons=failing + notes,
+        counts=phase.counts,
+        failures=failures,
+        crashed=bool(phase.crashes),
+        timed_out=list(phase.timeouts),
+        crashes=list(phase.crashes),
+        evidence=[f"{e.rule}: {e.text}" for e in phase.evidence],
+        failures_truncated=phase.failures_truncated,
+        ended=phase.ended,
     )
-    if fell_over:
-        why = phase.fell_over or phase.exceptions or ["no test results and no count line"]
-        gate(policy.allow_fell_over, f"suite fell over before producing results: {_join(why)}")
-    if phase.ended in ("truncated", "next-build"):
-        gate(
-            policy.allow_truncated,
-            "test phase never finished (no TEST END / TESTS FAILED: log cut off?)",
-        )
-    if phase.ended == "tests-failed":
-        detail = f": {_join(phase.check_failures)}" if phase.check_failures else ""
-        gate(policy.allow_tests_failed, f"conda-build reported TESTS FAILED{detail}")
-    elif phase.check_failures:
-        gate(policy.allow_tests_failed, f"test check failed: {_join(phase.check_failures)}")
 
+
+def _gate_reasons(phase: PhaseResult, policy: Policy) -> tuple[list[str], list[str]]:
+    """(reasons that fail the package, reasons an --allow option turned into notes)."""
+    failing: list[str] = []
+    notes: list[str] = []
+    for gate in GATES:
+        reason = gate.check(phase) if gate.check else None
+        if reason and policy.allows(gate.name):
+            notes.append(reason + " (allowed by option)")
+        elif reason:
+            failing.append(reason)
+    return failing, notes
+
+
+_FAILURE_ORDER = {"crashed": 0, "failed": 1, "error": 2, "xpassed": 3, "known": 4, "flaky": 5}
+
+
+def _classify_failures(
+    phase: PhaseResult, variant: str | None, known: _KnownTracker
+) -> tuple[list[Failure], int]:
+    """The failing tests, worst first, with --known-failures entries marked; and how many
+    failed, errored or crashed tests those entries account for."""
     failures: list[Failure] = []
     known_count = 0
     for test, outcome in phase.failures.items():
@@ -974,58 +1087,47 @@ def evaluate_package(
                 known_count += 1
                 continue
         failures.append(Failure(test, outcome))
-    order = {"crashed": 0, "failed": 1, "error": 2, "xpassed": 3, "known": 4, "flaky": 5}
-    failures.sort(key=lambda f: order.get(f.outcome, 9))
+    failures.sort(key=lambda f: _FAILURE_ORDER.get(f.outcome, 9))
+    return failures, known_count
 
+
+def _rate(counts: Counts, known_count: int, limit: float) -> tuple[str, bool]:
+    """The failure rate as a reason (empty when nothing ran or nothing failed), and whether
+    it is over the limit."""
+    if not counts.ran:
+        return "", False
     bad = max(0, counts.failed + counts.errors - known_count)
-    if counts.ran:
-        rate = bad / counts.ran
-        text = (
-            f"{bad} failed or errored of {counts.ran} tests that ran ({rate:.2%}; "
-            f"limit {policy.max_failure_rate:.2%})"
-        )
-        if known_count:
-            text += f"; {known_count} known failures not counted"
-        if rate > policy.max_failure_rate:
-            failing.append(text)
-        elif bad or known_count:
-            notes.append(text + ": within the limit")
+    rate = bad / counts.ran
+    text = f"{bad} failed or errored of {counts.ran} tests that ran ({rate:.2%}; limit {limit:.2%})"
+    if known_count:
+        text += f"; {known_count} known failures not counted"
+    if rate > limit:
+        return text, True
+    return (text + ": within the limit", False) if bad or known_count else ("", False)
+
+
+def _notes(phase: PhaseResult) -> list[str]:
+    """Facts worth a line that never fail a package."""
+    notes = []
     if phase.flaky:
         notes.append(f"{len(phase.flaky)} flaky (failed, then passed in a new process)")
     if phase.suite_exit_nonzero:
         notes.append("the suite exited non-zero ('+ true' after it)")
     if phase.oom:
         notes.append(f"out of memory: {_join(phase.oom)}")
+    return notes
 
-    suite_ran = phase.suite_started or counts.ran > 0
-    verdict: PackageVerdict
+
+def _package_verdict(phase: PhaseResult, failing: list[str]) -> tuple[PackageVerdict, str]:
+    """pass / fail / untested, and the note that explains an untested package."""
     if failing:
-        verdict = "fail"
-    elif phase.ended == "nothing-to-test":
-        verdict = "untested"
-        notes.insert(0, "conda-build: nothing to test for this package")
-    elif not suite_ran:
-        verdict = "untested"
-        notes.insert(
-            0,
-            "tests did not run: the test phase ran no test suite"
-            + (f" (errors: {_join(phase.exceptions)})" if phase.exceptions else ""),
-        )
-    else:
-        verdict = "pass"
-    return PackageReport(
-        package=phase.package,
-        verdict=verdict,
-        reasons=failing + notes,
-        counts=counts,
-        failures=failures,
-        crashed=bool(phase.crashes),
-        timed_out=list(phase.timeouts),
-        crashes=list(phase.crashes),
-        evidence=[f"{e.rule}: {e.text}" for e in phase.evidence],
-        failures_truncated=phase.failures_truncated,
-        ended=phase.ended,
-    )
+        return "fail", ""
+    if phase.ended == "nothing-to-test":
+        return "untested", "conda-build: nothing to test for this package"
+    if not (phase.suite_started or phase.counts.ran > 0):
+        errors = f" (errors: {_join(phase.exceptions)})" if phase.exceptions else ""
+        return "untested", f"tests did not run: the test phase ran no test suite{errors}"
+    return "pass", ""
 
 
 def _join(items: list[str], limit: int = 3) -> str:
@@ -1048,9 +1150,9 @@ def evaluate_log(log: LogResult, policy: Policy, known: _KnownTracker | None = N
     if log.bytes_read and not log.phases:
         reasons.append(
             "no test phase (no 'TEST START:' line): tests did not run"
-            + (" (allowed by --allow-untested)" if policy.allow_untested else "")
+            + (" (allowed by --allow-untested)" if policy.allows("untested") else "")
         )
-        failed = failed or not policy.allow_untested
+        failed = failed or not policy.allows("untested")
     if any(p.verdict == "fail" for p in packages):
         failed = True
     # Judged per log, as a recipe is: an import-only output (the pytorch-cpu/-gpu metapackage)
@@ -1061,11 +1163,11 @@ def evaluate_log(log: LogResult, policy: Policy, known: _KnownTracker | None = N
             f"tests did not run: no package ran a test suite ({_join(untested)})"
             + (
                 " (allowed by --allow-untested)"
-                if policy.allow_untested
+                if policy.allows("untested")
                 else "; --allow-untested to accept"
             )
         )
-        failed = failed or not policy.allow_untested
+        failed = failed or not policy.allows("untested")
     elif untested:
         reasons.append(f"no test suite in: {_join(untested)} (another package ran it)")
     return LogReport(

@@ -28,6 +28,7 @@ from tools.logs import BLOCK_SIZE, CAN_SCAN_FILES, LogParser, LogResult, parse_f
 from tools.policy import (
     DEFAULT_MAX_COVERAGE_DROP,
     DEFAULT_MAX_FAILURE_RATE,
+    GATES,
     Policy,
     build_report,
     load_baseline,
@@ -211,17 +212,12 @@ def build_parser() -> ArgumentParser:
         metavar="FRACTION",
         help="fail when (failed+errors)/ran exceeds it (default 0.01 = 1%%)",
     )
-    for flag, what in (
-        ("crashes", "crashed test processes (signals, Fatal Python error, xdist worker crashes)"),
-        ("timeouts", "test files that timed out"),
-        ("collection-errors", "collection/import errors of test files"),
-        ("interrupted", "interrupted runs (KeyboardInterrupt, pytest Exit, ...)"),
-        ("fell-over", "a suite that fell over before producing results"),
-        ("truncated", "a test phase that never finished"),
-        ("tests-failed", "conda-build's TESTS FAILED and failed pip/import checks"),
-        ("untested", "logs without a test phase and packages without a suite"),
-    ):
-        pol.add_argument(f"--allow-{flag}", action="store_true", help=f"do not fail on {what}")
+    for gate in GATES:
+        pol.add_argument(
+            f"--allow-{gate.name.replace('_', '-')}",
+            action="store_true",
+            help=f"do not fail on {gate.help}",
+        )
     pol.add_argument(
         "--known-failures",
         metavar="FILE",
@@ -265,21 +261,11 @@ def _host_platform() -> str | None:
 def policy_from_args(args) -> Policy:
     policy = Policy(
         max_failure_rate=args.max_failure_rate,
+        allow=frozenset(g.name for g in GATES if getattr(args, f"allow_{g.name}")),
         max_coverage_drop=args.max_coverage_drop,
         variant=args.variant,
         platform=args.platform or _host_platform(),
     )
-    for flag in (
-        "crashes",
-        "timeouts",
-        "collection_errors",
-        "interrupted",
-        "fell_over",
-        "truncated",
-        "tests_failed",
-        "untested",
-    ):
-        setattr(policy, f"allow_{flag}", getattr(args, f"allow_{flag}"))
     if args.known_failures:
         policy.known_failures = load_known_failures(args.known_failures)
         policy.known_failures_path = args.known_failures
