@@ -13,24 +13,41 @@ per case:
   dots, "ok", ...), with a few pytest results between (parsers that spend Python per line, or
   split a whole block into a list, show here).
 
-For each it times ``grep -c -E 'PASSED|FAILED'`` and ``python -m tools.validate_logs`` on the
-same file, in this run, alternating, best of N, and prints the ratio and validate_logs' peak RSS
-(from wait4's rusage of that child). It also checks that the counts validate_logs found equal the
-generated ones. Exit 0 when those match and, for a log of 1 GiB or more, every case meets the
-targets (<= 2x grep, < 100 MB); else 1.
+For each it times, on the same file, in this run, alternating, best of N:
+
+- ``grep -c -E 'PASSED|FAILED' FILE`` (the reference);
+- ``python -m tools.validate_logs FILE`` (a child process: the "in-process" time, the tool
+  without nox);
+- ``nox -f noxfile.py -s validate_logs -- FILE`` as a user runs it, its output dropped: the
+  end-to-end time, nox's own start-up included. The nox is ``sys.executable -m nox`` (``nox -s
+  bench`` is python=False, so that is the nox the user ran); inside .nox/_nox_script_mode (where
+  a nox without the noxfile's ``# /// script`` packages installs them and re-executes itself),
+  the ``nox`` on PATH outside it, so that its install check and re-exec are timed too, with that
+  environment byte-compiled first as tools/ is; run outside nox, the ``nox`` on PATH; if none,
+  that timing is skipped with a note (see nox_command).
+
+It prints both ratios to grep, what nox adds in seconds, and validate_logs' peak RSS (from wait4's
+rusage of that child). It also checks that the counts validate_logs found equal the generated
+ones, and that nox's exit status equals the in-process one (1 when the verdict is fail). Exit 0
+when those match and, for a log of TARGET_SIZE (1 GiB) or more, every case meets the in-process
+targets (<= 2x grep, < 100 MB) and the ``big`` case meets the end-to-end one (<= 1.1x grep
+through nox); else 1.
 """
 
 from __future__ import annotations
 
 import compileall
+import importlib.util
 import json
 import os
 import random
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +58,8 @@ BENCH_DIR = ARTIFACTS_DIR / "bench"
 TARGET_RATIO = 2.0
 TARGET_RSS_MB = 100.0
 TARGET_SIZE = 1 << 30
+TARGET_NOX_RATIO = 1.1  # end to end, through nox; for the big case
+NOX_TARGET_CASES = ("big",)
 GENERATOR_VERSION = 2  # bump when the generated content changes: old files are regenerated
 CASES = ("big", "phases", "short-lines")
 PHASE_EVERY = 64 << 10  # bytes per package in the ``phases`` case
@@ -446,27 +465,131 @@ def counts_match(data: dict, truth: Truth) -> bool:
     )
 
 
-def _timed(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, float]:
-    """Run argv; return (wall seconds, exit status, peak RSS in MB of that child)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=REPO_ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    proc.stderr.close() if proc.stderr else None
-    if proc.returncode not in (0, 1):
-        raise ToolError(
-            f"{' '.join(argv[:3])} ... exited {proc.returncode}: {err.strip()[:300]}", EXIT_FAIL
-        )
+def _timed(
+    argv: list[str],
+    stdout=subprocess.DEVNULL,
+    must_write: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[float, int, float]:
+    """Run argv; return (wall seconds, exit status, peak RSS in MB of that child).
+
+    Its stderr goes to an unlinked temporary file, read only for the error message: a pipe
+    that nobody reads while waiting would block a child that writes more than the pipe holds.
+    An exit status other than 0 or 1 (1: the verdict is fail) is a bench error, and so is
+    ``must_write`` missing afterwards (a Python traceback also exits 1)."""
+    if must_write is not None:
+        must_write.unlink(missing_ok=True)
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, cwd=REPO_ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        what = ""
+        if proc.returncode not in (0, 1):
+            what = f"exited {proc.returncode}"
+        elif must_write is not None and not must_write.exists():
+            what = f"exited {proc.returncode} and wrote no {must_write.name}"
+        if what:
+            err.seek(0)
+            text = err.read().decode(errors="replace").strip()
+            raise ToolError(f"{' '.join(argv[:3])} ... {what}: {text[-300:]}", EXIT_FAIL)
     rss_kb = usage.ru_maxrss  # kilobytes on Linux
     return wall, proc.returncode, rss_kb / 1024
+
+
+SCRIPT_ENV = "_nox_script_mode"  # where nox installs the noxfile's ``# /// script`` block
+
+
+@dataclass
+class NoxCommand:
+    """How a user's ``nox`` is started from here: argv prefix, environment (None: this one)."""
+
+    argv: list[str]
+    env: dict[str, str] | None
+    note: str
+    script_env: bool = False  # the bench runs in nox's script environment (see nox_command)
+
+
+def nox_command(environ: Mapping[str, str] | None = None) -> tuple[NoxCommand | None, str]:
+    """The nox a user runs, as run from this process; (None, why) when there is none.
+
+    ``nox -s bench`` is python=False: it runs in nox's own interpreter, so ``sys.executable -m
+    nox`` is the nox the user ran, when that nox has the noxfile's script block installed. When
+    it had not, nox installed the block into .nox/_nox_script_mode and re-executed itself there
+    with NOX_SCRIPT_MODE=none: the bench then runs in that environment, and a user's ``nox`` does
+    more each call (its own start-up, the install check, the re-exec), so the ``nox`` on PATH
+    outside it is run, with that environment's marks removed. Run otherwise (``python -m
+    tools.log_bench``), that Python may lack nox: then the ``nox`` on PATH; else (None, why)."""
+    environ = os.environ if environ is None else environ
+    here = sys.executable or "this Python"
+    prefix = Path(sys.prefix)
+    if environ.get("NOX_SCRIPT_MODE") == "none" and prefix.name == SCRIPT_ENV:
+        inner_bin = Path(sysconfig.get_path("scripts")).resolve()
+        outer = [
+            d for d in environ.get("PATH", "").split(os.pathsep) if d and _resolve(d) != inner_bin
+        ]
+        path = os.pathsep.join(outer)
+        user_nox = shutil.which("nox", path=path)
+        if user_nox:
+            env = {k: v for k, v in environ.items() if k not in ("NOX_SCRIPT_MODE", "VIRTUAL_ENV")}
+            env["PATH"] = path
+            note = f"{user_nox} (the nox on PATH; it re-executes in {prefix} each call)"
+            return NoxCommand([user_nox], env, note, script_env=True), note
+        note = (
+            f"{here} -m nox (in {prefix}; no nox on PATH outside it, so the install check and "
+            "re-exec a user's nox does each call are not timed)"
+        )
+        return NoxCommand([sys.executable, "-m", "nox"], None, note, script_env=True), note
+    if sys.executable and importlib.util.find_spec("nox") is not None:
+        note = f"{sys.executable} -m nox"
+        return NoxCommand([sys.executable, "-m", "nox"], None, note), note
+    on_path = shutil.which("nox", path=environ.get("PATH"))
+    if on_path:
+        note = f"{on_path} ({here} has no nox)"
+        return NoxCommand([on_path], None, note), note
+    return None, f"nox is neither importable by {here} nor on PATH: not timed through nox"
+
+
+def _resolve(directory: str) -> Path:
+    try:
+        return Path(directory).resolve()
+    except OSError:
+        return Path(directory)
+
+
+def judge(
+    case: str,
+    size: int,
+    ratio: float,
+    peak: float,
+    nox_ratio: float | None,
+    checks_ok: bool,
+) -> bool:
+    """Whether a case passes: its checks always; at TARGET_SIZE or more, the in-process targets
+    (every case) and the through-nox one (NOX_TARGET_CASES; skipped when nox was not found)."""
+    if not checks_ok:
+        return False
+    if size < TARGET_SIZE:  # below 1 GiB, interpreter start-up dominates the ratios
+        return True
+    in_process = ratio <= TARGET_RATIO and peak < TARGET_RSS_MB
+    through_nox = case not in NOX_TARGET_CASES or nox_ratio is None or nox_ratio <= TARGET_NOX_RATIO
+    return in_process and through_nox
+
+
+@dataclass
+class CaseResult:
+    ratio: float
+    nox_ratio: float | None
+    peak: float
+    ok: bool
 
 
 def main(argv: Sequence[str]) -> int:
     p = ArgumentParser(
         prog="nox -s bench -- logs",
-        description="validate_logs vs grep on generated conda-build logs.",
+        description="validate_logs vs grep on generated conda-build logs, "
+        "in-process and through nox.",
     )
     p.add_argument("--size", default="1G", help="log size, e.g. 200M, 1G (default 1G)")
     p.add_argument(
@@ -484,23 +607,31 @@ def main(argv: Sequence[str]) -> int:
     grep = shutil.which("grep")
     if grep is None:
         raise ToolError("grep is not on PATH; the benchmark's reference needs it", EXIT_USAGE)
+    nox, nox_note = nox_command()
+    print(f"through nox: {nox_note}")
     # Byte-compile tools/ as an installed package is: with PYTHONDONTWRITEBYTECODE set (as in
     # some CI images) every run would otherwise recompile the sources first.
     compileall.compile_dir(REPO_ROOT / "tools", quiet=1)
+    if nox is not None and nox.script_env:
+        # The same for nox's script environment: uv installs it without bytecode, and nox's
+        # first run there writes it, unless PYTHONDONTWRITEBYTECODE is set (then each call
+        # recompiles nox, rich, jinja2, ...: about 0.4 s a call on a 2-core VM).
+        compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1)
     cases = CASES if args.case == "all" else (args.case,)
-    results = [_bench_case(case, size, args, grep) for case in cases]
+    results = [_bench_case(case, size, args, grep, nox) for case in cases]
     if len(results) > 1:
         print("\nsummary:")
-        for case, (ratio, peak, ok) in zip(cases, results, strict=True):
+        for case, r in zip(cases, results, strict=True):
+            through = "no nox" if r.nox_ratio is None else f"{r.nox_ratio:6.2f}x through nox"
             print(
-                f"  {case:12s} {ratio:6.2f}x grep, peak RSS {peak:6.1f} MB, "
-                f"{'ok' if ok else 'NOT OK'}"
+                f"  {case:12s} {r.ratio:6.2f}x grep in-process, {through}, "
+                f"peak RSS {r.peak:6.1f} MB, {'ok' if r.ok else 'NOT OK'}"
             )
-    return EXIT_OK if all(ok for _, _, ok in results) else EXIT_FAIL
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
-def _bench_case(case: str, size: int, args, grep: str) -> tuple[float, float, bool]:
-    """Time one case; return (ratio to grep, peak RSS in MB, whether it passes)."""
+def _bench_case(case: str, size: int, args, grep: str, nox: NoxCommand | None) -> CaseResult:
+    """Time one case: grep, validate_logs in-process and through nox, alternating."""
     print(f"\n== case {case} ==")
     log, truth = _load_or_generate(args.dir, size, args.size.upper(), case)
     report = log.with_suffix(".report.json")
@@ -515,20 +646,35 @@ def _bench_case(case: str, size: int, args, grep: str) -> tuple[float, float, bo
         "--output",
         str(report),
     ]
+    nox_argv = (
+        None
+        if nox is None
+        else [*nox.argv, "-f", str(REPO_ROOT / "noxfile.py"), "-s", "validate_logs", "--", str(log)]
+    )
     # grep's output goes to a file: GNU grep stops at the first match when its stdout is
     # /dev/null (it then only needs the exit status), which would time a fraction of the file.
     grep_out = log.with_suffix(".grep.txt")
+    grep_times: list[float] = []
+    val_times: list[float] = []
+    nox_times: list[float] = []
+    rss: list[float] = []
+    val_code = nox_code = 0
     with open(grep_out, "wb") as out:
         _timed(grep_argv, stdout=out)  # warm the page cache: both read a cached file
-        grep_times, val_times, rss = [], [], []
         for _ in range(args.repeat):
             out.seek(0)
             grep_times.append(_timed(grep_argv, stdout=out)[0])
-            wall, code, mb = _timed(val_argv)
+            wall, val_code, mb = _timed(val_argv, must_write=report)
             val_times.append(wall)
             rss.append(mb)
+            if nox_argv is not None:
+                # Its terminal report (stdout) and nox's own lines (stderr) are dropped.
+                wall, nox_code, _ = _timed(nox_argv, env=nox.env if nox else None)
+                nox_times.append(wall)
     g, v = min(grep_times), min(val_times)
     ratio = v / g if g > 0 else float("inf")
+    n = min(nox_times) if nox_times else None
+    nox_ratio = None if n is None else (n / g if g > 0 else float("inf"))
     peak = max(rss)
 
     data = json.loads(report.read_text())
@@ -543,19 +689,41 @@ def _bench_case(case: str, size: int, args, grep: str) -> tuple[float, float, bo
         f"validate_logs:              {v:.3f} s (best of {args.repeat}), verdict "
         f"{data['verdict']}, peak RSS {peak:.1f} MB"
     )
-    judged = size >= TARGET_SIZE  # below 1 GiB, interpreter start-up dominates the ratio
+    if n is not None:
+        print(
+            f"nox -s validate_logs:       {n:.3f} s (best of {args.repeat}), {n - v:+.3f} s "
+            "over validate_logs (nox's start-up; the terminal report, not JSON)"
+        )
+    judged = size >= TARGET_SIZE  # below 1 GiB, interpreter start-up dominates the ratios
     note = "" if judged else f" (targets are for >= 1 GiB; not judged at {args.size})"
+
+    def met(good: bool) -> str:
+        return "met" if good else "MISSED"
+
+    if nox_ratio is None:
+        through = "not timed through nox (no nox found)"
+    elif case in NOX_TARGET_CASES:
+        through = (
+            f"{nox_ratio:.2f}x grep through nox (target <= {TARGET_NOX_RATIO:g}x): "
+            f"{met(nox_ratio <= TARGET_NOX_RATIO)}"
+        )
+    else:
+        through = f"{nox_ratio:.2f}x grep through nox (no target)"
     print(
-        f"ratio: {ratio:.2f}x grep (target <= {TARGET_RATIO:g}x): "
-        f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}{note}"
+        f"ratio: {ratio:.2f}x grep in-process (target <= {TARGET_RATIO:g}x): "
+        f"{met(ratio <= TARGET_RATIO)}, {through}{note}"
     )
-    print(
-        f"peak RSS: {peak:.1f} MB (target < {TARGET_RSS_MB:g} MB): "
-        f"{'met' if peak < TARGET_RSS_MB else 'MISSED'}{note}"
-    )
+    rss_met = met(peak < TARGET_RSS_MB)
+    print(f"peak RSS: {peak:.1f} MB (target < {TARGET_RSS_MB:g} MB): {rss_met}{note}")
     print(f"counts found == counts generated: {'yes' if counts_ok else 'NO'}")
-    ok = counts_ok and (not judged or (ratio <= TARGET_RATIO and peak < TARGET_RSS_MB))
-    return ratio, peak, ok
+    codes_ok = nox_argv is None or nox_code == val_code
+    if nox_argv is not None:
+        print(
+            f"exit status through nox == in-process ({val_code}): "
+            f"{'yes' if codes_ok else f'NO ({nox_code})'}"
+        )
+    ok = judge(case, size, ratio, peak, nox_ratio, counts_ok and codes_ok)
+    return CaseResult(ratio=ratio, nox_ratio=nox_ratio, peak=peak, ok=ok)
 
 
 if __name__ == "__main__":
