@@ -60,7 +60,7 @@ def test_flaky_are_the_tests_that_failed_in_some_runs_only():
 
 
 def test_known_failures_snippet_loads_as_a_known_failures_file(tmp_path):
-    from tools.policy import load_known_failures
+    from tools.validate_logs.known import load_known_failures
 
     text = dev_test.known_failures_snippet(['test_nn.py::TestNN::test_x[a"b]'], "py311-cpu-mkl", 5)
     path = tmp_path / "kf.yaml"

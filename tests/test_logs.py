@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools import logs
-from tools.logs import LogParser, normalize_test_id, parse_bytes, parse_file, parse_stream
+from tools.validate_logs import parser as logs
+from tools.validate_logs import phase as phase_module
+from tools.validate_logs.parser import LogParser, parse_bytes, parse_file, parse_stream
+from tools.validate_logs.rules import normalize_test_id
 
 PKG = "/croot/linux-64/pytorch-2.5.1-py311_0.conda"
 
@@ -260,7 +262,7 @@ def test_truncated_last_line_without_newline_is_parsed():
 
 
 def test_failure_ids_are_bounded(monkeypatch):
-    monkeypatch.setattr(logs, "MAX_FAILURES", 5)
+    monkeypatch.setattr(phase_module, "MAX_FAILURES", 5)
     body = [f"FAILED test_a.py::T::t{i} - boom" for i in range(12)]
     p = one(phase("+ python ./test/run_test.py", *body))
     assert len(p.failures) == 5 and p.failures_truncated == 7

@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from tools import log_bench, logs
+from tools import log_bench
 from tools.cli import EXIT_OK, ToolError
 from tools.log_bench import (
     TARGET_NOX_RATIO,
@@ -23,8 +23,9 @@ from tools.log_bench import (
     nox_command,
     parse_size,
 )
-from tools.report import render_json
+from tools.validate_logs import parser as logs
 from tools.validate_logs import validate
+from tools.validate_logs.report import render_json
 
 
 def test_parse_size():

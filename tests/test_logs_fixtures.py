@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.policy import Policy
 from tools.validate_logs import validate
+from tools.validate_logs.policy import Policy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "pytorch-ci"

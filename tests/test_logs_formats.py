@@ -7,9 +7,9 @@ careful reader of the log concludes and checks the parser and the verdict agree.
 
 from __future__ import annotations
 
-from tools import logs
-from tools.logs import parse_bytes
-from tools.policy import Policy, evaluate_package
+from tools.validate_logs import parser as logs
+from tools.validate_logs.parser import parse_bytes
+from tools.validate_logs.policy import Policy, evaluate_package
 
 PKG = "/croot/linux-64/pytorch-2.5.1-py311_0.conda"
 

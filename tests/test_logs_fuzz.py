@@ -26,8 +26,8 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools import logs
-from tools.log_inputs import GZIP_MAGIC, LogInput
+from tools.validate_logs import parser as logs
+from tools.validate_logs.inputs import GZIP_MAGIC, LogInput
 
 EXAMPLES = int(os.environ.get("PYTORCH_TASKS_FUZZ_EXAMPLES", "25"))
 SECONDS = 10.0  # per example, all paths together

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tools.cli import EXIT_USAGE, ToolError
-from tools.log_inputs import collect_inputs
 from tools.validate_logs import validate
+from tools.validate_logs.inputs import collect_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from tools import logs
-from tools.logs import LogParser, parse_bytes, parse_file, parse_stream
-from tools.policy import Policy, build_report
+from tools.validate_logs import parser as logs
+from tools.validate_logs.parser import LogParser, parse_bytes, parse_file, parse_stream
+from tools.validate_logs.policy import Policy, build_report
 
 PKG = "/croot/linux-64/pytorch-2.5.1-py311_0.conda"
 

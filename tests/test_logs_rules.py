@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.logs import _PREFILTER, _TAIL_RULES, RULES, LogParser, PhaseState, classify
+from tools.validate_logs.parser import LogParser
+from tools.validate_logs.phase import PhaseState
+from tools.validate_logs.rules import _PREFILTER, _TAIL_RULES, RULES, classify
 
 EXAMPLES = [(rule.name, line, groups) for rule in RULES for line, groups in rule.examples]
 IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(EXAMPLES)]

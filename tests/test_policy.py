@@ -8,19 +8,16 @@ from pathlib import Path
 import pytest
 
 from tools.cli import ToolError
-from tools.logs import LogResult, PhaseResult
-from tools.policy import (
+from tools.validate_logs.known import KnownFailure, load_baseline, load_known_failures
+from tools.validate_logs.policy import (
     GATES,
-    KnownFailure,
     Policy,
     build_report,
     evaluate_log,
     evaluate_package,
     gates_table,
-    load_baseline,
-    load_known_failures,
 )
-from tools.report import Counts
+from tools.validate_logs.results import Counts, LogResult, PhaseResult
 
 TODAY = dt.date(2026, 6, 1)
 

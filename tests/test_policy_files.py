@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tools.cli import ToolError, run_main
-from tools.logs import LogResult, PhaseResult
-from tools.policy import KnownFailure, Policy, build_report, load_baseline, load_known_failures
-from tools.report import Counts
 from tools.validate_logs import main
+from tools.validate_logs.known import KnownFailure, load_baseline, load_known_failures
+from tools.validate_logs.policy import Policy, build_report
+from tools.validate_logs.results import Counts, LogResult, PhaseResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 PASS = FIXTURES / "pass.log"

@@ -11,16 +11,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tools.logs import PhaseResult
-from tools.policy import (
-    MAX_PATTERN,
-    KnownFailure,
-    PatternError,
-    Policy,
-    compile_pattern,
-    evaluate_package,
-)
-from tools.report import Counts
+from tools.validate_logs.known import KnownFailure
+from tools.validate_logs.patterns import MAX_PATTERN, PatternError, compile_pattern
+from tools.validate_logs.policy import Policy, evaluate_package
+from tools.validate_logs.results import Counts, PhaseResult
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(alphabet="ab-]![\\^_1 .\n*", max_size=12)

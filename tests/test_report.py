@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from tools.report import (
-    Counts,
-    Failure,
-    LogReport,
-    PackageReport,
-    Report,
+from tools.validate_logs.report import (
     render_json,
     render_junit,
     render_markdown,
     render_summary,
     render_terminal,
 )
+from tools.validate_logs.results import Counts, Failure, LogReport, PackageReport, Report
 
 
 def sample() -> Report:

@@ -13,18 +13,15 @@ from pathlib import Path
 import pytest
 
 from tools.cli import run_main
-from tools.report import (
-    Failure,
-    LogReport,
-    PackageReport,
-    Report,
+from tools.validate_logs import main
+from tools.validate_logs.report import (
     render_json,
     render_junit,
     render_markdown,
     render_summary,
     render_terminal,
 )
-from tools.validate_logs import main
+from tools.validate_logs.results import Failure, LogReport, PackageReport, Report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 EVIL_HTML = [

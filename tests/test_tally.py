@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tools.report import Counts
-from tools.tally import Tally
+from tools.validate_logs.results import Counts
+from tools.validate_logs.tally import Tally
 
 
 def test_a_count_line_replaces_the_per_test_lines_of_its_session():

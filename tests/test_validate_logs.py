@@ -17,8 +17,8 @@ import pytest
 from tools import paths as repo_paths
 from tools import validate_logs
 from tools.cli import run_main
-from tools.policy import GATES, Policy
 from tools.validate_logs import main, validate
+from tools.validate_logs.policy import GATES, Policy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 PASS = FIXTURES / "pass.log"
@@ -163,8 +163,8 @@ def test_unreadable_file(tmp_path, capsys, monkeypatch):
     def deny(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(validate_logs, "open", deny, raising=False)
-    monkeypatch.setattr("tools.log_inputs.open", deny, raising=False)
+    monkeypatch.setattr(validate_logs.cli, "open", deny, raising=False)
+    monkeypatch.setattr("tools.validate_logs.inputs.open", deny, raising=False)
     code, _, err = run([log], capsys)
     assert code == 2 and "cannot read" in err and "Permission denied" in err
 

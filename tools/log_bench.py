@@ -440,7 +440,7 @@ def _load_or_generate(
 def counts_match(data: dict, truth: Truth) -> bool:
     """The report's packages against the generated ones: each package's counts and failing ids;
     past the parser's MAX_PHASES the merged entry must hold the sum of the rest."""
-    from tools.logs import MAX_PHASES
+    from tools.validate_logs.parser import MAX_PHASES
 
     found = [pkg for lg in data["logs"] for pkg in lg["packages"]]
     want = truth.packages

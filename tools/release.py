@@ -603,7 +603,7 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_OK
 
     if args.known_failures is not None:  # a bad file is refused now, not after hours of builds
-        from tools.policy import load_known_failures
+        from tools.validate_logs.known import load_known_failures
 
         load_known_failures(args.known_failures)
 

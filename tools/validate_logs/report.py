@@ -1,9 +1,8 @@
-"""The verdict of validate_logs as plain data, and its renderings: terminal, JSON, Markdown, JUnit.
+"""The verdict rendered: terminal (rich), JSON, Markdown and JUnit XML (``RENDERERS``).
 
-``Report.to_dict()`` is the stable JSON interface used by scripts and by ``release``:
-``{"verdict", "logs": [{"path", "verdict", "packages": [{"package", "verdict", "reasons",
-"counts", "failures": [{"test", "outcome"}], "crashed", ...}]}]}``. Fields may be added, never
-renamed or removed.
+The JSON is ``Report.to_dict()`` (tools/validate_logs/results.py), the stable interface used by
+scripts and by ``release``. Text from logs is untrusted: control sequences are stripped and each
+format escapes what is special to it.
 """
 
 from __future__ import annotations
@@ -12,143 +11,11 @@ import html
 import io
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
-from typing import Literal
 
 from tools.text import printable
-
-SCHEMA_VERSION = 1
-# The vocabulary of results, one spelling each (mypy checks every use).
-Verdict = Literal["pass", "fail"]  # of a log, of the report
-PackageVerdict = Literal["pass", "fail", "untested"]
-# A failing test: failed (an assertion), error (setup/teardown or an uncaught exception),
-# crashed (its process died in it), xpassed (strict xfail), flaky (failed, then passed in a new
-# process), known (a --known-failures entry). "error" is the outcome; Counts.errors the count.
-FailureOutcome = Literal["failed", "error", "crashed", "xpassed", "flaky", "known"]
-# How a test phase ended: TEST END, TESTS FAILED, Nothing to test for, the log ended (cut),
-# or the next BUILD START came first.
-PhaseEnd = Literal["end", "tests-failed", "nothing-to-test", "truncated", "next-build"]
+from tools.validate_logs.results import Counts, PackageReport, Report
 
 FIRST_FAILURES = 5  # shown per package in the terminal and Markdown tables
-
-
-@dataclass
-class Counts:
-    """Test outcomes of one package's test phase, as pytest/unittest reported them."""
-
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    xfailed: int = 0
-    xpassed: int = 0
-    rerun: int = 0
-
-    @property
-    def ran(self) -> int:
-        """Tests that ran to an outcome (skips and deselections excluded)."""
-        return self.passed + self.failed + self.errors + self.xfailed + self.xpassed
-
-    def add(self, other: Counts) -> None:
-        add_counts(self, other)
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Counts:
-        return cls(**{f.name: int(data.get(f.name, 0) or 0) for f in fields(cls)})
-
-
-def add_counts(into: Counts, other: Counts) -> None:
-    """``into += other``, field by field (a few times per test phase: kept cheap)."""
-    for name, n in vars(other).items():
-        if n:
-            setattr(into, name, getattr(into, name) + n)
-
-
-@dataclass
-class Failure:
-    test: str
-    outcome: FailureOutcome
-    known_reason: str | None = None
-
-    def to_dict(self) -> dict:
-        data = {"test": self.test, "outcome": self.outcome}
-        if self.known_reason:
-            data["known_reason"] = self.known_reason
-        return data
-
-
-@dataclass
-class PackageReport:
-    package: str
-    verdict: PackageVerdict
-    reasons: list[str] = field(default_factory=list)
-    counts: Counts = field(default_factory=Counts)
-    failures: list[Failure] = field(default_factory=list)
-    crashed: bool = False
-    timed_out: list[str] = field(default_factory=list)
-    crashes: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)  # notable log lines behind the reasons
-    failures_truncated: int = 0  # failing ids not kept (memory bound)
-    ended: PhaseEnd = "end"
-
-    def to_dict(self) -> dict:
-        return {
-            "package": self.package,
-            "verdict": self.verdict,
-            "reasons": list(self.reasons),
-            "counts": self.counts.to_dict(),
-            "ran": self.counts.ran,
-            "failures": [f.to_dict() for f in self.failures],
-            "failures_truncated": self.failures_truncated,
-            "crashed": self.crashed,
-            "crashes": list(self.crashes),
-            "timed_out": list(self.timed_out),
-            "evidence": list(self.evidence),
-            "ended": self.ended,
-        }
-
-
-@dataclass
-class LogReport:
-    path: str
-    verdict: Verdict
-    packages: list[PackageReport] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)  # log-level: no test phase, empty log, ...
-
-    def to_dict(self) -> dict:
-        return {
-            "path": self.path,
-            "verdict": self.verdict,
-            "reasons": list(self.reasons),
-            "packages": [p.to_dict() for p in self.packages],
-        }
-
-
-@dataclass
-class Report:
-    verdict: Verdict
-    logs: list[LogReport] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)  # report-level: baseline coverage drop
-    known_failures: dict = field(default_factory=dict)  # {"file", "matched", "stale", "expired"}
-    baseline: dict | None = None  # {"path", "new_failures", "fixed", "ran", "baseline_ran"}
-    policy: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "schema": SCHEMA_VERSION,
-            "verdict": self.verdict,
-            "reasons": list(self.reasons),
-            "logs": [log.to_dict() for log in self.logs],
-            "known_failures": self.known_failures,
-            "baseline": self.baseline,
-            "policy": self.policy,
-        }
-
-    def packages(self) -> list[tuple[LogReport, PackageReport]]:
-        return [(log, pkg) for log in self.logs for pkg in log.packages]
 
 
 # ---------------------------------------------------------------------------- renderers

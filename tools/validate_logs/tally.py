@@ -10,7 +10,7 @@ line re-runs one failed test: it is a rerun, not more coverage.
 
 from __future__ import annotations
 
-from tools.report import Counts, add_counts
+from tools.validate_logs.results import Counts, add_counts
 
 
 class Tally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,22 +19,21 @@ from tools.cli import (
     EXIT_USAGE,
     ArgumentParser,
     ToolError,
-    run_main,
     write_stdout,
 )
-from tools.log_inputs import GZIP_MAGIC, LogInput, collect_inputs
-from tools.logs import BLOCK_SIZE, CAN_SCAN_FILES, LogParser, LogResult, parse_file
-from tools.policy import (
+from tools.text import one_line
+from tools.validate_logs.inputs import GZIP_MAGIC, LogInput, collect_inputs
+from tools.validate_logs.known import load_baseline, load_known_failures
+from tools.validate_logs.parser import BLOCK_SIZE, CAN_SCAN_FILES, LogParser, parse_file
+from tools.validate_logs.policy import (
     DEFAULT_MAX_COVERAGE_DROP,
     DEFAULT_MAX_FAILURE_RATE,
     GATES,
     Policy,
     build_report,
-    load_baseline,
-    load_known_failures,
 )
-from tools.report import RENDERERS, Counts, Report, render_markdown, render_summary
-from tools.text import one_line
+from tools.validate_logs.report import RENDERERS, render_markdown, render_summary
+from tools.validate_logs.results import Counts, LogResult, Report
 
 PROG = "nox -s validate_logs --"
 BINARY_NUL_FRACTION = 0.001  # a "log" whose first 64 KiB is over 0.1% NUL bytes is not text
@@ -304,7 +302,3 @@ def main(argv: Sequence[str]) -> int:
     if summary:
         _write(summary, render_markdown(report), append=True)
     return EXIT_OK if report.verdict == "pass" else EXIT_FAIL
-
-
-if __name__ == "__main__":
-    sys.exit(run_main("python -m tools.validate_logs", main, sys.argv[1:]))
