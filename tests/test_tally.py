@@ -1,4 +1,4 @@
-"""tools.tally.Tally: how count lines, per-test lines and retries add up to a phase's counts."""
+"""tools.validate_logs.tally.Tally: how count lines, per-test lines and retries add up to a phase's counts."""
 
 from __future__ import annotations
 
