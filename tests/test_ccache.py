@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools import ccache as ccache_mod
-from tools import ccache_bench
+from tools.bench import ccache as ccache_bench
 from tools.cli import ToolError
 
 HAVE_GCC = bool(shutil.which("gcc") and shutil.which("g++"))

@@ -9,9 +9,8 @@ import sysconfig
 
 import pytest
 
-from tools import log_bench
-from tools.cli import EXIT_OK, ToolError
-from tools.log_bench import (
+from tools.bench import logs as log_bench
+from tools.bench.logs import (
     TARGET_NOX_RATIO,
     TARGET_SIZE,
     counts_match,
@@ -23,6 +22,7 @@ from tools.log_bench import (
     nox_command,
     parse_size,
 )
+from tools.cli import EXIT_OK, ToolError
 from tools.validate_logs import parser as logs
 from tools.validate_logs import validate
 from tools.validate_logs.report import render_json

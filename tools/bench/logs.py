@@ -520,7 +520,7 @@ def nox_command(environ: Mapping[str, str] | None = None) -> tuple[NoxCommand | 
     with NOX_SCRIPT_MODE=none: the bench then runs in that environment, and a user's ``nox`` does
     more each call (its own start-up, the install check, the re-exec), so the ``nox`` on PATH
     outside it is run, with that environment's marks removed. Run otherwise (``python -m
-    tools.log_bench``), that Python may lack nox: then the ``nox`` on PATH; else (None, why)."""
+    tools.bench.logs``), that Python may lack nox: then the ``nox`` on PATH; else (None, why)."""
     environ = os.environ if environ is None else environ
     here = sys.executable or "this Python"
     prefix = Path(sys.prefix)
@@ -727,4 +727,4 @@ def _bench_case(case: str, size: int, args, grep: str, nox: NoxCommand | None) -
 
 
 if __name__ == "__main__":
-    sys.exit(run_main("python -m tools.log_bench", main, sys.argv[1:]))
+    sys.exit(run_main("python -m tools.bench.logs", main, sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""Benchmark dispatcher for ``nox -s bench -- [logs|ccache] [options]``."""
+"""Benchmarks, ``nox -s bench -- [logs|ccache] [options]``: ``logs`` (validate_logs against grep
+on generated logs) and ``ccache`` (a cold against a warm compile through the dev ccache config)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     which = argv.pop(0) if argv and not argv[0].startswith("-") else "logs"
     if which == "logs":
-        from tools import log_bench
+        from tools.bench import logs
 
-        return log_bench.main(argv)
+        return logs.main(argv)
     if which == "ccache":
-        from tools import ccache_bench
+        from tools.bench import ccache
 
-        return ccache_bench.main(argv)
+        return ccache.main(argv)
     raise ToolError(f"unknown benchmark {which!r}; choose one of: {', '.join(BENCHES)}", EXIT_USAGE)
