@@ -1,6 +1,7 @@
-"""Every rule of tools.validate_logs.rules.RULES claims its own example lines, through ``classify``, the same
-function the parser uses. The examples live with the rules (adding a format is one edit there);
-where each format comes from is cited beside the rules and in docs/FACTS.md."""
+"""Every rule of tools.validate_logs.rules.RULES claims its own example lines, through
+``classify``, the same function the parser uses. The examples live with the rules (adding a
+format is one edit there); where each format comes from is cited beside the rules and in
+docs/FACTS.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""tools.validate_logs.tally.Tally: how count lines, per-test lines and retries add up to a phase's counts."""
+"""tools.validate_logs.tally.Tally: how count lines, per-test lines and retries add up to a
+phase's counts."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ class Evidence:
 
 @dataclass
 class PhaseResult:
-    """What one package's test phase showed: facts only, no verdict (see tools.validate_logs.policy)."""
+    """What one package's test phase showed: facts only, no verdict (see ``policy``)."""
 
     package: str
     ended: PhaseEnd = "truncated"
