@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import conda_build_cli, dev_build, release
+from tools import conda_build_cli, dev_build, dev_test, release
 from tools.cli import EXIT_USAGE, ToolError, run_main
 
 HELP = (
@@ -81,6 +81,28 @@ def test_harmless_arguments_pass_and_tests_off_is_recognised_in_any_spelling():
     for spelling in (["--no-tes"], ["-b"], ["--build-on"], ["-qb"]):
         assert dev_build.parse_args(["--", *spelling]).tests_off_by_extra, spelling
     release.check_extra(["--stats-file", "s.json", "-c", "conda-forge", "--no-remove-work-dir"])
+
+
+def test_split_extra_cuts_at_the_first_double_dash():
+    assert conda_build_cli.split_extra(["--cuda", "--", "--stats-file", "s.json"]) == (
+        ["--cuda"],
+        ["--stats-file", "s.json"],
+    )
+    assert conda_build_cli.split_extra(["--list"]) == (["--list"], [])
+    assert conda_build_cli.split_extra(["--", "--", "-q"]) == ([], ["--", "-q"])
+    assert conda_build_cli.split_extra(("--fresh", "--")) == (["--fresh"], [])
+
+
+@pytest.mark.parametrize("spelling", [["--no-test"], ["--no-tes"], ["-b"], ["--build-on"], ["-qb"]])
+def test_one_tests_off_table_for_every_session(spelling, capsys):
+    """dev_build skips validation, dev_test and release refuse: the same spellings, one table."""
+    assert set(conda_build_cli.TESTS_OFF) == {"no_test", "build_only"}
+    assert conda_build_cli.tests_off(conda_build_cli.given(spelling))
+    assert dev_build.parse_args(["--", *spelling]).tests_off_by_extra
+    with pytest.raises(ToolError, match="is not allowed in dev_test: dev_test runs the test phase"):
+        dev_test.parse_args(["--", *spelling])
+    assert run_main(release.PROG, release.main, ["--list", "--", *spelling]) == EXIT_USAGE
+    assert "is not allowed in a release: a release validates every" in capsys.readouterr().err
 
 
 def test_unknown_flags_and_missing_values_are_one_line_errors():

@@ -92,12 +92,7 @@ def version_dir(tmp_path) -> Path:
 # ------------------------------------------------------------------------------ pure functions
 
 
-def test_split_extra_and_forbidden_conda_build_args(capsys):
-    assert release.split_extra(["--cuda", "--", "--stats-file", "s.json"]) == (
-        ["--cuda"],
-        ["--stats-file", "s.json"],
-    )
-    assert release.split_extra(["--list"]) == (["--list"], [])
+def test_forbidden_conda_build_args(capsys):
     release.check_extra(["--stats-file", "s.json", "-c", "conda-forge"])
     for bad in (["--dirty"], ["--croot=/x"], ["-m", "x.yaml"], ["--no-test"]):
         assert run(["--list", "--", *bad]) == EXIT_USAGE

@@ -118,7 +118,13 @@ FLAGS: tuple[Flag, ...] = (
 )
 RECIPE_PATHS = "recipe_paths"  # positional arguments: more recipes or package files
 
-# What a run of ours decides itself, refused after "--" by every caller (dev_build and release),
+# The flags (argparse dests of FLAGS) that switch conda-build's test phase off: ``--no-test``, and
+# ``-b/--build-only`` ("Implies --no-test"). dev_build then has nothing to validate; release and
+# dev_test refuse them (``tests_off_refused``).
+TESTS_OFF: tuple[str, ...] = ("no_test", "build_only")
+
+# What a run of ours decides itself, refused after "--" by every session (dev_build, dev_test and
+# release),
 # with what to do instead. Keys are argparse dests of FLAGS (or RECIPE_PATHS).
 ALWAYS_REFUSED: Mapping[str, str] = {
     "help": "see conda-build --help; the suite runs one build",
@@ -143,6 +149,25 @@ ALWAYS_REFUSED: Mapping[str, str] = {
     "clobber_sections_file": "edit the recipe instead (the suite fingerprints recipe/)",
     RECIPE_PATHS: "the recipe comes from the session's own option; pass only flags after '--'",
 }
+
+
+def tests_off_refused(why: str) -> dict[str, str]:
+    """``TESTS_OFF`` as refusals for ``check``, each with ``why``."""
+    return dict.fromkeys(TESTS_OFF, why)
+
+
+def split_extra(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the session's own arguments, conda-build's: those after the first ``--``)."""
+    argv = list(argv)
+    if "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []
+
+
+def tests_off(found: Mapping[str, object]) -> bool:
+    """Whether the arguments ``check`` or ``given`` found switch conda-build's test phase off."""
+    return any(dest in found for dest in TESTS_OFF)
 
 
 class _Parser(argparse.ArgumentParser):

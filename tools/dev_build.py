@@ -52,9 +52,6 @@ OVERRIDE_FILE = "variant.yaml"
 REUSED_BY_CONDA_BUILD = ("work", "_build_env")
 MOVED_ASIDE_PREFIX = "dev_build_moved_"
 CCACHE_CONFIG_FILE = "ccache.conf"
-# conda-build flags after "--" (argparse dests) that skip its whole test phase: nothing to
-# validate then.
-CONDA_BUILD_NO_TEST = ("no_test", "build_only")
 
 
 # --------------------------------------------------------------------------- options
@@ -93,11 +90,7 @@ _positive_int.__name__ = "positive integer"
 
 
 def parse_args(argv: Sequence[str]) -> Options:
-    argv = list(argv)
-    extra: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
+    argv, extra = conda_build_cli.split_extra(argv)
     p = ArgumentParser(
         prog=PROG,
         description="Build and test one variant fast: stable paths, --dirty reuse when the recipe "
@@ -178,7 +171,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         variant_config=a.variant_config.absolute(),
         log_dir=a.log_dir.absolute(),
         extra=tuple(extra),
-        tests_off_by_extra=any(d in given for d in CONDA_BUILD_NO_TEST),
+        tests_off_by_extra=conda_build_cli.tests_off(given),
     )
 
 

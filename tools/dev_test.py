@@ -47,8 +47,7 @@ _CRASH_IN_FILE_RE = re.compile(r" in ([\w/.-]+) \d+/\d+$")  # validate_logs' cra
 # conda-build arguments after "--" that dev_test decides itself, on top of those no session allows.
 _REFUSED = {
     **conda_build_cli.ALWAYS_REFUSED,
-    "no_test": "dev_test runs the test phase only; nothing else to switch off",
-    "build_only": "dev_test runs the test phase only",
+    **conda_build_cli.tests_off_refused("dev_test runs the test phase only"),
 }
 
 
@@ -81,11 +80,7 @@ _repeat.__name__ = f"count from 1 to {MAX_REPEAT}"
 
 
 def parse_args(argv: Sequence[str]) -> Options:
-    argv = list(argv)
-    extra: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
+    argv, extra = conda_build_cli.split_extra(argv)
     p = ArgumentParser(
         prog=PROG,
         description="Run only the test phase of the package the last "

@@ -69,8 +69,7 @@ _RELEASE_REFUSED = {
     "no_build_id": "each release variant has its own croot with fresh build ids",
     "croot": "the croot is build_artifacts/release/<version>/<variant>/ (see --artifacts)",
     "output_folder": "use release's own --output-folder",
-    "no_test": "a release validates every variant's tests",
-    "build_only": "a release validates every variant's tests",
+    **conda_build_cli.tests_off_refused("a release validates every variant's tests"),
     "variant_config_files": "the variant comes from --variant/--python/--cuda",
     "exclusive_config_files": "the variant comes from --variant/--python/--cuda",
     "python": "use release's own --python",
@@ -185,15 +184,6 @@ def build_parser() -> ArgumentParser:
         help="recipe folder (default recipe/)",
     )
     return parser
-
-
-def split_extra(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split our own arguments from the conda-build ones after a `--`."""
-    argv = list(argv)
-    if "--" in argv:
-        i = argv.index("--")
-        return argv[:i], argv[i + 1 :]
-    return argv, []
 
 
 def check_extra(extra: Sequence[str]) -> None:
@@ -574,7 +564,7 @@ def _print(msg: str = "", *, err: bool = False) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    own, extra = split_extra(argv)
+    own, extra = conda_build_cli.split_extra(argv)
     args = build_parser().parse_args(own)
     if args.ccache:
         raise ToolError(
