@@ -774,11 +774,9 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     if not plan.reuse:
         plan.moved = move_reused_aside(plan)
     plan.override_path.write_text(plan.override_content, encoding="utf-8")
-    if plan.log_path.exists():  # two runs within one second: never append to another run's log
-        n = 2
-        while plan.log_path.with_name(f"{plan.log_path.stem}-{n}.log").exists():
-            n += 1
-        plan.log_path = plan.log_path.with_name(f"{plan.log_path.stem}-{n}.log")
+    free_log = fileops.free_name(plan.log_path)  # two runs within one second: never append
+    if free_log != plan.log_path:  # to another run's log
+        plan.log_path = free_log
         if plan.stats_log:
             plan.stats_log = plan.log_path.with_suffix(".ccache-stats")
             plan.ccache_settings["stats_log"] = str(plan.stats_log)
