@@ -37,6 +37,33 @@ def test_config_settings_are_the_dev_settings(tmp_path):
     assert "remote_storage" not in s
 
 
+def test_the_ccache_knobs_have_one_home(tmp_path):
+    """The names build.sh reads (and the recipe passes through), the stats file's name and the
+    one writer of the config, which also makes the cache folder."""
+    from tools.paths import RECIPE_DIR
+    from tools.recipe import KNOBS
+
+    meta = (RECIPE_DIR / "meta.yaml").read_text()
+    for name in (ccache_mod.LAUNCHER_ENV, ccache_mod.CONFIG_ENV):
+        assert name in KNOBS and f"- {name}\n" in meta
+    tool = ccache_mod.CcacheTool("/venv/bin/ccache", "4.10", "PATH")
+    assert ccache_mod.build_environment(tool, tmp_path / "c.conf") == {
+        "PYTORCH_CCACHE": "/venv/bin/ccache",
+        "CCACHE_CONFIGPATH": str(tmp_path / "c.conf"),
+    }
+    assert ccache_mod.build_environment(None, "c.conf")["PYTORCH_CCACHE"] == "ccache"
+    log = tmp_path / "dev-20261125-160000-py311-cuda12.9-mkl_1.log"
+    assert (
+        ccache_mod.stats_log_for(log).name
+        == "dev-20261125-160000-py311-cuda12.9-mkl_1.ccache-stats"
+    )
+    s = ccache_mod.config_settings(
+        croot=tmp_path / "croot", cache_dir=tmp_path / "c" / "d", stats_log=log, environ={}
+    )
+    conf = ccache_mod.write_config(s, tmp_path / "croot" / ccache_mod.CONFIG_FILE)
+    assert conf.name == "ccache.conf" and (tmp_path / "c" / "d").is_dir()
+
+
 def test_config_file_is_read_by_real_ccache(tmp_path):
     """ccache itself must accept every key we write (a typo would be a startup error)."""
     tool = ccache_mod.find_ccache()

@@ -29,7 +29,14 @@ from pathlib import Path
 
 from tools.cli import EXIT_USAGE, ToolError
 
+# The knobs, all here: the user's shared cache, read from the caller's environment; the recipe's
+# knob naming the ccache that build.sh puts in front of the compilers; ccache's own variable for
+# the config file we write (CONFIG_FILE, in the croot).
 REMOTE_ENV = "PYTORCH_CCACHE_REMOTE"
+LAUNCHER_ENV = "PYTORCH_CCACHE"
+CONFIG_ENV = "CCACHE_CONFIGPATH"
+CONFIG_FILE = "ccache.conf"
+STATS_SUFFIX = ".ccache-stats"  # the per-build stats_log, beside the build's log
 DEFAULT_MAX_SIZE = "10G"
 SLOPPINESS = "pch_defines,time_macros,include_file_mtime,include_file_ctime"
 REMOTE_SCHEMES = ("redis://", "redis+unix:", "http://", "https://", "file:", "crsh:")
@@ -133,6 +140,19 @@ def config_settings(
     return settings
 
 
+def stats_log_for(log_path: str | Path) -> Path:
+    """The per-build ``stats_log`` of the build that logs to ``log_path``."""
+    return Path(log_path).with_suffix(STATS_SUFFIX)
+
+
+def build_environment(tool: CcacheTool | None, config_path: str | Path) -> dict[str, str]:
+    """The variables that make the recipe's build.sh compile through ccache with our config.
+
+    ``tool`` None (a dry run that found no ccache) names plain ``ccache``.
+    """
+    return {LAUNCHER_ENV: tool.path if tool else "ccache", CONFIG_ENV: str(config_path)}
+
+
 def render_config(settings: Mapping[str, str]) -> str:
     lines = ["# ccache config of nox -s dev_build (tools/ccache.py); rewritten on every run"]
     lines += [f"{key} = {value}" for key, value in settings.items()]
@@ -140,9 +160,12 @@ def render_config(settings: Mapping[str, str]) -> str:
 
 
 def write_config(settings: Mapping[str, str], path: str | Path) -> Path:
+    """Write the config file ``path`` and create the cache folder it names."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_config(settings), encoding="utf-8")
+    if settings.get("cache_dir"):
+        Path(settings["cache_dir"]).mkdir(parents=True, exist_ok=True)
     return path
 
 

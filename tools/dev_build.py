@@ -51,7 +51,6 @@ OVERRIDE_FILE = "variant.yaml"
 # moves all of it aside, into one folder per fresh build.
 REUSED_BY_CONDA_BUILD = ("work", "_build_env")
 MOVED_ASIDE_PREFIX = "dev_build_moved_"
-CCACHE_CONFIG_FILE = "ccache.conf"
 
 
 # --------------------------------------------------------------------------- options
@@ -466,8 +465,8 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
     ccache_settings: dict[str, str] = {}
     ccache_config = stats_log = None
     if opts.ccache:
-        stats_log = log_path.with_suffix(".ccache-stats")
-        ccache_config = croot / CCACHE_CONFIG_FILE
+        stats_log = ccache_mod.stats_log_for(log_path)
+        ccache_config = croot / ccache_mod.CONFIG_FILE
         ccache_settings = ccache_mod.config_settings(
             croot=croot,
             cache_dir=facts.ccache_cache_dir,
@@ -476,8 +475,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
         )
         if facts.ccache:
             ccache_mod.check_version_for(ccache_settings, facts.ccache)
-        settings["PYTORCH_CCACHE"] = facts.ccache.path if facts.ccache else "ccache"
-        settings["CCACHE_CONFIGPATH"] = str(ccache_config)
+        settings.update(ccache_mod.build_environment(facts.ccache, ccache_config))
     if facts.cuda_arch_list:
         settings["TORCH_CUDA_ARCH_LIST"] = facts.cuda_arch_list
     settings["PYTORCH_TEST_LEVEL"] = opts.test_level
@@ -778,11 +776,10 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     if free_log != plan.log_path:  # to another run's log
         plan.log_path = free_log
         if plan.stats_log:
-            plan.stats_log = plan.log_path.with_suffix(".ccache-stats")
+            plan.stats_log = ccache_mod.stats_log_for(plan.log_path)
             plan.ccache_settings["stats_log"] = str(plan.stats_log)
     if plan.ccache_config_path:
         ccache_mod.write_config(plan.ccache_settings, plan.ccache_config_path)
-        Path(plan.ccache_settings["cache_dir"]).mkdir(parents=True, exist_ok=True)
     say(plan_text(plan, dry_run=False))
     say("")
     result = conda_build.run_logged(
