@@ -17,7 +17,7 @@ from tools.cli import (
     run_main,
     write_stdout,
 )
-from tools.text import one_line, printable, strip_controls
+from tools.text import counts_text, duration_text, one_line, printable, strip_controls
 
 
 def _main_with_parser(argv):
@@ -223,3 +223,29 @@ def test_error_line_shows_non_utf8_names_as_bytes(capsys):
 def test_one_line_and_printable():
     assert one_line("a\nb\tc\u2028d") == "a b c d"
     assert printable("\udcff\ud800ok") == "\\xff\\ud800ok"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (-3, "0s"),
+        (59.4, "59s"),
+        (61, "1m01s"),
+        (3600, "1h00m"),
+        (7800, "2h10m"),
+        (90061, "25h01m"),
+    ],
+)
+def test_duration_text(seconds, text):
+    assert duration_text(seconds) == text
+
+
+def test_counts_text():
+    counts = {"passed": 3, "failed": 1, "xfailed": 2}
+    assert counts_text(counts) == "3 passed, 1 failed, 0 errors, 0 skipped"
+    assert counts_text({}) == "-"  # no verdict, no counts
+    every = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "rerun")
+    assert (
+        counts_text(counts, every, always=("passed", "failed")) == "3 passed, 1 failed, 2 xfailed"
+    )

@@ -38,8 +38,8 @@ def test_ninja_progress_rate_and_eta():
             now=1.0 + step * 0.6,
         )
     status = p.status(now=61.0)
-    assert "build 0:01:00" in status and "ninja 100/1000 (10%)" in status
-    assert "100/min" in status and "ETA 0:09:00" in status
+    assert "build 1m00s" in status and "ninja 100/1000 (10%)" in status
+    assert "100/min" in status and "ETA 9m00s" in status
 
 
 def test_test_files_from_run_test_py():
@@ -57,7 +57,7 @@ def test_test_files_from_run_test_py():
     ):
         p.feed(line, now=10.0)
     status = p.status(now=70.0)
-    assert "test 0:01:00" in status and "test files 2/3, now test_torch 1/1" in status
+    assert "test 1m00s" in status and "test files 2/3, now test_torch 1/1" in status
 
 
 def test_never_back_to_an_earlier_phase_except_the_next_outputs_packaging():
@@ -76,7 +76,7 @@ def test_never_back_to_an_earlier_phase_except_the_next_outputs_packaging():
         p.feed(line, now=float(t))
         if t == 4:
             assert p.phase == "test"
-    assert p.phase == "test" and summarize(p.phase_times(now=7.0)).startswith("render 0:00:01")
+    assert p.phase == "test" and summarize(p.phase_times(now=7.0)).startswith("render 1s")
 
 
 def _run(tmp_path, out, lines):
@@ -114,3 +114,10 @@ def test_without_a_terminal_at_most_one_progress_line_a_minute(tmp_path):
     _run(tmp_path, out, [f"[{i}/50] Building C object u{i}.o" for i in range(50)])
     assert "[conda-build]" not in out.getvalue()  # a short run: under a minute, no line
     assert out.getvalue().count("\n") == 50
+
+
+def test_phases_and_release_progress_render_durations_alike():
+    from tools.release import progress_line
+
+    assert summarize({"render": 14, "build": 7800}) == "render 14s, build 2h10m"
+    assert "elapsed 2h10m" in progress_line(1, 2, "v", 7800, None)

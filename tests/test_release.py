@@ -117,14 +117,6 @@ def test_release_env_removes_dev_knobs_and_keeps_the_rest():
     assert "MAX_JOBS" not in env
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(0, "0s"), (59.4, "59s"), (61, "1m01s"), (3600, "1h00m"), (7800, "2h10m"), (90061, "25h01m")],
-)
-def test_fmt_duration(seconds, text):
-    assert release.fmt_duration(seconds) == text
-
-
 def test_progress_line_estimates_from_earlier_durations():
     # two CPU variants took 1h and 1h10m: six CPU variants left (this one included) = 6h30m
     left = release.estimate_left({False: [3600, 4200], True: []}, [False] * 6)

@@ -33,7 +33,7 @@ from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Argument
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.recipe import RELEASE_TEST_LEVEL, TEST_LEVELS
 from tools.recipe_sections import TEST_KEY, hash_recipe_files
-from tools.text import strip_controls
+from tools.text import counts_text, duration_text, strip_controls
 
 PROG = "nox -s dev_build --"
 DEFAULT_PYTHON = "3.11"
@@ -823,7 +823,7 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     say(f"               now: {work_after or '-'} ({work_note})")
     for path in plan.moved:
         say(f"               previous {path.name}/ kept at {path}")
-    say(f"  elapsed:     {_dt.timedelta(seconds=round(result.elapsed))}")
+    say(f"  elapsed:     {duration_text(result.elapsed)}")
     say(f"  phases:      {progress.summarize(result.phases)}")
     say(f"  ccache:      {stats.describe() if stats else 'off'}")
     say(f"  CUDA arch:   {plan.cuda_arch_list or '- (CPU build)'}")
@@ -848,8 +848,7 @@ def execute(plan: Plan, *, out=None, held: lock.Lock | None = None) -> int:
     verdict, counts, reasons = log_outcome(plan.log_path)
     if packages:
         write_packages_record(plan.croot, plan.variant.name, {"validated_log": str(plan.log_path)})
-    numbers = counts.to_dict()
-    shown = ", ".join(f"{numbers.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
+    shown = counts_text(counts.to_dict())
     say(
         f"  tests:       {verdict.upper()} ({shown}); details: nox -s validate_logs -- "
         f"{plan.log_path}"

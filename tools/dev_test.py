@@ -37,7 +37,7 @@ from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Argument
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.recipe import TEST_LEVELS
 from tools.recipe_sections import hash_test_section
-from tools.text import strip_controls
+from tools.text import counts_text, strip_controls
 
 PROG = "nox -s dev_test --"
 SELECTION_KNOB = "PYTORCH_TEST_SELECTION"
@@ -389,10 +389,7 @@ def _run(
             reasons = [f"conda-build exited with status {result.returncode}", *reasons]
         runs.append((log, verdict, failed, reasons))
         dev_build.write_packages_record(opts.croot, variant.name, {"validated_log": str(log)})
-        shown = ", ".join(
-            f"{counts.to_dict().get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped")
-        )
-        say(f"  run {i}: {verdict.upper()} ({shown}); log {log}")
+        say(f"  run {i}: {verdict.upper()} ({counts_text(counts.to_dict())}); log {log}")
     return _summary(say, variant, runs, previous, previous_log)
 
 

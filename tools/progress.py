@@ -15,6 +15,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from tools.text import duration_text
+
 # (phase, how a line that starts it begins), in the order conda-build goes through them.
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("render", ("Adding in variants from", "Attempting to finalize metadata")),
@@ -38,13 +40,6 @@ _NINJA_RE = re.compile(r"^\[(\d+)/(\d+)\] ")
 _RUN_TEST_RE = re.compile(r"^Running (\S+) \d+/\d+ \.\.\. \[")
 _SELECTED = "Selected tests:"
 _RATE_WINDOW_S = 120.0  # the ninja rate is measured over the last two minutes
-
-
-def fmt_seconds(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 @dataclass
@@ -119,18 +114,18 @@ class Progress:
 
     def status(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now
-        parts = [f"{self.phase} {fmt_seconds(now - self.phase_started)}"]
+        parts = [f"{self.phase} {duration_text(now - self.phase_started)}"]
         if self.ninja and self.phase in ("build", "source"):
             done, total = self.ninja
             part = f"ninja {done}/{total} ({100 * done // max(total, 1)}%)"
             rate = self.ninja_rate()
             if rate:
-                part += f", {rate * 60:.0f}/min, ETA {fmt_seconds((total - done) / rate)}"
+                part += f", {rate * 60:.0f}/min, ETA {duration_text((total - done) / rate)}"
             parts.append(part)
         if self.tests_started and self.phase == "test":
             of = f"/{self.tests_total}" if self.tests_total else ""
             parts.append(f"test files {len(self.tests_started)}{of}, now {self.tests_current}")
-        parts.append(f"total {fmt_seconds(now - self.start)}")
+        parts.append(f"total {duration_text(now - self.start)}")
         return " | ".join(parts)
 
     def phase_times(self, now: float | None = None) -> dict[str, float]:
@@ -143,5 +138,5 @@ class Progress:
 
 
 def summarize(phases: dict[str, float]) -> str:
-    """``render 0:00:14, source 0:00:41, build 1:55:02, ...`` (the end summary's line)."""
-    return ", ".join(f"{p} {fmt_seconds(t)}" for p, t in phases.items() if t >= 0.5) or "-"
+    """``render 14s, source 41s, build 1h55m, ...`` (the end summary's line)."""
+    return ", ".join(f"{p} {duration_text(t)}" for p, t in phases.items() if t >= 0.5) or "-"

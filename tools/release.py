@@ -49,7 +49,7 @@ from tools.release_state import (
     save_state,
     write_atomic,
 )
-from tools.text import strip_controls
+from tools.text import counts_text, duration_text, strip_controls
 from tools.validate_logs import log_outcome
 from tools.variants import Variant
 
@@ -378,17 +378,6 @@ def dev_marked_packages(log: Path) -> list[str]:
     return found
 
 
-def fmt_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m"
-
-
 def estimate_left(
     durations: Mapping[bool, Sequence[float]], remaining: Sequence[bool]
 ) -> float | None:
@@ -411,16 +400,11 @@ def estimate_left(
 def progress_line(index: int, total: int, name: str, elapsed: float, left: float | None) -> str:
     """``[3/8] py312-cpu-mkl  elapsed 2h10m  ~4h left``."""
     estimate = (
-        f"~{fmt_duration(left)} left"
+        f"~{duration_text(left)} left"
         if left is not None
         else "time left: estimated after the first variant"
     )
-    return f"[{index}/{total}] {name}  elapsed {fmt_duration(elapsed)}  {estimate}"
-
-
-def counts_text(counts: Mapping[str, int]) -> str:
-    shown = [f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped")]
-    return ", ".join(shown) if counts else "-"
+    return f"[{index}/{total}] {name}  elapsed {duration_text(elapsed)}  {estimate}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,7 +483,7 @@ def report_markdown(report: dict) -> str:
     import jinja2
 
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
-    env.globals["dur"] = fmt_duration
+    env.globals["dur"] = duration_text
     return env.from_string(_MD_TEMPLATE).render(r=report)
 
 
@@ -522,7 +506,7 @@ def print_report_table(report: dict, root: Path) -> None:
             cell(v["build"], "green" if v["build"] == BUILT else "red"),
             cell(v["verdict"] or "-", "green" if v["verdict"] == PASS else "red"),
             cell(counts_text(v["counts"])),
-            cell(fmt_duration(v["elapsed"]) if v["elapsed"] is not None else "-"),
+            cell(duration_text(v["elapsed"]) if v["elapsed"] is not None else "-"),
             cell(root / v["log"] if v["log"] else "-"),
         )
     console.print(table)
@@ -822,7 +806,7 @@ def _run(
         save_state(state, layout.state)
         tests = f", tests {rec.verdict} ({counts_text(rec.counts)})" if rec.verdict else ""
         _print(
-            f"[{i}/{total}] {name}: {rec.build}{tests}, {fmt_duration(rec.elapsed)}, log {p.log}"
+            f"[{i}/{total}] {name}: {rec.build}{tests}, {duration_text(rec.elapsed)}, log {p.log}"
         )
         if cause:
             _print(f"  {cause}")

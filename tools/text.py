@@ -1,8 +1,10 @@
-"""Making untrusted text (build logs, test output, file and member names) safe to show."""
+"""Text the suite shows: untrusted text (build logs, test output, file and member names) made
+safe to show, and the one rendering of test counts and of durations that every command uses."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping, Sequence
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) ended by BEL or ST,
 # other two-byte ESC sequences, and the remaining C0/C1 controls except tab and newline.
@@ -46,3 +48,38 @@ def printable(text: str) -> str:
 def one_line(text: str) -> str:
     """``printable(text)`` on a single line (newlines and tabs become spaces)."""
     return " ".join(printable(text).replace("\t", " ").splitlines())
+
+
+# The test counts every summary shows, in this order (validate_logs' Counts has more).
+TEST_COUNTS = ("passed", "failed", "errors", "skipped")
+
+
+def counts_text(
+    counts: Mapping[str, int],
+    keys: Sequence[str] = TEST_COUNTS,
+    *,
+    always: Collection[str] | None = None,
+    none: str = "-",
+) -> str:
+    """``3 passed, 1 failed, 0 errors, 0 skipped``: each of ``keys`` with its count (0 if absent).
+
+    A key not in ``always`` (default: every key) is shown only when its count is not 0; ``none``
+    stands for no counts at all (an empty mapping: a variant without a verdict).
+    """
+    if not counts:
+        return none
+    return ", ".join(
+        f"{counts.get(k, 0)} {k}" for k in keys if always is None or k in always or counts.get(k, 0)
+    )
+
+
+def duration_text(seconds: float) -> str:
+    """``59s``, ``1m01s``, ``2h10m`` (seconds rounded; below 0 is 0s)."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
