@@ -536,9 +536,10 @@ def test_record_child_rewrites_the_lock_atomically(tmp_path):
 
 
 def test_dev_build_and_release_hand_conda_build_the_same_scrubbed_environment(tmp_path):
-    """One scrub for both: knobs, CONDA_PY/CONDA_NPY and our repository on PYTHONPATH."""
+    """One scrub for both (conda_build.child_environment): knobs, CONDA_PY/CONDA_NPY and our
+    repository on PYTHONPATH; compared on what each session's plan hands conda-build."""
     from tools import release
-    from tools.paths import REPO_ROOT
+    from tools.paths import RECIPE_DIR, REPO_ROOT
 
     base = {
         "PATH": "/bin",
@@ -551,7 +552,10 @@ def test_dev_build_and_release_hand_conda_build_the_same_scrubbed_environment(tm
     }
     opts = dev_build.parse_args(["--croot", str(tmp_path), "--no-ccache"])
     plan = dev_build.make_plan(opts, facts(tmp_path, environ=base))
-    rel_env, rel_changed, rel_removed = release.release_env(base)
+    rel = release.VariantPlan(plan.variant, "build", "test")
+    layout = release.Layout(root=tmp_path / "rel", output_folder=tmp_path / "channel")
+    release.fill_plans([rel], "cb", [], layout, RECIPE_DIR, (CONDA_BUILD_CONFIG,), environ=base)
+    rel_env, rel_changed, rel_removed = rel.env, rel.env_set, rel.env_removed
     ours = {
         k: v
         for k, v in plan.full_env.items()

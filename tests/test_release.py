@@ -84,6 +84,16 @@ def recorded_env(root: Path, name: str) -> dict:
             return json.loads(member.read().decode().splitlines()[-1])["env"]
 
 
+def release_plan(tmp_path, environ) -> release.VariantPlan:
+    """The plan a release makes for the matrix's first variant, with ``environ`` as its caller's."""
+    plan = release.VariantPlan(matrix()[0], "build", "test")
+    layout = release.Layout(root=tmp_path / "rel", output_folder=tmp_path / "channel")
+    release.fill_plans(
+        [plan], "conda-build", [], layout, RECIPE_DIR, (CONDA_BUILD_CONFIG,), environ
+    )
+    return plan
+
+
 def version_dir(tmp_path) -> Path:
     (d,) = (tmp_path / "rel").iterdir()
     return d
@@ -99,7 +109,7 @@ def test_forbidden_conda_build_args(capsys):
         assert "not allowed in a release" in only_line(capsys.readouterr().err)
 
 
-def test_release_env_removes_dev_knobs_and_keeps_the_rest():
+def test_release_env_removes_dev_knobs_and_keeps_the_rest(tmp_path):
     base = {
         "PATH": "/bin",
         "TORCH_CUDA_ARCH_LIST": "8.6",
@@ -110,7 +120,8 @@ def test_release_env_removes_dev_knobs_and_keeps_the_rest():
         "CONDA_PY": "311",
         "CONDA_BUILD_STANDIN_SLEEP": "1",
     }
-    env, changed, removed = release.release_env(base)
+    plan = release_plan(tmp_path, base)
+    env, changed, removed = plan.env, plan.env_set, plan.env_removed
     assert env == {"PATH": "/bin", "CONDA_BUILD_STANDIN_SLEEP": "1"}
     assert changed == {}
     assert sorted(removed) == sorted(k for k in release.DEV_KNOBS if k in base)

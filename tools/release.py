@@ -287,6 +287,7 @@ class VariantPlan:
     argv: list[str] = field(default_factory=list)
     env_set: dict[str, str] = field(default_factory=dict)
     env_removed: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # all conda-build gets
     croot: Path | None = None
     log: Path | None = None
     override: Path | None = None
@@ -306,13 +307,6 @@ class VariantPlan:
             "override_content": self.override_content,
             "output_folder": str(output_folder),
         }
-
-
-def release_env(base: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """conda-build's environment: dev_build's scrub (no dev knobs, no CONDA_PY/CONDA_NPY)."""
-    from tools.conda_build import child_environment
-
-    return child_environment(base, {})
 
 
 def recipe_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
@@ -625,7 +619,7 @@ def main(argv: Sequence[str]) -> int:
     files.ensure_writable_dir(layout.output_folder, "the output folder", "--output-folder")
     for line in lines:
         _print(f"pre-flight: {line}")
-    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
+    fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
     from tools import lock
 
     # One release per version folder at a time: two would overwrite each other's state and logs.
@@ -648,7 +642,7 @@ def main(argv: Sequence[str]) -> int:
         )
 
 
-def _fill_plans(
+def fill_plans(
     plans,
     conda_build,
     extra,
@@ -657,7 +651,9 @@ def _fill_plans(
     config_paths,
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    from tools.conda_build import build_argv
+    """Fill in what each variant to build is given: its croot, log, override file, conda-build's
+    argv and environment (``environ``, default the process's, scrubbed as for dev_build)."""
+    from tools.conda_build import build_argv, child_environment
     from tools.variants import override_yaml
 
     env_base = os.environ if environ is None else environ
@@ -675,7 +671,8 @@ def _fill_plans(
             output_folder=layout.output_folder,
             extra=extra,
         )
-        _env, p.env_set, p.env_removed = release_env(env_base)
+        # dev_build's scrub, with no settings of its own: no knob, no CONDA_PY/CONDA_NPY.
+        p.env, p.env_set, p.env_removed = child_environment(env_base, {})
 
 
 def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
@@ -689,7 +686,7 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
     )
     notes += [f"a real run would refuse: {p}" for p in problems]
     conda_build = found or args.conda_build or "conda-build"
-    _fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
+    fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
     if args.format == "json":
         for n in notes:
             _print(f"pre-flight: {n}", err=True)
@@ -754,15 +751,14 @@ def _run(
             + f"  ({p.reason})"
         )
         attempted.add(name)
-        assert p.log is not None and p.override is not None  # filled by _fill_plans
+        assert p.log is not None and p.override is not None  # filled by fill_plans
         write_override([p.variant], p.override)
         moved = _move_aside(p.log)
         if moved:
             _print(f"  earlier log moved to {moved}")
-        env, _set, _removed = release_env(os.environ)
         result = run_logged(
             p.argv,
-            env,
+            p.env,
             p.log,
             label=f"{i}/{total} {name}",
             on_start=held.record_child if held is not None else None,
