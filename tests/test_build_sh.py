@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import variants as V
 from tools.paths import RECIPE_DIR, REPO_ROOT
+from tools.recipe import variants as V
 
 BUILD_SH = RECIPE_DIR / "build.sh"
 BLD_BAT = RECIPE_DIR / "bld.bat"

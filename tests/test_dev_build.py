@@ -17,7 +17,7 @@ from tools.ccache import CcacheTool
 from tools.cli import ToolError, run_main
 from tools.conda_build import child_environment
 from tools.paths import CONDA_BUILD_CONFIG
-from tools.variants import Variant, load_variants
+from tools.recipe.variants import Variant, load_variants
 
 HAVE_MATRIX = CONDA_BUILD_CONFIG.is_file()
 

@@ -10,7 +10,7 @@ import yaml
 from tools import dev_build, dev_test
 from tools.cli import EXIT_USAGE, ToolError, run_main
 from tools.paths import RECIPE_DIR
-from tools.variants import load_variants
+from tools.recipe.variants import load_variants
 
 
 def test_split_test_id_forms():
@@ -108,7 +108,7 @@ def test_a_changed_test_section_needs_a_new_package(tmp_path, capsys):
     pkg = croot / "linux-64" / "pytorch-x.conda"
     pkg.parent.mkdir()
     pkg.write_bytes(b"")
-    from tools.recipe_sections import hash_test_section
+    from tools.recipe.sections import hash_test_section
 
     dev_build.write_packages_record(
         croot, "py311-cpu-mkl", {"packages": [str(pkg)], "test_section": hash_test_section(recipe)}

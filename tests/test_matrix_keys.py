@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tools import recipe as R
-from tools import variants as V
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR
+from tools.recipe import variants as V
 
 ALL = [(p, v) for p in V.TARGET_PLATFORMS for v in V.load_variants(platform=p)]
 IDS = [f"{p}:{v.name}" for p, v in ALL]
@@ -201,7 +201,7 @@ def test_unknown_jinja_variable_is_caught(tmp_path):
     assert problem.endswith(
         " uses foo, which neither conda_build_config.yaml sets nor conda-build provides; set foo "
         "in conda_build_config.yaml (or, if conda-build sets it, add it to CONDA_BUILD_PROVIDES "
-        "in tools/recipe.py)"
+        "in tools/recipe/uses.py)"
     )
     line = int(problem.split()[2])
     assert "{{ foo }}" in (recipe / "meta.yaml").read_text().splitlines()[line - 1]

@@ -14,7 +14,7 @@ from tools.cli import EXIT_USAGE, ToolError
 
 
 @dataclass(frozen=True)
-class V:  # the two attributes pre-flight reads from tools.variants.Variant
+class V:  # the two attributes pre-flight reads from tools.recipe.variants.Variant
     name: str
     is_cuda: bool
 

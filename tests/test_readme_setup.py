@@ -12,7 +12,7 @@ import venv
 import pytest
 
 from tools.paths import REPO_ROOT
-from tools.variants import matrix, to_json
+from tools.recipe.variants import matrix, to_json
 
 
 def readme_setup() -> list[str]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tools import recipe as R
-from tools import variants as V
+from tools.recipe import rendering as recipe_render
+from tools.recipe import variants as V
 
 VERSION = "2.13.0"
 SHA = "0123456789abcdef" * 4
@@ -595,7 +596,7 @@ def _rendered(data: dict, recipe_dir: Path) -> R.Rendered:
                         "blas_impl": "mkl", "c_compiler": "gcc", "cxx_compiler": "gxx",
                         "c_stdlib": "sysroot"})  # fmt: skip
     return R.Rendered(variant=variant, platform="linux-64", data=data,
-                      outputs=R._outputs(data), recipe_dir=recipe_dir)  # fmt: skip
+                      outputs=recipe_render._outputs(data), recipe_dir=recipe_dir)  # fmt: skip
 
 
 def test_check_rendered_runs_the_sections_in_turn(tmp_path: Path):

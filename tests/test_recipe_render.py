@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tools import recipe as R
-from tools import variants as V
 from tools.cli import ToolError
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR
+from tools.recipe import rendering as recipe_render
+from tools.recipe import variants as V
 
 ALL = [(p, v.name) for p in V.TARGET_PLATFORMS for v in V.load_variants(platform=p)]
 
@@ -308,11 +309,11 @@ def test_recipe_version_errors(tmp_path):
      ("3.11", "x.x", "x", ">=3.11,<4.0a0"), ("12", "x", "x.x", ">=12,<12.1.0a0")],
 )  # fmt: skip
 def test_pin_expressions(version, min_pin, max_pin, expected):
-    assert R._pin(version, min_pin, max_pin) == expected
+    assert recipe_render._pin(version, min_pin, max_pin) == expected
 
 
 def test_template_functions():
-    ctx = R._Context({"c_compiler": "gcc", "c_compiler_version": "14", "python": "3.12",
+    ctx = recipe_render._Context({"c_compiler": "gcc", "c_compiler_version": "14", "python": "3.12",
                       "cuda_compiler_version": "None"}, "linux-64", "2.13.0")  # fmt: skip
     assert ctx.compiler("c") == "gcc_linux-64 14"
     assert ctx.compiler("cxx") == "gxx_linux-64"  # conda-build's native default, no version
@@ -322,7 +323,9 @@ def test_template_functions():
     assert ctx.pin_subpackage("pytorch", max_pin="x.x") == "pytorch >=2.13.0,<2.14.0a0"
     assert ctx.pin_subpackage("pytorch", exact=True) == "pytorch 2.13.0"
     assert ctx.cdt("libx11-devel") == "libx11-devel-cos6-x86_64"
-    assert R._Context({}, "linux-aarch64", "1").cdt("mesa 1.0") == "mesa-cos7-aarch64 1.0"
+    assert (
+        recipe_render._Context({}, "linux-aarch64", "1").cdt("mesa 1.0") == "mesa-cos7-aarch64 1.0"
+    )
 
 
 def test_environ_reaches_jinja(tmp_path):
@@ -634,7 +637,7 @@ def test_selection_runner_calls_run_test_py_per_file_without_a_shell(tmp_path):
         )
     )
     proc = subprocess.run(
-        [sys.executable, str(R.RECIPE_DIR / "run_selected_tests.py")],
+        [sys.executable, str(RECIPE_DIR / "run_selected_tests.py")],
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PYTORCH_TEST_SELECTION": str(selection)},
         cwd=tmp_path,
         capture_output=True,

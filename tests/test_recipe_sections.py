@@ -6,12 +6,7 @@ import shutil
 
 from tools import dev_build
 from tools.paths import RECIPE_DIR
-from tools.recipe_sections import (
-    TEST_KEY,
-    hash_recipe_files,
-    listed_test_files,
-    split_test_block,
-)
+from tools.recipe.sections import TEST_KEY, hash_recipe_files, listed_test_files, split_test_block
 
 META = """\
 {% set version = "1.0" %}
@@ -58,7 +53,7 @@ def test_a_test_only_edit_changes_only_the_test_key(tmp_path):
 
 
 def test_dev_build_reuses_the_work_dir_for_a_test_only_change(tmp_path):
-    from tools.variants import load_variants
+    from tools.recipe.variants import load_variants
 
     variant = load_variants()[0]
     old = {"meta.yaml": "m", "build.sh": "b", TEST_KEY: "t1"}

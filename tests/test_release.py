@@ -17,10 +17,10 @@ import pytest
 from tools import release
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, REPO_ROOT
-from tools.recipe import recipe_version
+from tools.recipe.rendering import recipe_version
+from tools.recipe.variants import matrix, to_json
 from tools.release_state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
 from tools.validate_logs import log_outcome
-from tools.variants import matrix, to_json
 
 STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
 PROG = release.PROG

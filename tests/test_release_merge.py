@@ -8,9 +8,9 @@ import zipfile
 from tools import release
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
 from tools.paths import RECIPE_DIR
-from tools.recipe import recipe_version
+from tools.recipe.rendering import recipe_version
+from tools.recipe.variants import matrix
 from tools.release_state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
-from tools.variants import matrix
 
 VERSION = recipe_version(RECIPE_DIR)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import variants
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, REPO_ROOT
+from tools.recipe import variants
 
 STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
 TOY = REPO_ROOT / "tests" / "fixtures" / "standin" / "realcb-toy"

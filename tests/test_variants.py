@@ -1,4 +1,4 @@
-"""tools/variants.py against hand-checked expectations (fixtures in tests/fixtures/variants/)."""
+"""tools/recipe/variants.py against hand-checked expectations (tests/fixtures/variants/)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools import variants as V
 from tools.cli import EXIT_USAGE, ToolError, run_main
 from tools.paths import CONDA_BUILD_CONFIG
+from tools.recipe import variants as V
 
 FIX = Path(__file__).parent / "fixtures" / "variants"
 
@@ -213,8 +213,8 @@ def test_ambiguous_partial_override_is_rejected_with_conda_builds_reason():
 
 EXPECTED_OVERRIDE = """\
 # variant: py311-cuda12.9-mkl
-# Written by tools/variants.py for conda-build -m: narrows the matrix to the variant(s)
-# named above. Generated; do not edit.
+# Written by tools/recipe/variants.py for conda-build -m: narrows the matrix to the
+# variant(s) named above. Generated; do not edit.
 python:
 - '3.11'
 numpy:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tools.paths import REPO_ROOT
-from tools.variants import matrix, to_json
+from tools.recipe.variants import matrix, to_json
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "release.yml"
 

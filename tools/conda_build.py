@@ -79,7 +79,7 @@ def child_environment(
     reach PyTorch's setup.py or tests); then ``settings``. Returns (full environment, variables
     set or changed, variables removed).
     """
-    from tools.recipe import KNOBS
+    from tools.recipe.knobs import KNOBS
 
     env = dict(environ)
     removed = [k for k in (*CONDA_BUILD_OVERRIDES, *KNOBS) if k in env and k not in settings]

@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import ccache as ccache_mod
-from tools import conda_build, conda_build_cli, cuda_arch, jobs, lock, progress, variants
+from tools import conda_build, conda_build_cli, cuda_arch, jobs, lock, progress
 from tools import files as fileops  # `files` is the recipe-files parameter below
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
-from tools.recipe import RELEASE_TEST_LEVEL, TEST_LEVELS
-from tools.recipe_sections import TEST_KEY, hash_recipe_files
+from tools.recipe import variants
+from tools.recipe.knobs import RELEASE_TEST_LEVEL, TEST_LEVELS
+from tools.recipe.sections import TEST_KEY, hash_recipe_files
 from tools.text import counts_text, duration_text, strip_controls
 
 PROG = "nox -s dev_build --"
@@ -271,8 +272,8 @@ def choose_variant(
 def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
     """sha256 over the recipe files (relative path -> sha256) and the variant's name and values.
 
-    The test-only part (``recipe_sections.TEST_KEY``) is left out: a package is tested with the
-    recipe stored in it, so a test-only change needs a new package, not a new build tree.
+    The test-only part (``tools.recipe.sections.TEST_KEY``) is left out: a package is tested
+    with the recipe stored in it, so a test-only change needs a new package, not a new build tree.
     """
     kept = {k: v for k, v in files.items() if k != TEST_KEY}
     payload = json.dumps(
@@ -529,7 +530,7 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
 
 def hash_recipe(recipe_dir: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file of the recipe (patches included; the test-only part
-    apart, as ``recipe_sections.TEST_KEY``)."""
+    apart, as ``tools.recipe.sections.TEST_KEY``)."""
     if not (recipe_dir / "meta.yaml").is_file():
         raise ToolError(
             f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir", EXIT_USAGE

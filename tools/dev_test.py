@@ -32,11 +32,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import conda_build, conda_build_cli, dev_build, files, lock, variants
+from tools import conda_build, conda_build_cli, dev_build, files, lock
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
-from tools.recipe import TEST_LEVELS
-from tools.recipe_sections import hash_test_section
+from tools.recipe import variants
+from tools.recipe.knobs import TEST_LEVELS
+from tools.recipe.sections import hash_test_section
 from tools.text import counts_text, strip_controls
 
 PROG = "nox -s dev_test --"

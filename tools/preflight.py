@@ -102,7 +102,7 @@ def check_no_dev_knobs(environ: dict[str, str] | None = None) -> str:
     conda-build's environment anyway, but a knob left in the caller's shell is a sign of a dev
     session, and silence would hide it.
     """
-    from tools.recipe import KNOBS
+    from tools.recipe.knobs import KNOBS
 
     env = os.environ if environ is None else environ
     found = [k for k in KNOBS if env.get(k)]

@@ -37,7 +37,8 @@ from tools import conda_build_cli, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.conda_build import CONDA_BUILD_OVERRIDES
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
-from tools.recipe import DEV_MARK, KNOBS
+from tools.recipe.knobs import DEV_MARK, KNOBS
+from tools.recipe.variants import Variant
 from tools.release_state import (
     BUILD_FAILED,
     BUILT,
@@ -51,7 +52,6 @@ from tools.release_state import (
 )
 from tools.text import counts_text, duration_text, strip_controls
 from tools.validate_logs import log_outcome
-from tools.variants import Variant
 
 PROG = "nox -s release --"
 
@@ -201,7 +201,7 @@ def select_variants(
     ``pythons`` then keeps the variants of those Python versions. An unknown name or Python
     version, or a filter that leaves nothing, is a ToolError.
     """
-    from tools.variants import find_variant
+    from tools.recipe.variants import find_variant
 
     if names:
         wanted = {find_variant(all_variants, n).name for n in names}
@@ -552,7 +552,7 @@ def main(argv: Sequence[str]) -> int:
         )
     check_extra(extra)
 
-    from tools.variants import host_platform, matrix
+    from tools.recipe.variants import host_platform, matrix
 
     config_paths = tuple(args.config) if args.config else (CONDA_BUILD_CONFIG,)
     platform = host_platform()
@@ -563,7 +563,7 @@ def main(argv: Sequence[str]) -> int:
 
     if args.list:
         if args.format == "json":
-            from tools.variants import to_json
+            from tools.recipe.variants import to_json
 
             _print(json.dumps(to_json(selected)))
         else:
@@ -575,7 +575,7 @@ def main(argv: Sequence[str]) -> int:
 
         load_known_failures(args.known_failures)
 
-    from tools.recipe import recipe_version
+    from tools.recipe.rendering import recipe_version
 
     version = recipe_version(args.recipe)
     root = args.artifacts.absolute() / version
@@ -654,7 +654,7 @@ def fill_plans(
     """Fill in what each variant to build is given: its croot, log, override file, conda-build's
     argv and environment (``environ``, default the process's, scrubbed as for dev_build)."""
     from tools.conda_build import build_argv, child_environment
-    from tools.variants import override_yaml
+    from tools.recipe.variants import override_yaml
 
     env_base = os.environ if environ is None else environ
     for p in plans:
@@ -726,7 +726,7 @@ def _run(
 ) -> int:
     from tools.conda_build import explain_failure, run_logged
     from tools.progress import summarize
-    from tools.variants import write_override
+    from tools.recipe.variants import write_override
 
     start = time.monotonic()
     total = len(plans)

@@ -610,8 +610,8 @@ def override_yaml(variants: Sequence[Variant]) -> str:
     body = yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
     return (
         f"# variant: {names}\n"
-        "# Written by tools/variants.py for conda-build -m: narrows the matrix to the variant(s)\n"
-        "# named above. Generated; do not edit.\n" + body
+        "# Written by tools/recipe/variants.py for conda-build -m: narrows the matrix to the\n"
+        "# variant(s) named above. Generated; do not edit.\n" + body
     )
 
 
