@@ -102,6 +102,23 @@ def version_dir(tmp_path) -> Path:
 # ------------------------------------------------------------------------------ pure functions
 
 
+def test_recipe_options_are_dev_builds_and_the_old_spellings_still_work():
+    from tools import dev_build
+
+    parser = release.build_parser()
+    args = parser.parse_args(["--variant-config", "a.yaml", "--config", "b.yaml", "--recipe", "r"])
+    assert args.variant_config == [Path("a.yaml"), Path("b.yaml")]
+    assert args.recipe_dir == Path("r")
+    args = parser.parse_args(["--recipe-dir", "s"])
+    assert args.recipe_dir == Path("s") and args.variant_config is None
+    assert parser.parse_args([]).recipe_dir == RECIPE_DIR
+    shown = parser.format_help()
+    assert "--recipe-dir DIR" in shown and "--variant-config FILE" in shown
+    assert "--recipe " not in shown and "--config" not in shown  # hidden aliases
+    opts = dev_build.parse_args(["--recipe-dir", "r", "--variant-config", "v.yaml"])
+    assert (opts.recipe_dir.name, opts.variant_config.name) == ("r", "v.yaml")
+
+
 def test_forbidden_conda_build_args(capsys):
     release.check_extra(["--stats-file", "s.json", "-c", "conda-forge"])
     for bad in (["--dirty"], ["--croot=/x"], ["-m", "x.yaml"], ["--no-test"]):

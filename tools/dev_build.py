@@ -16,6 +16,7 @@ run. See CONTRIBUTING.md, "How dev_build reuses the work dir".
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import hashlib
 import json
@@ -192,11 +193,36 @@ def add_variant_options(p) -> None:
     )
 
 
-def add_recipe_options(p) -> None:
-    """Where the recipe and its variant config are (for tests; hidden from --help)."""
-    p.add_argument("--recipe-dir", type=Path, default=RECIPE_DIR, help=argparse_suppress())
+def add_recipe_options(p, *, release: bool = False) -> None:
+    """Where the recipe and its variant config are, the same options in every session:
+    ``--recipe-dir DIR`` and ``--variant-config FILE``.
+
+    dev_build and dev_test take one config and hide both from --help (they are for tests).
+    release (``release=True``) shows them, takes the config repeatably (a list, None when not
+    given: conda-build's ``-m`` may be repeated) and keeps its earlier spellings ``--recipe`` and
+    ``--config`` as hidden aliases, so existing commands keep working.
+    """
+    hidden = argparse.SUPPRESS
     p.add_argument(
-        "--variant-config", type=Path, default=CONDA_BUILD_CONFIG, help=argparse_suppress()
+        "--recipe-dir",
+        type=Path,
+        default=RECIPE_DIR,
+        metavar="DIR",
+        help="recipe folder (default recipe/)" if release else hidden,
+    )
+    if not release:
+        p.add_argument("--variant-config", type=Path, default=CONDA_BUILD_CONFIG, help=hidden)
+        return
+    p.add_argument(
+        "--variant-config",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="variant config (repeatable; default conda_build_config.yaml)",
+    )
+    p.add_argument("--recipe", dest="recipe_dir", type=Path, default=hidden, help=hidden)
+    p.add_argument(
+        "--config", dest="variant_config", action="append", type=Path, default=hidden, help=hidden
     )
 
 
@@ -210,12 +236,6 @@ def variant_argv(
     elif cuda:
         argv.append("--cuda")
     return argv + (["--blas", blas] if blas else [])
-
-
-def argparse_suppress() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 # --------------------------------------------------------------------------- pure planning

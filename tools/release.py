@@ -36,7 +36,8 @@ from pathlib import Path
 from tools import conda_build_cli, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.conda_build import CONDA_BUILD_OVERRIDES
-from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, RELEASE_DIR, REPO_ROOT
+from tools.dev_build import add_recipe_options
+from tools.paths import CONDA_BUILD_CONFIG, RELEASE_DIR, REPO_ROOT
 from tools.recipe.knobs import DEV_MARK, KNOBS
 from tools.recipe.variants import Variant
 from tools.release_state import (
@@ -169,20 +170,7 @@ def build_parser() -> ArgumentParser:
         help="build nothing: merge the state files of separate runs (found under "
         "DIR, repeatable) into one report of the selected matrix",
     )
-    parser.add_argument(
-        "--config",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="variant config(s) (default conda_build_config.yaml)",
-    )
-    parser.add_argument(
-        "--recipe",
-        type=Path,
-        default=RECIPE_DIR,
-        metavar="DIR",
-        help="recipe folder (default recipe/)",
-    )
+    add_recipe_options(parser, release=True)
     return parser
 
 
@@ -554,7 +542,7 @@ def main(argv: Sequence[str]) -> int:
 
     from tools.recipe.variants import host_platform, matrix
 
-    config_paths = tuple(args.config) if args.config else (CONDA_BUILD_CONFIG,)
+    config_paths = tuple(args.variant_config or (CONDA_BUILD_CONFIG,))
     platform = host_platform()
     all_variants = matrix(cuda=True, platform=platform, config_paths=config_paths)
     selected = select_variants(
@@ -577,7 +565,7 @@ def main(argv: Sequence[str]) -> int:
 
     from tools.recipe.rendering import recipe_version
 
-    version = recipe_version(args.recipe)
+    version = recipe_version(args.recipe_dir)
     root = args.artifacts.absolute() / version
     layout = Layout(root=root, output_folder=(args.output_folder or root / "channel").absolute())
     if args.report_from:
@@ -592,7 +580,7 @@ def main(argv: Sequence[str]) -> int:
     state, warning = load_state(layout.state, version)
     if warning:
         _print(f"warning: {warning}", err=True)
-    fingerprint = recipe_fingerprint(args.recipe, config_paths)
+    fingerprint = recipe_fingerprint(args.recipe_dir, config_paths)
 
     plans: list[VariantPlan] = []
     for v in selected:
@@ -619,7 +607,7 @@ def main(argv: Sequence[str]) -> int:
     files.ensure_writable_dir(layout.output_folder, "the output folder", "--output-folder")
     for line in lines:
         _print(f"pre-flight: {line}")
-    fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
+    fill_plans(plans, conda_build, extra, layout, args.recipe_dir, config_paths)
     from tools import lock
 
     # One release per version folder at a time: two would overwrite each other's state and logs.
@@ -686,7 +674,7 @@ def _dry_run(args, extra, plans, to_build, layout, config_paths) -> int:
     )
     notes += [f"a real run would refuse: {p}" for p in problems]
     conda_build = found or args.conda_build or "conda-build"
-    fill_plans(plans, conda_build, extra, layout, args.recipe, config_paths)
+    fill_plans(plans, conda_build, extra, layout, args.recipe_dir, config_paths)
     if args.format == "json":
         for n in notes:
             _print(f"pre-flight: {n}", err=True)
