@@ -119,6 +119,39 @@ def test_recipe_options_are_dev_builds_and_the_old_spellings_still_work():
     assert (opts.recipe_dir.name, opts.variant_config.name) == ("r", "v.yaml")
 
 
+def test_dev_build_and_release_hash_the_same_recipe_files_the_same_way(tmp_path, monkeypatch):
+    """One recipe hash for both sessions: the same files (patches in, __pycache__ out), read by
+    dev_build.hash_recipe; they differ only in the test section, which release counts."""
+    from tools import dev_build
+
+    recipe = tmp_path / "recipe"
+    shutil.copytree(RECIPE_DIR, recipe, ignore=shutil.ignore_patterns("__pycache__"))
+    variant = matrix()[0]
+    seen: list[dict] = []
+    real = dev_build.hash_recipe
+    monkeypatch.setattr(dev_build, "hash_recipe", lambda d: seen.append(real(d)) or seen[-1])
+
+    def both() -> tuple[str, str]:
+        dev = dev_build.fingerprint(dev_build.hash_recipe(recipe), variant)
+        return dev, release.release_fingerprint(recipe, (CONDA_BUILD_CONFIG,))
+
+    before = both()
+    assert len(seen) == 2 and seen[0] == seen[1]  # the same files, hashed the same way
+    assert {"meta.yaml", "build.sh", dev_build.TEST_KEY} <= set(seen[0])
+    for cache in (recipe / "__pycache__", recipe / "patches" / "__pycache__"):
+        cache.mkdir(parents=True)
+        (cache / "run_selected_tests.cpython-311.pyc").write_bytes(b"\x00compiled")
+    assert both() == before  # __pycache__ is skipped by both
+    assert not any("__pycache__" in name for name in seen[-1])
+    (recipe / "patches" / "fix.patch").write_text("--- a\n+++ b\n")
+    patched = both()
+    assert patched[0] != before[0] and patched[1] != before[1]  # a new patch counts for both
+    meta = recipe / "meta.yaml"
+    meta.write_text(meta.read_text().replace("\ntest:\n", "\ntest:\n  # test only\n", 1))
+    test_only = both()
+    assert test_only[0] == patched[0] and test_only[1] != patched[1]
+
+
 def test_forbidden_conda_build_args(capsys):
     release.check_extra(["--stats-file", "s.json", "-c", "conda-forge"])
     for bad in (["--dirty"], ["--croot=/x"], ["-m", "x.yaml"], ["--no-test"]):
@@ -511,7 +544,7 @@ def test_four_variants_one_build_failure_one_test_failure(tmp_path, env, capsys)
 def test_corrupt_state_is_reported_and_treated_as_empty(tmp_path, env, capsys):
     names = four()[:2]
     version = recipe_version()
-    fingerprint = release.recipe_fingerprint(RECIPE_DIR, (CONDA_BUILD_CONFIG,))
+    fingerprint = release.release_fingerprint(RECIPE_DIR, (CONDA_BUILD_CONFIG,))
     state = ReleaseState(version)
     for n in names:
         state.record(

@@ -289,22 +289,29 @@ def choose_variant(
     return found[0]  # matrix order: the first blas_impl value is the default
 
 
-def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
-    """sha256 over the recipe files (relative path -> sha256) and the variant's name and values.
+def recipe_fingerprint(files: Mapping[str, str], *, test_section: bool, **inputs: object) -> str:
+    """sha256 over the recipe files (``hash_recipe``: relative path -> sha256) and ``inputs``,
+    what else a build depends on (dev_build: the variant; release: the variant configs).
 
-    The test-only part (``tools.recipe.sections.TEST_KEY``) is left out: a package is tested
-    with the recipe stored in it, so a test-only change needs a new package, not a new build tree.
+    The one recipe fingerprint of the suite. ``test_section`` says whether the test-only part
+    (``tools.recipe.sections.TEST_KEY``) counts: not for dev_build's work dir (a package is tested
+    with the recipe stored in it, so a test-only change needs a new package, not a new build
+    tree); it does for release (a package built before the change carries the old tests).
     """
-    kept = {k: v for k, v in files.items() if k != TEST_KEY}
-    payload = json.dumps(
-        {
-            "files": dict(sorted(kept.items())),
-            "variant": variant.name,
-            "values": dict(sorted(variant.values.items())),
-        },
-        sort_keys=True,
-    )
+    kept = {k: v for k, v in files.items() if test_section or k != TEST_KEY}
+    payload = json.dumps({"files": dict(sorted(kept.items())), **inputs}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
+    """dev_build's work dir fingerprint: the recipe files but the test section, and the
+    variant's name and values."""
+    return recipe_fingerprint(
+        files,
+        test_section=False,
+        variant=variant.name,
+        values=dict(sorted(variant.values.items())),
+    )
 
 
 def describe_changes(old: Mapping, files: Mapping[str, str], variant: variants.Variant) -> str:
@@ -549,13 +556,18 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
 
 
 def hash_recipe(recipe_dir: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file of the recipe (patches included; the test-only part
-    apart, as ``tools.recipe.sections.TEST_KEY``)."""
+    """Relative path -> sha256 of every file of the recipe, for dev_build and release alike
+    (patches included, ``__pycache__`` skipped; the test-only part apart, as
+    ``tools.recipe.sections.TEST_KEY``). A missing or unreadable recipe is a one-line ToolError."""
     if not (recipe_dir / "meta.yaml").is_file():
         raise ToolError(
             f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir", EXIT_USAGE
         )
-    return hash_recipe_files(recipe_dir)
+    try:
+        return hash_recipe_files(recipe_dir)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ToolError(f"cannot read the recipe at {recipe_dir} ({reason})", EXIT_USAGE) from None
 
 
 def read_record(path: Path) -> dict | None:

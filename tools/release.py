@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools import conda_build_cli, files, preflight
+from tools import conda_build_cli, dev_build, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.conda_build import CONDA_BUILD_OVERRIDES
-from tools.dev_build import add_recipe_options
 from tools.paths import CONDA_BUILD_CONFIG, RELEASE_DIR, REPO_ROOT
 from tools.recipe.knobs import DEV_MARK, KNOBS
 from tools.recipe.variants import Variant
@@ -170,7 +169,7 @@ def build_parser() -> ArgumentParser:
         help="build nothing: merge the state files of separate runs (found under "
         "DIR, repeatable) into one report of the selected matrix",
     )
-    add_recipe_options(parser, release=True)
+    dev_build.add_recipe_options(parser, release=True)
     return parser
 
 
@@ -297,19 +296,18 @@ class VariantPlan:
         }
 
 
-def recipe_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
-    """sha256 over the recipe folder and variant configs: a resume skips only what they built."""
-    h = hashlib.sha256()
-    files = sorted(p for p in Path(recipe_dir).rglob("*") if p.is_file())
-    for p in [*files, *(Path(c) for c in config_paths)]:
-        h.update(str(p.name if p in config_paths else p.relative_to(recipe_dir)).encode())
-        h.update(b"\0")
+def release_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
+    """What a resume compares: dev_build's recipe fingerprint over the same recipe files, the
+    test section included (a package carries its tests), and the variant configs' names and
+    contents. A resume skips only what the same recipe and configs built."""
+    configs = []
+    for path in map(Path, config_paths):
         try:
-            h.update(p.read_bytes())
+            configs.append([path.name, hashlib.sha256(path.read_bytes()).hexdigest()])
         except OSError:
-            h.update(b"<unreadable>")
-        h.update(b"\0")
-    return h.hexdigest()[:16]
+            configs.append([path.name, "<unreadable>"])
+    files = dev_build.hash_recipe(Path(recipe_dir))
+    return dev_build.recipe_fingerprint(files, test_section=True, configs=configs)[:16]
 
 
 def skip_reason(record: VariantRecord | None, fingerprint: str, restart: bool) -> str | None:
@@ -580,7 +578,7 @@ def main(argv: Sequence[str]) -> int:
     state, warning = load_state(layout.state, version)
     if warning:
         _print(f"warning: {warning}", err=True)
-    fingerprint = recipe_fingerprint(args.recipe_dir, config_paths)
+    fingerprint = release_fingerprint(args.recipe_dir, config_paths)
 
     plans: list[VariantPlan] = []
     for v in selected:
