@@ -72,6 +72,24 @@ def run(box, capsys, *extra):
     return code, captured.out, captured.err
 
 
+def start_slow_dev_build(box) -> subprocess.Popen:
+    """dev_build in a process of its own, with the stand-in's build sleeping 60 s (to be killed)."""
+    env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
+    code = (
+        "import sys; from tools.cli import run_main; from tools import dev_build; "
+        "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *box.args],
+        env=env,
+        cwd=box.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    return proc
+
+
 def records(work: Path) -> list[dict]:
     path = work / "python-recorder.jsonl"
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
@@ -216,19 +234,7 @@ def test_conda_build_missing_is_one_line_exit_2(box, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_sigint_mid_build_keeps_log_and_work_and_concurrent_run_is_refused(box, capsys):
-    env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
-    code = (
-        "import sys; from tools.cli import run_main; from tools import dev_build; "
-        "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *box.args],
-        env=env,
-        cwd=box.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert proc.stdout is not None
+    proc = start_slow_dev_build(box)
     seen = []
     deadline = time.monotonic() + 60
     for line in proc.stdout:
@@ -275,47 +281,24 @@ def test_nox_session_dry_run_plans(tmp_path):
     env["PATH"] = os.pathsep.join(
         p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "conda-build").exists()
     )
-    out = subprocess.run(
-        [
-            "nox",
-            "-s",
-            "dev_build",
-            "--",
-            "--dry-run",
-            "--format",
-            "json",
-            "--croot",
-            str(tmp_path / "croot"),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def dry_run(*args: str) -> subprocess.CompletedProcess:
+        argv = ["nox", "-s", "dev_build", "--", "--dry-run", *args]
+        return subprocess.run(
+            [*argv, "--croot", str(tmp_path / "croot")],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    out = dry_run("--format", "json")
     assert out.returncode == 0, out.stderr
     plan = json.loads(out.stdout)
     assert plan["variant"]["python"] == "3.11" and plan["cuda_arch_list"] is None
     assert plan["croot"] == str(tmp_path / "croot") and "--no-build-id" in plan["argv"]
-    text = subprocess.run(
-        [
-            "nox",
-            "-s",
-            "dev_build",
-            "--",
-            "--dry-run",
-            "--cuda",
-            "--arch",
-            "8.6",
-            "--croot",
-            str(tmp_path / "croot"),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    text = dry_run("--cuda", "--arch", "8.6")
     assert text.returncode == 0, text.stderr
     assert "CUDA arch:   8.6" in text.stdout and "TORCH_CUDA_ARCH_LIST=8.6" in text.stdout
     assert not (tmp_path / "croot").exists()
@@ -356,19 +339,7 @@ def test_kill_9_leaves_no_unseen_build_and_no_trusted_half_built_work_dir(box, c
     """dev_build killed with SIGKILL: its conda-build (own session) runs on. The lock names that
     process group, so the next run is refused while it lives; once it is gone the next run takes
     the lock over, and as no fingerprint was recorded it moves the half-built work dir aside."""
-    env = {**os.environ, "CONDA_BUILD_STANDIN_SLEEP": "60", "PYTHONPATH": str(REPO_ROOT)}
-    code = (
-        "import sys; from tools.cli import run_main; from tools import dev_build; "
-        "sys.exit(run_main('nox -s dev_build --', dev_build.main, sys.argv[1:]))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *box.args],
-        env=env,
-        cwd=box.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert proc.stdout is not None
+    proc = start_slow_dev_build(box)
     deadline = time.monotonic() + 60
     for line in proc.stdout:
         if b"Building CXX object" in line or time.monotonic() > deadline:

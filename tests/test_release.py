@@ -56,8 +56,10 @@ def four() -> list[str]:
     return [v.name for v in matrix()[:4]]
 
 
-def release_argv(tmp_path, names, *more):
-    argv = ["--artifacts", str(tmp_path / "rel"), "--conda-build", str(STANDIN), "--allow-dirty"]
+def release_argv(tmp_path, names, *more, artifacts=None):
+    """A release of ``names`` with the stand-in, into ``artifacts`` (default tmp_path/rel)."""
+    folder = str(tmp_path / "rel" if artifacts is None else artifacts)
+    argv = ["--artifacts", folder, "--conda-build", str(STANDIN), "--allow-dirty"]
     for n in names:
         argv += ["--variant", n]
     return argv + list(more)
@@ -769,17 +771,7 @@ def test_report_table_prints_markup_and_controls_as_plain_text(capsys):
 def test_artifacts_path_with_markup_survives_the_whole_release(tmp_path, env, capsys):
     (name,) = four()[:1]
     artifacts = tmp_path / "[/x]"
-    code = run(
-        [
-            "--artifacts",
-            str(artifacts),
-            "--conda-build",
-            str(STANDIN),
-            "--allow-dirty",
-            "--variant",
-            name,
-        ]
-    )
+    code = run(release_argv(tmp_path, [name], artifacts=artifacts))
     out = capsys.readouterr().out
     assert code == EXIT_OK, out
     assert "[/x]" in out
@@ -798,17 +790,7 @@ def test_unusable_artifacts_folder_is_one_line_exit_2(tmp_path, env, capsys, kin
             artifacts.chmod(0o700)
             pytest.skip("running as a user that can write anywhere")
     try:
-        code = run(
-            [
-                "--artifacts",
-                str(artifacts),
-                "--conda-build",
-                str(STANDIN),
-                "--allow-dirty",
-                "--variant",
-                four()[0],
-            ]
-        )
+        code = run(release_argv(tmp_path, four()[:1], artifacts=artifacts))
     finally:
         artifacts.chmod(0o700)
     err = capsys.readouterr().err
@@ -818,17 +800,7 @@ def test_unusable_artifacts_folder_is_one_line_exit_2(tmp_path, env, capsys, kin
 def test_release_folder_under_proc_is_one_line_exit_2(tmp_path, env, capsys):
     if not Path("/proc/self").is_dir():
         pytest.skip("no /proc")
-    code = run(
-        [
-            "--artifacts",
-            "/proc/self/nonexistent",
-            "--conda-build",
-            str(STANDIN),
-            "--allow-dirty",
-            "--variant",
-            four()[0],
-        ]
-    )
+    code = run(release_argv(tmp_path, four()[:1], artifacts="/proc/self/nonexistent"))
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "cannot use" in only_line(err)
 

@@ -37,6 +37,11 @@ FORWARDED_SIGNALS = tuple(
 _POSIX = hasattr(os, "killpg")
 
 
+def add_conda_build_option(p) -> None:
+    """``--conda-build PATH``, the same in every session (the value goes to find_conda_build)."""
+    p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
+
+
 def find_conda_build(explicit: str | None = None) -> str:
     """Return the conda-build executable to run, or raise a one-line ToolError (exit 2).
 

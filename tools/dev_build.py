@@ -139,7 +139,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument(
         "--format", choices=("text", "json"), default="text", help="plan format for --dry-run"
     )
-    p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
+    conda_build.add_conda_build_option(p)
     p.add_argument("--no-ccache", action="store_true", help="build without ccache")
     add_recipe_options(p)
     p.add_argument(

@@ -101,7 +101,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         default=LOGS_DIR,
         help="where logs go (default build_artifacts/logs)",
     )
-    p.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
+    conda_build.add_conda_build_option(p)
     p.add_argument(
         "--failed-only",
         action="store_true",

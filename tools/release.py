@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tools import conda_build_cli, dev_build, files, preflight
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
-from tools.conda_build import CONDA_BUILD_OVERRIDES
+from tools.conda_build import CONDA_BUILD_OVERRIDES, add_conda_build_option
 from tools.paths import CONDA_BUILD_CONFIG, RELEASE_DIR, REPO_ROOT
 from tools.recipe.knobs import DEV_MARK, KNOBS
 from tools.recipe.variants import Variant
@@ -148,7 +148,7 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="build even if the git tree has uncommitted changes",
     )
-    run.add_argument("--conda-build", metavar="PATH", help="conda-build executable (default: PATH)")
+    add_conda_build_option(run)
     run.add_argument(
         "--dry-run",
         action="store_true",
