@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import ccache as ccache_mod
 from tools.bench import ccache as ccache_bench
+from tools.build import ccache as ccache_mod
 from tools.cli import ToolError
 
 HAVE_GCC = bool(shutil.which("gcc") and shutil.which("g++"))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import ccache as ccache_mod
 from tools.bench import ccache as ccache_bench
+from tools.build import ccache as ccache_mod
 
 HAVE_GCC = bool(shutil.which("gcc") and shutil.which("g++"))
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_GCC, reason="gcc/g++ not on PATH")]

@@ -1,4 +1,4 @@
-"""tools/conda_build.py: finding conda-build, its argv, and the logged, interruptible run."""
+"""tools/build/conda_build.py: finding conda-build, its argv, and the logged, interruptible run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import conda_build
+from tools.build import conda_build
 from tools.cli import ToolError
 
 

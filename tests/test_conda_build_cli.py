@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tools import conda_build_cli, dev_build, dev_test, release
+from tools import dev_build, dev_test
+from tools.build import cli_flags as conda_build_cli
 from tools.cli import EXIT_USAGE, ToolError, run_main
+from tools.release import flow as release
 
 HELP = (
     Path(__file__).resolve().parents[1].parent

@@ -7,7 +7,7 @@ import types
 import pynvml
 import pytest
 
-from tools import cuda_arch
+from tools.build import cuda_arch
 from tools.cli import ToolError
 
 

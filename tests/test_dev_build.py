@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tools import dev_build, jobs, lock
-from tools.ccache import CcacheTool
+from tools import dev_build
+from tools.build import jobs, lock
+from tools.build.ccache import CcacheTool
+from tools.build.conda_build import child_environment
 from tools.cli import ToolError, run_main
-from tools.conda_build import child_environment
 from tools.paths import CONDA_BUILD_CONFIG
 from tools.recipe.variants import Variant, load_variants
 
@@ -538,8 +539,8 @@ def test_record_child_rewrites_the_lock_atomically(tmp_path):
 def test_dev_build_and_release_hand_conda_build_the_same_scrubbed_environment(tmp_path):
     """One scrub for both (conda_build.child_environment): knobs, CONDA_PY/CONDA_NPY and our
     repository on PYTHONPATH; compared on what each session's plan hands conda-build."""
-    from tools import release
     from tools.paths import RECIPE_DIR, REPO_ROOT
+    from tools.release import flow as release
 
     base = {
         "PATH": "/bin",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import dev_build, lock
+from tools import dev_build
+from tools.build import lock
 from tools.cli import run_main
 from tools.paths import RECIPE_DIR, REPO_ROOT
 

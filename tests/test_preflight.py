@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import preflight
 from tools.cli import EXIT_USAGE, ToolError
+from tools.release import preflight
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import conda_build
-from tools.progress import Progress, summarize
+from tools.build import conda_build
+from tools.build.progress import Progress, summarize
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "conda-build" / "logs"
 
@@ -117,7 +117,7 @@ def test_without_a_terminal_at_most_one_progress_line_a_minute(tmp_path):
 
 
 def test_phases_and_release_progress_render_durations_alike():
-    from tools.release import progress_line
+    from tools.release.flow import progress_line
 
     assert summarize({"render": 14, "build": 7800}) == "render 14s, build 2h10m"
     assert "elapsed 2h10m" in progress_line(1, 2, "v", 7800, None)

@@ -156,7 +156,7 @@ def _check_passed(code: int, out: str, summary: str) -> None:
 
 def test_dev_build_fresh_reuse_then_patch_edit(box, capsys):
     try:
-        from tools import ccache
+        from tools.build import ccache
 
         ccache.find_ccache()
     except Exception as exc:  # ToolError: no ccache wheel beside this Python, none on PATH

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tools import release
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, REPO_ROOT
 from tools.recipe.rendering import recipe_version
 from tools.recipe.variants import matrix, to_json
-from tools.release_state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
+from tools.release import flow as release
+from tools.release.state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
 from tools.validate_logs import log_outcome
 
 STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
@@ -382,7 +382,7 @@ def test_disk_space_refusal_prints_the_estimate(tmp_path, env, capsys):
 
 
 def test_cuda_refused_through_real_nvml_without_gpu(tmp_path, env, capsys):
-    from tools import cuda_arch
+    from tools.build import cuda_arch
 
     if cuda_arch.gpus_visible():
         pytest.skip("a GPU is visible here: the refusal cannot happen")
@@ -391,7 +391,7 @@ def test_cuda_refused_through_real_nvml_without_gpu(tmp_path, env, capsys):
 
 
 def test_cuda_without_gpu_is_refused(tmp_path, env, capsys):
-    from tools import cuda_arch
+    from tools.build import cuda_arch
 
     env.setattr(cuda_arch, "gpus_visible", lambda nvml=None: False)
     cuda = next(v.name for v in matrix(cuda=True) if v.is_cuda)
@@ -588,7 +588,7 @@ def test_a_dev_knob_left_in_the_shell_is_refused_before_anything_is_built(
 
 
 def test_a_second_release_of_the_same_version_is_refused(tmp_path, env, capsys):
-    from tools import lock
+    from tools.build import lock
 
     version = recipe_version()
     held = lock.acquire(tmp_path / "rel" / version / "release.lock", what="release")
@@ -662,7 +662,7 @@ def test_kill_in_variant_3_then_resume(tmp_path, signame):
         # conda-build runs in its own session and outlives its killed caller; the lock names its
         # process group, so the next release waits for it (tests/test_dev_build.py shows the
         # refusal). Let it end before resuming.
-        from tools import lock
+        from tools.build import lock
 
         child = json.loads((root / "release.lock").read_text())["child_pgid"]
         deadline = time.monotonic() + 60

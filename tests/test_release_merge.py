@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import zipfile
 
-from tools import release
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
 from tools.paths import RECIPE_DIR
 from tools.recipe.rendering import recipe_version
 from tools.recipe.variants import matrix
-from tools.release_state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
+from tools.release import flow as release
+from tools.release.state import BUILD_FAILED, BUILT, ReleaseState, VariantRecord, save_state
 
 VERSION = recipe_version(RECIPE_DIR)
 

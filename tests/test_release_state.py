@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tools.release_state import (
+from tools.release.state import (
     BUILD_FAILED,
     BUILT,
     INTERRUPTED,

@@ -429,7 +429,7 @@ def test_ci_support_variants_render_and_check():
 
 
 def _release_list(monkeypatch, capsys, platform, argv):
-    from tools import release
+    from tools.release import flow as release
 
     monkeypatch.setattr(V, "host_platform", lambda: platform)
     assert release.main(["--list", "--format", "json", *argv]) == 0

@@ -27,9 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import ccache as ccache_mod
-from tools import conda_build, conda_build_cli, cuda_arch, jobs, lock, progress
 from tools import files as fileops  # `files` is the recipe-files parameter below
+from tools.build import ccache as ccache_mod
+from tools.build import cli_flags as conda_build_cli
+from tools.build import conda_build, cuda_arch, jobs, lock, progress
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.recipe import variants
@@ -786,7 +787,7 @@ def read_packages_record(croot: Path) -> dict[str, dict]:
 
 def write_packages_record(croot: Path, name: str, entry: dict) -> None:
     """Set one variant's entry, keep the others (written aside, then renamed over)."""
-    from tools.release_state import write_atomic
+    from tools.release.state import write_atomic
 
     records = read_packages_record(croot)
     records[name] = {**records.get(name, {}), **entry}

@@ -32,7 +32,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import conda_build, conda_build_cli, dev_build, files, lock
+from tools import dev_build, files
+from tools.build import cli_flags as conda_build_cli
+from tools.build import conda_build, lock
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.recipe import variants
@@ -341,7 +343,7 @@ def _run(
     selection: Selection | None,
     held: lock.Lock,
 ) -> int:
-    from tools.release_state import write_atomic
+    from tools.release.state import write_atomic
     from tools.validate_logs import log_outcome
 
     def say(text: str = "") -> None:

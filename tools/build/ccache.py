@@ -154,7 +154,7 @@ def build_environment(tool: CcacheTool | None, config_path: str | Path) -> dict[
 
 
 def render_config(settings: Mapping[str, str]) -> str:
-    lines = ["# ccache config of nox -s dev_build (tools/ccache.py); rewritten on every run"]
+    lines = ["# ccache config of nox -s dev_build (tools/build/ccache.py); rewritten on every run"]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,7 @@
 
 Checks, in this order, each a ``ToolError`` (exit 2) with what is wrong and what to do:
 
-1. conda-build is found (``tools.conda_build.find_conda_build``);
+1. conda-build is found (``tools.build.conda_build.find_conda_build``);
 2. the git tree is clean (``git status --porcelain``), since a release builds committed recipes
    only; ``--allow-dirty`` skips this;
 3. a GPU is visible when CUDA variants are selected: their package tests assert
@@ -173,7 +173,7 @@ def check_gpu(variants: Sequence, gpus_visible: Callable[[], bool] | None = None
     if not cuda:
         return None
     if gpus_visible is None:
-        from tools import cuda_arch
+        from tools.build import cuda_arch
 
         gpus_visible = cuda_arch.gpus_visible
     if not gpus_visible():
@@ -185,7 +185,7 @@ def check_gpu(variants: Sequence, gpus_visible: Callable[[], bool] | None = None
 
 
 def check_conda_build(explicit: str | None = None) -> str:
-    from tools.conda_build import find_conda_build
+    from tools.build.conda_build import find_conda_build
 
     return find_conda_build(explicit)
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from tools.build.progress import Progress
 from tools.cli import EXIT_USAGE, ToolError
 from tools.paths import REPO_ROOT
-from tools.progress import Progress
 from tools.text import strip_controls
 
 INSTALL_HINT = (

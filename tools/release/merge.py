@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ToolError
-from tools.release_state import ReleaseState, VariantRecord, load_state, save_state, write_atomic
+from tools.release.state import ReleaseState, VariantRecord, load_state, save_state, write_atomic
 
 MISSING = "missing"
 _MAX_DEPTH = 6  # how deep under a given folder a state.json is looked for
@@ -90,7 +90,7 @@ def copy_logs(merged: ReleaseState, origin: dict[str, Path], logs_dir: Path) -> 
 
 def run_merge(folders: Sequence[Path], *, version: str, selected: Sequence, layout, printer) -> int:
     """Merge, write the merged folder, print the table; return the exit status."""
-    from tools import release
+    from tools.release import flow as release
 
     states = find_states([f.absolute() for f in folders])
     merged, origin, warnings = merge(states, version)

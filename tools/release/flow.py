@@ -33,13 +33,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools import conda_build_cli, dev_build, files, preflight
+from tools import dev_build, files
+from tools.build import cli_flags as conda_build_cli
+from tools.build.conda_build import CONDA_BUILD_OVERRIDES, add_conda_build_option
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
-from tools.conda_build import CONDA_BUILD_OVERRIDES, add_conda_build_option
 from tools.paths import CONDA_BUILD_CONFIG, RELEASE_DIR, REPO_ROOT
 from tools.recipe.knobs import DEV_MARK, KNOBS
 from tools.recipe.variants import Variant
-from tools.release_state import (
+from tools.release import preflight
+from tools.release.state import (
     BUILD_FAILED,
     BUILT,
     INTERRUPTED,
@@ -56,11 +58,11 @@ from tools.validate_logs import log_outcome
 PROG = "nox -s release --"
 
 # Development knobs of the recipe and the variables that make conda-build change the variant:
-# removed from conda-build's environment (tools.conda_build.child_environment), so a release
+# removed from conda-build's environment (tools.build.conda_build.child_environment), so a release
 # builds the release configuration.
 DEV_KNOBS = (*KNOBS, *CONDA_BUILD_OVERRIDES)
 
-# conda-build flags (argparse dests, tools.conda_build_cli) that would break what a release
+# conda-build flags (argparse dests, tools.build.cli_flags) that would break what a release
 # promises, on top of those no session allows; each with what to do instead.
 _RELEASE_REFUSED = {
     **conda_build_cli.ALWAYS_REFUSED,
@@ -567,7 +569,7 @@ def main(argv: Sequence[str]) -> int:
     root = args.artifacts.absolute() / version
     layout = Layout(root=root, output_folder=(args.output_folder or root / "channel").absolute())
     if args.report_from:
-        from tools.release_merge import run_merge
+        from tools.release.merge import run_merge
 
         files.ensure_writable_dir(layout.root, "the release folder", "--artifacts")
         return run_merge(
@@ -606,7 +608,7 @@ def main(argv: Sequence[str]) -> int:
     for line in lines:
         _print(f"pre-flight: {line}")
     fill_plans(plans, conda_build, extra, layout, args.recipe_dir, config_paths)
-    from tools import lock
+    from tools.build import lock
 
     # One release per version folder at a time: two would overwrite each other's state and logs.
     with lock.acquire(
@@ -639,7 +641,7 @@ def fill_plans(
 ) -> None:
     """Fill in what each variant to build is given: its croot, log, override file, conda-build's
     argv and environment (``environ``, default the process's, scrubbed as for dev_build)."""
-    from tools.conda_build import build_argv, child_environment
+    from tools.build.conda_build import build_argv, child_environment
     from tools.recipe.variants import override_yaml
 
     env_base = os.environ if environ is None else environ
@@ -710,8 +712,8 @@ def _run(
     platform: str | None = None,
     held=None,
 ) -> int:
-    from tools.conda_build import explain_failure, run_logged
-    from tools.progress import summarize
+    from tools.build.conda_build import explain_failure, run_logged
+    from tools.build.progress import summarize
     from tools.recipe.variants import write_override
 
     start = time.monotonic()
@@ -811,9 +813,3 @@ def _run(
         )
         return EXIT_INTERRUPTED
     return EXIT_OK if report["verdict"] == PASS else EXIT_FAIL
-
-
-if __name__ == "__main__":  # for tests that need a process to kill: python -m tools.release ...
-    from tools.cli import run_main
-
-    sys.exit(run_main(PROG, main, sys.argv[1:]))
