@@ -16,6 +16,7 @@ import pytest
 
 from tools.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, run_main
 from tools.paths import CONDA_BUILD_CONFIG, RECIPE_DIR, REPO_ROOT
+from tools.recipe import sections
 from tools.recipe.rendering import recipe_version
 from tools.recipe.variants import matrix, to_json
 from tools.release import flow as release
@@ -123,18 +124,18 @@ def test_recipe_options_are_dev_builds_and_the_old_spellings_still_work():
 
 def test_dev_build_and_release_hash_the_same_recipe_files_the_same_way(tmp_path, monkeypatch):
     """One recipe hash for both sessions: the same files (patches in, __pycache__ out), read by
-    dev_build.hash_recipe; they differ only in the test section, which release counts."""
+    sections.hash_recipe; they differ only in the test section, which release counts."""
     from tools import dev_build
 
     recipe = tmp_path / "recipe"
     shutil.copytree(RECIPE_DIR, recipe, ignore=shutil.ignore_patterns("__pycache__"))
     variant = matrix()[0]
     seen: list[dict] = []
-    real = dev_build.hash_recipe
-    monkeypatch.setattr(dev_build, "hash_recipe", lambda d: seen.append(real(d)) or seen[-1])
+    real = sections.hash_recipe
+    monkeypatch.setattr(sections, "hash_recipe", lambda d: seen.append(real(d)) or seen[-1])
 
     def both() -> tuple[str, str]:
-        dev = dev_build.fingerprint(dev_build.hash_recipe(recipe), variant)
+        dev = dev_build.fingerprint(sections.hash_recipe(recipe), variant)
         return dev, release.release_fingerprint(recipe, (CONDA_BUILD_CONFIG,))
 
     before = both()

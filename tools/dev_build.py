@@ -16,9 +16,7 @@ run. See CONTRIBUTING.md, "How dev_build reuses the work dir".
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
-import hashlib
 import json
 import os
 import shlex
@@ -35,11 +33,12 @@ from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Argument
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
 from tools.recipe import variants
 from tools.recipe.knobs import RELEASE_TEST_LEVEL, TEST_LEVELS
-from tools.recipe.sections import TEST_KEY, hash_recipe_files
+from tools.recipe.options import DEFAULT_PYTHON, add_recipe_options, add_variant_options
+from tools.recipe.sections import TEST_KEY, hash_recipe, recipe_fingerprint
 from tools.text import counts_text, duration_text, strip_controls
 
 PROG = "nox -s dev_build --"
-DEFAULT_PYTHON = "3.11"
+
 # How much of PyTorch's suite a dev build's test phase runs (the recipe knob PYTORCH_TEST_LEVEL):
 # smoke by default, a few core files in minutes, since the release level takes hours and a dev
 # iteration first needs to know the build works; release always runs the release level.
@@ -177,56 +176,6 @@ def parse_args(argv: Sequence[str]) -> Options:
     )
 
 
-def add_variant_options(p) -> None:
-    """How dev_build and dev_test pick one variant of the matrix."""
-    p.add_argument("--cuda", action="store_true", help="the newest CUDA variant")
-    p.add_argument(
-        "--cuda-version", metavar="X.Y", help="CUDA version of the variant (implies --cuda)"
-    )
-    p.add_argument(
-        "--python",
-        default=DEFAULT_PYTHON,
-        metavar="X.Y",
-        help=f"Python of the variant (default {DEFAULT_PYTHON})",
-    )
-    p.add_argument(
-        "--blas", metavar="NAME", help="BLAS of the variant (default: the matrix's first)"
-    )
-
-
-def add_recipe_options(p, *, release: bool = False) -> None:
-    """Where the recipe and its variant config are, the same options in every session:
-    ``--recipe-dir DIR`` and ``--variant-config FILE``.
-
-    dev_build and dev_test take one config and hide both from --help (they are for tests).
-    release (``release=True``) shows them, takes the config repeatably (a list, None when not
-    given: conda-build's ``-m`` may be repeated) and keeps its earlier spellings ``--recipe`` and
-    ``--config`` as hidden aliases, so existing commands keep working.
-    """
-    hidden = argparse.SUPPRESS
-    p.add_argument(
-        "--recipe-dir",
-        type=Path,
-        default=RECIPE_DIR,
-        metavar="DIR",
-        help="recipe folder (default recipe/)" if release else hidden,
-    )
-    if not release:
-        p.add_argument("--variant-config", type=Path, default=CONDA_BUILD_CONFIG, help=hidden)
-        return
-    p.add_argument(
-        "--variant-config",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="variant config (repeatable; default conda_build_config.yaml)",
-    )
-    p.add_argument("--recipe", dest="recipe_dir", type=Path, default=hidden, help=hidden)
-    p.add_argument(
-        "--config", dest="variant_config", action="append", type=Path, default=hidden, help=hidden
-    )
-
-
 def variant_argv(
     *, python: str, cuda: bool, cuda_version: str | None, blas: str | None
 ) -> list[str]:
@@ -288,20 +237,6 @@ def choose_variant(
                 EXIT_USAGE,
             )
     return found[0]  # matrix order: the first blas_impl value is the default
-
-
-def recipe_fingerprint(files: Mapping[str, str], *, test_section: bool, **inputs: object) -> str:
-    """sha256 over the recipe files (``hash_recipe``: relative path -> sha256) and ``inputs``,
-    what else a build depends on (dev_build: the variant; release: the variant configs).
-
-    The one recipe fingerprint of the suite. ``test_section`` says whether the test-only part
-    (``tools.recipe.sections.TEST_KEY``) counts: not for dev_build's work dir (a package is tested
-    with the recipe stored in it, so a test-only change needs a new package, not a new build
-    tree); it does for release (a package built before the change carries the old tests).
-    """
-    kept = {k: v for k, v in files.items() if test_section or k != TEST_KEY}
-    payload = json.dumps({"files": dict(sorted(kept.items())), **inputs}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def fingerprint(files: Mapping[str, str], variant: variants.Variant) -> str:
@@ -554,21 +489,6 @@ def make_plan(opts: Options, facts: Facts) -> Plan:
 
 
 # --------------------------------------------------------------------------- facts (I/O)
-
-
-def hash_recipe(recipe_dir: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file of the recipe, for dev_build and release alike
-    (patches included, ``__pycache__`` skipped; the test-only part apart, as
-    ``tools.recipe.sections.TEST_KEY``). A missing or unreadable recipe is a one-line ToolError."""
-    if not (recipe_dir / "meta.yaml").is_file():
-        raise ToolError(
-            f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir", EXIT_USAGE
-        )
-    try:
-        return hash_recipe_files(recipe_dir)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
-        raise ToolError(f"cannot read the recipe at {recipe_dir} ({reason})", EXIT_USAGE) from None
 
 
 def read_record(path: Path) -> dict | None:

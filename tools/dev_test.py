@@ -37,6 +37,7 @@ from tools.build import cli_flags as conda_build_cli
 from tools.build import conda_build, lock
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, DEV_DIR, LOGS_DIR, RECIPE_DIR
+from tools.recipe import options as recipe_options
 from tools.recipe import variants
 from tools.recipe.knobs import TEST_LEVELS
 from tools.recipe.sections import hash_test_section
@@ -56,7 +57,7 @@ _REFUSED = {
 
 @dataclass(frozen=True)
 class Options:
-    python: str = dev_build.DEFAULT_PYTHON
+    python: str = recipe_options.DEFAULT_PYTHON
     cuda: bool = False
     cuda_version: str | None = None
     blas: str | None = None
@@ -90,7 +91,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         "dev_build of the variant made, then validate its log. Arguments after a "
         "second '--' go to conda-build.",
     )
-    dev_build.add_variant_options(p)
+    recipe_options.add_variant_options(p)
     p.add_argument(
         "--croot",
         type=Path,
@@ -132,7 +133,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         f"--failed-only: {', '.join(TEST_LEVELS)} (default "
         f"{dev_build.DEFAULT_TEST_LEVEL}, as dev_build)",
     )
-    dev_build.add_recipe_options(p)
+    recipe_options.add_recipe_options(p)
     a = p.parse_args(argv)
     if a.from_log is not None and not a.failed_only:
         raise ToolError("--from only applies to --failed-only", EXIT_USAGE)

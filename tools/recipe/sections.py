@@ -15,8 +15,12 @@ sections are part of ``outputs:`` and count as a recipe change.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
+
+from tools.cli import EXIT_USAGE, ToolError
 
 _TOP_KEY_RE = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 _FILE_ITEM_RE = re.compile(r"^\s+-\s+['\"]?([^'\"#\s]+)")
@@ -88,3 +92,32 @@ def hash_recipe_files(recipe_dir: Path) -> dict[str, str]:
 
 
 TEST_KEY = "meta.yaml#test"
+
+
+def hash_recipe(recipe_dir: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file of the recipe, for dev_build and release alike
+    (patches included, ``__pycache__`` skipped; the test-only part apart, as
+    ``tools.recipe.sections.TEST_KEY``). A missing or unreadable recipe is a one-line ToolError."""
+    if not (recipe_dir / "meta.yaml").is_file():
+        raise ToolError(
+            f"no recipe at {recipe_dir} (meta.yaml missing); pass --recipe-dir", EXIT_USAGE
+        )
+    try:
+        return hash_recipe_files(recipe_dir)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ToolError(f"cannot read the recipe at {recipe_dir} ({reason})", EXIT_USAGE) from None
+
+
+def recipe_fingerprint(files: Mapping[str, str], *, test_section: bool, **inputs: object) -> str:
+    """sha256 over the recipe files (``hash_recipe``: relative path -> sha256) and ``inputs``,
+    what else a build depends on (dev_build: the variant; release: the variant configs).
+
+    The one recipe fingerprint of the suite. ``test_section`` says whether the test-only part
+    (``tools.recipe.sections.TEST_KEY``) counts: not for dev_build's work dir (a package is tested
+    with the recipe stored in it, so a test-only change needs a new package, not a new build
+    tree); it does for release (a package built before the change carries the old tests).
+    """
+    kept = {k: v for k, v in files.items() if test_section or k != TEST_KEY}
+    payload = json.dumps({"files": dict(sorted(kept.items())), **inputs}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools import dev_build, files
+from tools import files
 from tools.build import cli_flags as conda_build_cli
 from tools.build.conda_build import CONDA_BUILD_OVERRIDES, add_conda_build_option
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, ToolError
 from tools.paths import CONDA_BUILD_CONFIG, RELEASE_DIR, REPO_ROOT
+from tools.recipe import options as recipe_options
+from tools.recipe import sections
 from tools.recipe.knobs import DEV_MARK, KNOBS
 from tools.recipe.variants import Variant
 from tools.release import preflight
@@ -171,7 +173,7 @@ def build_parser() -> ArgumentParser:
         help="build nothing: merge the state files of separate runs (found under "
         "DIR, repeatable) into one report of the selected matrix",
     )
-    dev_build.add_recipe_options(parser, release=True)
+    recipe_options.add_recipe_options(parser, release=True)
     return parser
 
 
@@ -308,8 +310,8 @@ def release_fingerprint(recipe_dir: Path, config_paths: Sequence[Path]) -> str:
             configs.append([path.name, hashlib.sha256(path.read_bytes()).hexdigest()])
         except OSError:
             configs.append([path.name, "<unreadable>"])
-    files = dev_build.hash_recipe(Path(recipe_dir))
-    return dev_build.recipe_fingerprint(files, test_section=True, configs=configs)[:16]
+    files = sections.hash_recipe(Path(recipe_dir))
+    return sections.recipe_fingerprint(files, test_section=True, configs=configs)[:16]
 
 
 def skip_reason(record: VariantRecord | None, fingerprint: str, restart: bool) -> str | None:
