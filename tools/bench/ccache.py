@@ -184,7 +184,7 @@ def dev_ccache_env(
     )
     ccache_mod.write_config(settings, config_path)
     env = {k: v for k, v in (base_env or os.environ).items() if not k.startswith("CCACHE_")}
-    env["CCACHE_CONFIGPATH"] = str(config_path)
+    env[ccache_mod.CONFIG_ENV] = str(config_path)
     return env
 
 

@@ -12,7 +12,7 @@ import io
 import json
 import re
 
-from tools.text import printable
+from tools.text import counts_text, printable
 from tools.validate_logs.results import Counts, PackageReport, Report
 
 FIRST_FAILURES = 5  # shown per package in the terminal and Markdown tables
@@ -31,20 +31,12 @@ def _safe(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "rerun")
+
+
 def _counts_line(c: Counts) -> str:
-    parts = [f"{c.passed} passed", f"{c.failed} failed"]
-    parts += [
-        f"{n} {w}"
-        for n, w in (
-            (c.errors, "errors"),
-            (c.skipped, "skipped"),
-            (c.xfailed, "xfailed"),
-            (c.xpassed, "xpassed"),
-            (c.rerun, "rerun"),
-        )
-        if n
-    ]
-    return ", ".join(parts)
+    """``5 passed, 1 failed, 2 skipped``: passed and failed always, the others when not 0."""
+    return counts_text(c.to_dict(), _COUNT_KEYS, always=("passed", "failed"))
 
 
 def _first_failures(pkg: PackageReport, n: int = FIRST_FAILURES) -> list[str]:
