@@ -276,3 +276,14 @@ def test_framed_phase_with_an_unfinished_session_fails_although_test_end_came():
     )
     (p,) = parse_bytes(data).phases
     assert p.ended == "end" and verdict(p) == "fail"
+
+
+def test_a_traceback_frame_names_the_file_of_its_test_only():
+    """Failures without a file learn it from a frame in their own test function, by name:
+    the others keep their Class::test ids (and a frame costs a lookup, not a pass over all)."""
+    lines = [f"FAIL: test_{i} (__main__.TestX)" for i in range(300)]
+    lines += ['  File "/ci/pytorch/test/test_nn.py", line 9, in test_7'] * 200
+    lines += ["Ran 300 tests in 1.0s", "FAILED (failures=300)"]
+    p = bare(*lines)
+    assert "test_nn.py::TestX::test_7" in p.failures
+    assert "TestX::test_8" in p.failures and len(p.failures) == 300

@@ -65,6 +65,8 @@ class PhaseState:
             str, FailureOutcome
         ] = {}  # FAILURES headers: id -> outcome (see finish)
         self._dump_crash: int | None = None  # crashes[i] a faulthandler dump may still name
+        # failing ids without a file, by test name: (the dict holding it, the id)
+        self._fileless: dict[str, list[tuple[dict[str, FailureOutcome], str]]] = {}
         self.running_test = ""  # a unittest -v test that began and printed no outcome yet
         self.block_test = ""  # the failure whose block (header, then traceback) is being read
         self.last_result = b""  # the last pytest result line seen (names where a crash was)
@@ -84,9 +86,8 @@ class PhaseState:
             ev.append(Evidence(rule.name, text[:300]))
 
     def _fail(self, test: str, outcome: FailureOutcome) -> None:
-        test = normalize_test_id(test, self.module)[
-            :MAX_ID
-        ]  # ids are short; a garbled line must not be kept
+        # ids are short; a garbled line must not be kept
+        test = normalize_test_id(test, self.module)[:MAX_ID]
         if not test:
             return
         f = self.r.failures
@@ -95,8 +96,16 @@ class PhaseState:
                 f[test] = outcome
         elif len(f) < MAX_FAILURES and self._keep(f, len(test)):
             f[test] = outcome
+            self._note_fileless(f, test)
         else:
             self.r.failures_truncated += 1
+
+    def _note_fileless(self, held: dict[str, FailureOutcome], test: str) -> None:
+        """Remember an id without its file (``Class::test``), by test name, so that a later line
+        naming the file finds it without looking at every failure (see _adopt_module)."""
+        if ".py::" not in test:
+            name = test.rsplit("::", 1)[-1].split("[", 1)[0]
+            self._fileless.setdefault(name, []).append((held, test))
 
     def _add(self, lst: list[str], text: str) -> None:
         r = self.r
@@ -112,6 +121,7 @@ class PhaseState:
         self.process_crashed = False
         self.section = ""
         self.running_test = ""
+        self._dump_crash = None
 
     def _where(self) -> str:
         """Where a crash happened, as far as the log says: the test file run_test.py announced,
@@ -132,23 +142,25 @@ class PhaseState:
 
     def _adopt_module(self, module: str, func: str = "", cls: str = "") -> None:
         """Failures recorded without a file (``Class::test``) learn it from a later line that
-        names it: run_test.py's ``<file> failed!``, a traceback frame in the test, pytest's
-        ``self = <module.Class testMethod=test>``. Only ids matching ``func``/``cls`` if given."""
+        names it: run_test.py's ``<file> failed!`` (all of them), a traceback frame in the test or
+        pytest's ``self = <module.Class testMethod=test>`` (those of ``func``, of ``cls`` if
+        given). Looked up by test name: the cost does not grow with the number of failures."""
+        if not self._fileless:
+            return
         module = module.removeprefix("test/")
-        for held in (self.r.failures, self.section_failures):
-            if not any(".py::" not in t for t in held):
-                continue
-            renamed: dict[str, FailureOutcome] = {}
-            for test, outcome in held.items():
-                if (
-                    ".py::" not in test
-                    and (not func or test.rsplit("::", 1)[-1].split("[", 1)[0] == func)
-                    and (not cls or test.split("::", 1)[0] == cls)
-                ):
-                    test = f"{module}.py::{test}"[:MAX_ID]
-                renamed.setdefault(test, outcome)
-            held.clear()
-            held.update(renamed)
+        names = [func] if func else list(self._fileless)
+        for name in names:
+            left = []
+            for held, test in self._fileless.pop(name, ()):
+                if test not in held:
+                    continue
+                if cls and test.split("::", 1)[0] != cls:
+                    left.append((held, test))
+                    continue
+                outcome = held.pop(test)
+                held.setdefault(f"{module}.py::{test}"[:MAX_ID], outcome)
+            if left:
+                self._fileless[name] = left
 
     def _open_session(self) -> None:
         self._close_unfinished()
@@ -336,6 +348,7 @@ class PhaseState:
         test = section_test_id(m["test"], self.module)[:MAX_ID]
         if test not in self.section_failures and len(self.section_failures) < MAX_FAILURES:
             self.section_failures[test] = "error" if m["setup"] else "failed"
+            self._note_fileless(self.section_failures, test)
         self.block_test = test  # its traceback follows
 
     def _on_exit_code(self, m, rule, text):
