@@ -28,10 +28,11 @@ from tools.validate_logs.rules import (
     _PREFILTER,
     _TAIL_RULE_INDEXES,
     MAX_LINE,
+    RULES,
     Rule,
     _may_count,
     _rules_in,
-    classify,
+    classify_raw,
     clean_line,
 )
 
@@ -53,6 +54,9 @@ _MARKER = PHASE_MARKERS[0]
 PHASE_WINDOW = 128 << 10  # bytes of a test phase handled at once (bounds the split line lists)
 
 
+# conda-build's framing: handled by the parser itself; every other kind by PhaseState._on_<kind>
+_FRAMING = frozenset({"phase_start", "phase_end", "phase_nothing", "phase_failed", "build_start"})
+_HANDLERS = {r.kind: f"_on_{r.kind}" for r in RULES if r.kind not in _FRAMING}
 _ENDED_RANK: dict[PhaseEnd, int] = {
     "nothing-to-test": 0,
     "end": 1,
@@ -329,17 +333,21 @@ class LogParser:
             self._line(line, found)
 
     def _line(self, raw: bytes, found: set[int] | None = None) -> None:
-        hit = classify(raw, found)
+        hit = classify_raw(raw, _rules_in(raw) if found is None else found)
         if hit is not None:
             self._event(*hit)
 
     def _event(self, rule: Rule, m: re.Match, text: str) -> None:
         kind = rule.kind
-        if not self.framed and (kind.startswith("phase_") or kind == "build_start"):
+        if kind not in _FRAMING:  # most lines: an event inside a test phase
+            if self.phase is not None:
+                getattr(self.phase, _HANDLERS[kind])(m, rule, text)
+            return
+        if not self.framed:
             return  # one unframed phase: conda-build markers are only text here
         if kind == "phase_start":
             if self.phase is not None:
-                self._end_phase("truncated" if self.framed else "end")
+                self._end_phase("truncated")
             self.phase = PhaseState(_package_name(m["package"]), self.budget)
             self._dense = False
             self.phase._evidence(rule, text)
@@ -358,8 +366,6 @@ class LogParser:
             self._end_phase("tests-failed")
         elif kind == "build_start":
             self._end_phase("next-build")
-        else:
-            getattr(self.phase, f"_on_{kind}")(m, rule, text)
 
     def _end_phase(self, how: PhaseEnd) -> None:
         assert self.phase is not None

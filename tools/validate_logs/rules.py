@@ -892,6 +892,7 @@ def _literals(keyword: str) -> tuple[bytes, ...]:
 
 # (rule, its keyword literals); patterns are compiled on first use (most never match a log)
 _KEYWORDS = [(r, _literals(r.keyword)) for r in RULES]
+_RULE_AT = [r for r, _ in _KEYWORDS]
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
@@ -941,14 +942,18 @@ def classify(
     the cleaned line. ``found``: the rules whose keywords the caller already found in it."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
-    if found is None:
-        found = _rules_in(raw)
+    return classify_raw(raw, _rules_in(raw) if found is None else found)
+
+
+def classify_raw(raw: bytes, found: set[int]) -> tuple[Rule, re.Match[str], str] | None:
+    """``classify`` for the parser's hot path: ``raw`` is bytes, ``found`` is known."""
     if not found:
         return None
     text = clean_line(raw)
-    for i in sorted(found):
-        rule = _KEYWORDS[i][0]
-        m = _pattern(rule).search(text)
+    for i in sorted(found) if len(found) > 1 else found:
+        rule = _RULE_AT[i]
+        rx = _PATTERNS.get(rule.name) or _pattern(rule)
+        m = rx.search(text)
         if m is not None:
             return rule, m, text
     return None
@@ -984,11 +989,17 @@ _FINAL_WORD_RE = re.compile(r"(\d+) ([a-z]+(?: [a-z]+)?)")
 _OTHER_FINAL_WORDS = {"deselected", "warning", "warnings", "tests collected", "test collected"}
 
 
+_TS_FIRST = frozenset("0123456789[JFMASOND")  # what a time stamp of _TS_RE can start with
+
+
 def clean_line(raw: bytes) -> str:
     """Decode one raw log line and drop its noise: a CI time stamp, ANSI codes, CR, and the
     indentation a paste or a CI wrapper adds (rules match from the first visible character)."""
-    text = raw[:MAX_LINE].decode("utf-8", "replace").lstrip()
-    text = _TS_RE.sub("", text, count=1).lstrip()
+    text = raw[:MAX_LINE].decode("utf-8", "replace")
+    if text[:1].isspace():
+        text = text.lstrip()
+    if text[:1] in _TS_FIRST:
+        text = _TS_RE.sub("", text, count=1).lstrip()
     if "\x1b" in text or "\r" in text or "\x00" in text:
         text = strip_controls(text).lstrip()
         text = _TS_RE.sub("", text, count=1).lstrip()
