@@ -20,16 +20,14 @@ from tools.build import lock
 from tools.cli import run_main
 from tools.paths import RECIPE_DIR, REPO_ROOT
 
-STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
 PATCH = "0001-dev-build-test.patch"
 pytestmark = pytest.mark.skipif(not (RECIPE_DIR / "meta.yaml").is_file(), reason="no recipe yet")
 
 
 @pytest.fixture
-def box(tmp_path, monkeypatch):
-    """A recipe copy with one patch (tracked files are never edited), croot, logs, HOME."""
-    recipe = tmp_path / "recipe"
-    shutil.copytree(RECIPE_DIR, recipe)
+def box(session_box):
+    """The session sandbox (tests/conftest.py) with one patch added to its recipe copy."""
+    recipe = session_box.recipe
     (recipe / PATCH).write_text("--- a/setup.py\n+++ b/setup.py\n@@ -1 +1 @@\n-a\n+b\n")
     meta = recipe / "meta.yaml"
     text = meta.read_text()
@@ -39,32 +37,7 @@ def box(tmp_path, monkeypatch):
             "  sha256: {{ sha256 }}\n", f"  sha256: {{{{ sha256 }}}}\n  patches:\n    - {PATCH}\n"
         )
     )
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for name in (
-        "CONDA_BUILD_STANDIN_FAIL_BUILD",
-        "CONDA_BUILD_STANDIN_FAIL_TESTS",
-        "CONDA_BUILD_STANDIN_SLEEP",
-        "CONDA_PY",
-        "PYTORCH_SKIP_TESTS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "home").mkdir()
-    monkeypatch.chdir(tmp_path)
-    box = type("Box", (), {})()
-    box.root, box.recipe = tmp_path, recipe
-    box.croot, box.logs = tmp_path / "croot", tmp_path / "logs"
-    box.args = [
-        "--croot",
-        str(box.croot),
-        "--log-dir",
-        str(box.logs),
-        "--recipe-dir",
-        str(recipe),
-        "--conda-build",
-        str(STANDIN),
-    ]
-    return box
+    return session_box
 
 
 def run(box, capsys, *extra):
@@ -168,7 +141,7 @@ def test_a_failed_solve_says_which_channel_in_one_line(box, capsys, tmp_path):
         f"sys.stdout.write(open({str(fixture)!r}).read())\nsys.exit(1)\n"
     )
     replay.chmod(0o755)
-    args = [a if a != str(STANDIN) else str(replay) for a in box.args]
+    args = [a if a != str(box.standin) else str(replay) for a in box.args]
     code = run_main("nox -s dev_build --", dev_build.main, args)
     out = capsys.readouterr().out
     assert code == 1
@@ -321,7 +294,7 @@ def test_ccache_hit_rate_of_this_build_is_reported(box, capsys, tmp_path):
         "                    str(src.with_suffix('.o'))], check=True)\n"
     )
     fake.chmod(0o755)
-    args = [a if a != str(STANDIN) else str(fake) for a in box.args]
+    args = [a if a != str(box.standin) else str(fake) for a in box.args]
     code = run_main("nox -s dev_build --", dev_build.main, [*args, "--no-test"])
     out = capsys.readouterr().out
     assert code == 0, out

@@ -4,59 +4,21 @@ until green', --failed-only, --repeat and a changed test section."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tools import dev_build, dev_test
 from tools.cli import run_main
-from tools.paths import RECIPE_DIR, REPO_ROOT
-
-STANDIN = REPO_ROOT / "tests" / "standin" / "conda-build"
 
 
 @pytest.fixture
-def box(tmp_path, monkeypatch):
-    recipe = tmp_path / "recipe"
-    shutil.copytree(RECIPE_DIR, recipe)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for name in (
-        "CONDA_BUILD_STANDIN_FAIL_BUILD",
-        "CONDA_BUILD_STANDIN_FAIL_TESTS",
-        "CONDA_BUILD_STANDIN_SLEEP",
-        "CONDA_BUILD_STANDIN_FLAKY",
-        "CONDA_PY",
-        "PYTORCH_SKIP_TESTS",
-        "PYTORCH_TEST_LEVEL",
-        "PYTORCH_TEST_SELECTION",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "home").mkdir()
-    monkeypatch.chdir(tmp_path)
-    box = type("Box", (), {})()
-    box.root, box.recipe, box.croot, box.logs = (
-        tmp_path,
-        recipe,
-        tmp_path / "croot",
-        tmp_path / "logs",
-    )
-    box.common = [
-        "--croot",
-        str(box.croot),
-        "--log-dir",
-        str(box.logs),
-        "--recipe-dir",
-        str(recipe),
-        "--conda-build",
-        str(STANDIN),
-    ]
-    return box
+def box(session_box):
+    return session_box
 
 
 def run(prog, main, box, capsys, *extra):
-    code = run_main(prog, main, [*box.common, *extra])
+    code = run_main(prog, main, [*box.args, *extra])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

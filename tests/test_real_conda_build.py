@@ -93,8 +93,9 @@ def box(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- dev_build
 
 
-def _dev_build(box, capsys, label: str) -> tuple[int, str, str]:
-    args = [
+def _session_args(box) -> list[str]:
+    """dev_build's and dev_test's options for the fixture recipe, croot, logs and conda-build."""
+    return [
         "--recipe-dir",
         str(box.recipe),
         "--variant-config",
@@ -105,8 +106,11 @@ def _dev_build(box, capsys, label: str) -> tuple[int, str, str]:
         str(box.logs),
         "--conda-build",
         box.conda_build,
-        *_conda_build_extra(),
     ]
+
+
+def _dev_build(box, capsys, label: str) -> tuple[int, str, str]:
+    args = [*_session_args(box), *_conda_build_extra()]
     code = run_main("nox -s dev_build --", dev_build.main, args)
     out, err = capsys.readouterr()
     head = "=" * 30 + " dev_build summary "
@@ -211,20 +215,7 @@ def test_dev_build_fresh_reuse_then_patch_edit(box, capsys):
 
 
 def _dev_test(box, capsys, label: str, *extra: str) -> tuple[int, str]:
-    args = [
-        "--recipe-dir",
-        str(box.recipe),
-        "--variant-config",
-        str(box.variants),
-        "--croot",
-        str(box.croot),
-        "--log-dir",
-        str(box.logs),
-        "--conda-build",
-        box.conda_build,
-        *extra,
-        *_conda_build_extra(),
-    ]
+    args = [*_session_args(box), *extra, *_conda_build_extra()]
     code = run_main(dev_test.PROG, dev_test.main, args)
     out, err = capsys.readouterr()
     head = "=" * 30 + " dev_test summary "
