@@ -14,6 +14,7 @@ import signal
 import time
 import tracemalloc
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -319,3 +320,58 @@ def test_a_crashed_pytest_run_then_another_session_count_both_once():
     (phase,) = parse_bytes(data).phases
     assert (phase.counts.passed, phase.counts.failed) == (3, 1)
     assert phase.failures == {"test_a.py::T::t2": "crashed"}
+
+
+# -- shortcuts for tiny phases: the line cache and the head lines -----------------------------
+FIXTURE_LOGS = sorted((Path(__file__).parent / "fixtures" / "logs").rglob("*.log"))
+# (SEEN_LINE, SEEN_LINES, HEAD_LINES): nothing remembered; forgotten after every two lines;
+# no head read line by line; a head of one line
+SHORTCUTS_OFF = [(-1, 2048, 32), (256, 2, 32), (256, 2048, 0), (256, 2048, 1)]
+
+
+@pytest.mark.parametrize("log", FIXTURE_LOGS, ids=lambda p: p.name)
+def test_shortcuts_for_tiny_phases_never_change_a_result(log, monkeypatch):
+    """LogParser remembers what a short line classified as (SEEN_LINE, SEEN_LINES), and reads
+    the first HEAD_LINES lines of a phase one by one. Neither may change what is found: the
+    handlers still run for every occurrence of a line, and a head line does what the window
+    search would have done with it. Each log is read twice over (every line repeats), whole
+    and in 100-byte pieces."""
+    data = log.read_bytes() * 2
+    framed = b"TEST START:" in data
+
+    def both() -> tuple:
+        whole = parse_bytes(data, "x", framed=framed)
+        parser = LogParser("x", framed=framed)
+        for i in range(0, len(data), 100):
+            parser.feed(data[i : i + 100])
+        assert key(parser.close()) == key(whole)
+        return key(whole)
+
+    expected = both()
+    for seen_line, seen_lines, head in SHORTCUTS_OFF:
+        monkeypatch.setattr(logs, "SEEN_LINE", seen_line)
+        monkeypatch.setattr(logs, "SEEN_LINES", seen_lines)
+        monkeypatch.setattr(logs, "HEAD_LINES", head)
+        assert both() == expected, (seen_line, seen_lines, head)
+
+
+def test_a_repeated_crash_line_is_a_crash_of_every_phase_that_prints_it():
+    crash = b"test_a.py::T::t Fatal Python error: Segmentation fault\n"
+    data = b"".join(
+        b"TEST START: /c/p%d-1-0.conda\n+ python -m pytest test/\n%sTEST END: p%d\n" % (i, crash, i)
+        for i in range(3)
+    )
+    phases = parse_bytes(data).phases
+    assert [p.failures for p in phases] == [{"test_a.py::T::t": "crashed"}] * 3
+    assert all(p.crashes for p in phases)
+
+
+def test_remembered_lines_are_bounded(monkeypatch):
+    monkeypatch.setattr(logs, "SEEN_LINES", 8)
+    parser = LogParser("x")
+    parser.feed(f"TEST START: {PKG}\n".encode())
+    for i in range(100):
+        parser.feed(b"+ python -m pytest test/test_%d.py\n" % i)
+        assert len(parser._seen) <= 8
+    parser.feed(b"+ " + b"x" * 300 + b"\n")  # longer than SEEN_LINE: not remembered
+    assert not any(len(line) > logs.SEEN_LINE for line in parser._seen)

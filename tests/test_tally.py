@@ -54,3 +54,16 @@ def test_named_failures_are_a_lower_bound():
     t.session_counts(Counts(passed=5, failed=1))
     assert t.total(failed_ids=3, errored_ids=2) == Counts(passed=5, failed=3, errors=2)
     assert Tally().total(failed_ids=0) == Counts()
+
+
+def test_add_counts_adds_every_field():
+    # add_counts is written out field by field for speed: a field added to Counts must be added
+    # there too, or its counts would vanish when phases are merged and totals formed
+    from dataclasses import fields
+
+    from tools.validate_logs.results import add_counts
+
+    names = [f.name for f in fields(Counts)]
+    into = Counts(**{n: i + 1 for i, n in enumerate(names)})
+    add_counts(into, Counts(**{n: 10 * (i + 1) for i, n in enumerate(names)}))
+    assert into == Counts(**{n: 11 * (i + 1) for i, n in enumerate(names)})

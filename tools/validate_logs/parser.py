@@ -19,7 +19,7 @@ import os
 import re
 import threading
 from array import array
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from tools.validate_logs.phase import MAX_EVIDENCE, MAX_FAILURES, TEXT_BUDGET, PhaseState, _Budget
 from tools.validate_logs.results import LogResult, PhaseEnd, PhaseResult, add_counts
@@ -42,6 +42,11 @@ BLOCK_SIZE = 8 << 20  # bytes read at a time from a stream
 # way however the input is cut into blocks).
 MAX_CARRY = 1 << 20
 MAX_PHASES = 1000
+HEAD_LINES = 32  # lines at the start of each test phase read one by one (see _head_lines)
+SEEN_LINE = 256  # lines up to this long have their classification remembered ...
+SEEN_LINES = 2048  # ... this many at a time (then forgotten, all at once)
+_UNSEEN = object()
+_Hit = tuple[Rule, re.Match, str]  # what classify_raw found: the rule, its match, the text
 
 # Outside a test phase only this is searched for. conda-build prints it before "Nothing to test
 # for:" (conda_build/build.py test()), so one bytes.find per block suffices.
@@ -98,9 +103,14 @@ class LogParser:
         self.track_tail = True  # parse_file reads the tail itself
         self.notes = self.result.notes
         self._dense = False  # inside a test phase: split every line (many results) or not
+        self._head = 0  # lines of the current test phase still to be read one by one
         self._overflow: PhaseResult | None = None  # phases past MAX_PHASES, merged
         self._overflow_state: PhaseState | None = None
         self._merged = 0
+        # what _phase_one made of a short line, by its bytes: test phases repeat their lines
+        # (the session banner, `collected N items`, the command, the count line), and the
+        # outcome depends on the bytes only
+        self._seen: dict[bytes, _Hit | None] = {}
 
     # Public API -------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -220,6 +230,10 @@ class LogParser:
     def _phase_lines(self, buf: bytes, pos: int, end: int) -> int:
         """Inside a test phase: lines in windows of at most PHASE_WINDOW bytes. Returns where
         the phase ended (after its last line), or ``end``."""
+        if self._head:
+            pos = self._head_lines(buf, pos, end)
+            if self.phase is None:
+                return pos
         while pos < end:
             w = pos + PHASE_WINDOW
             if w >= end:
@@ -243,6 +257,23 @@ class LogParser:
             )
             if self.phase is None:
                 return pos
+        return pos
+
+    def _head_lines(self, buf: bytes, pos: int, end: int) -> int:
+        """The first HEAD_LINES lines of a test phase, one by one: a tiny phase (an import
+        check, a short pytest run) is over before a regex search over its bytes would pay.
+        Returns where reading goes on (the phase may have ended)."""
+        find = buf.find
+        one = self._phase_one
+        n = self._head
+        while n and pos < end:
+            e = find(b"\n", pos, end)
+            n -= 1
+            one(buf[pos:e] if e - pos <= MAX_CARRY else buf[pos : pos + MAX_LINE])
+            pos = e + 1
+            if self.phase is None:
+                break
+        self._head = n
         return pos
 
     def _sparse_window(self, buf: bytes, pos: int, end: int) -> int:
@@ -326,11 +357,23 @@ class LogParser:
             if b" XFAIL " in line:
                 ph.tally.segment.xfailed += 1
                 return
-        found = _rules_in(line)
-        # as in _dense_window: a line with only the count line's or -q's keywords (" in ", "%]")
-        # is looked at when it ends like them
-        if found and (not found <= _TAIL_RULE_INDEXES or _may_count(line)):
-            self._line(line, found)
+        seen = self._seen
+        hit = seen.get(line, _UNSEEN)
+        if hit is _UNSEEN:
+            found = _rules_in(line)
+            # as in _dense_window: a line with only the count line's or -q's keywords (" in ",
+            # "%]") is looked at when it ends like them
+            hit = (
+                classify_raw(line, found)
+                if found and (not found <= _TAIL_RULE_INDEXES or _may_count(line))
+                else None
+            )
+            if len(line) <= SEEN_LINE:
+                if len(seen) >= SEEN_LINES:
+                    seen.clear()
+                seen[line] = hit
+        if hit is not None:
+            self._event(*cast(_Hit, hit))
 
     def _line(self, raw: bytes, found: set[int] | None = None) -> None:
         hit = classify_raw(raw, _rules_in(raw) if found is None else found)
@@ -350,6 +393,7 @@ class LogParser:
                 self._end_phase("truncated")
             self.phase = PhaseState(_package_name(m["package"]), self.budget)
             self._dense = False
+            self._head = HEAD_LINES
             self.phase._evidence(rule, text)
             return
         if self.phase is None:
