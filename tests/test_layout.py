@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
-HELPERS = {"cli", "paths", "text", "files"}
+HELPERS = {"cli", "paths", "platforms", "text", "files"}
 ORDER = ["recipe", "build", "validate_logs", "release", "bench"]  # a subpackage's allowed past
 SESSIONS = {"dev_build", "dev_test"}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools import platforms
 from tools.cli import EXIT_USAGE, ToolError, run_main
 from tools.paths import CONDA_BUILD_CONFIG
 from tools.recipe import variants as V
@@ -348,14 +349,14 @@ def test_bad_config_through_the_cli_contract(capsys):
 )  # fmt: skip
 def test_host_platform(monkeypatch, sys_platform, machine, expected):
     monkeypatch.setattr(sys, "platform", sys_platform)
-    monkeypatch.setattr(V._platform, "machine", lambda: machine)
-    assert V.host_platform() == expected
+    monkeypatch.setattr(platforms._platform, "machine", lambda: machine)
+    assert platforms.host_platform() == expected
 
 
 def test_host_platform_unknown(monkeypatch):
     monkeypatch.setattr(sys, "platform", "sunos5")
     with pytest.raises(ToolError, match="unsupported host platform"):
-        V.host_platform()
+        platforms.host_platform()
 
 
 # --- conda-forge's value forms and .ci_support files (fixtures written in their shape) ----------
@@ -431,7 +432,7 @@ def test_ci_support_variants_render_and_check():
 def _release_list(monkeypatch, capsys, platform, argv):
     from tools.release import flow as release
 
-    monkeypatch.setattr(V, "host_platform", lambda: platform)
+    monkeypatch.setattr(platforms, "host_platform", lambda: platform)
     assert release.main(["--list", "--format", "json", *argv]) == 0
     return json.loads(capsys.readouterr().out)
 

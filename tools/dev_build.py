@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import files as fileops  # `files` is the recipe-files parameter below
+from tools import platforms
 from tools.build import ccache as ccache_mod
 from tools.build import cli_flags as conda_build_cli
 from tools.build import conda_build, cuda_arch, jobs, lock, progress
@@ -507,7 +508,7 @@ def gather_facts(
     now: _dt.datetime | None = None,
 ) -> Facts:
     environ = dict(os.environ if environ is None else environ)
-    platform = variants.host_platform()
+    platform = platforms.host_platform()
     all_variants = variants.load_variants((opts.variant_config,), platform=platform)
     # The variant is chosen here too (cheaply, again in make_plan) to know the CUDA version.
     variant = choose_variant(

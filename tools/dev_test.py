@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import dev_build, files
+from tools import dev_build, files, platforms
 from tools.build import cli_flags as conda_build_cli
 from tools.build import conda_build, lock
 from tools.cli import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ArgumentParser, ToolError
@@ -296,7 +296,9 @@ def find_package(opts: Options, variant: variants.Variant) -> tuple[Path, dict]:
 
 def main(argv: Sequence[str]) -> int:
     opts = parse_args(argv)
-    all_variants = variants.load_variants((opts.variant_config,), platform=variants.host_platform())
+    all_variants = variants.load_variants(
+        (opts.variant_config,), platform=platforms.host_platform()
+    )
     variant = dev_build.choose_variant(
         all_variants,
         python=opts.python,

@@ -542,7 +542,8 @@ def main(argv: Sequence[str]) -> int:
         )
     check_extra(extra)
 
-    from tools.recipe.variants import host_platform, matrix
+    from tools.platforms import host_platform
+    from tools.recipe.variants import matrix
 
     config_paths = tuple(args.variant_config or (CONDA_BUILD_CONFIG,))
     platform = host_platform()

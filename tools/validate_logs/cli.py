@@ -248,7 +248,7 @@ def build_parser() -> ArgumentParser:
 
 
 def _host_platform() -> str | None:
-    from tools.recipe.variants import host_platform
+    from tools.platforms import host_platform
 
     try:
         return host_platform()
