@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.validate_logs.parser import LogParser
+from tools.validate_logs.parser import _START_ONLY, PHASE_MARKERS, LogParser
 from tools.validate_logs.phase import PhaseState
 from tools.validate_logs.rules import _PREFILTER, _TAIL_RULES, RULES, classify
 
@@ -52,6 +52,14 @@ def test_rule_names_are_unique_and_kinds_have_handlers():
     for rule in RULES:
         assert rule.kind in framing or hasattr(PhaseState, f"_on_{rule.kind}"), rule.name
     assert hasattr(LogParser, "_event")
+
+
+def test_test_start_is_the_first_rule():
+    # the parser classifies a TEST START line by RULES[0] alone where that matches
+    # (parser._START_ONLY): no rule may come before it
+    (start,) = [i for i, r in enumerate(RULES) if r.kind == "phase_start"]
+    assert start == 0 and {start} == _START_ONLY
+    assert RULES[0].keyword == PHASE_MARKERS[0].decode()
 
 
 def test_keywords_are_flat_literals():

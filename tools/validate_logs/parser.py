@@ -51,11 +51,13 @@ _Hit = tuple[Rule, re.Match, str]  # what classify_raw found: the rule, its matc
 # Outside a test phase only this is searched for. conda-build prints it before "Nothing to test
 # for:" (conda_build/build.py test()), so one bytes.find per block suffices.
 PHASE_MARKERS = (b"TEST START:",)
+LINE_BACK = 1024  # bytes read before a phase marker to find its line's start in the same read
 LINE_BLOCK = 112 << 10  # bytes of a test phase read at a time from a file (see SCAN_BLOCK)
 
 
 _TAIL = 65536  # bytes kept from the end of a stream, to name a build failure
 _MARKER = PHASE_MARKERS[0]
+_START_ONLY = {0}  # RULES[0] is conda's TEST START (tests/test_logs_rules.py checks it)
 PHASE_WINDOW = 128 << 10  # bytes of a test phase handled at once (bounds the split line lists)
 
 
@@ -223,7 +225,11 @@ class LogParser:
                 seen = True
             pos = e + 1
             if seen:
-                self._line(line)
+                # the TEST START rule is RULES[0]: where it matches, no other rule can claim
+                # the line, and the search for every rule's keyword is not needed
+                hit = classify_raw(line, _START_ONLY) or classify_raw(line, _rules_in(line))
+                if hit is not None:
+                    self._event(*hit)
                 if self.phase is not None:
                     return pos
 
@@ -689,13 +695,30 @@ def _read_file(
             target = index.next(pos - k + 1)  # a marker may straddle pos
             if target < 0:
                 break  # no marker ahead: the rest is build output
+            chunk = b""
             if target > pos and target != no_newline_before:
-                j = _last_newline(fd, pos, target)
-                if j >= 0:  # the lines before the marker's own do nothing: skip them
+                # the lines before the marker's own do nothing: skip them. Its line usually
+                # begins shortly before it: one read covers that and the first block.
+                start = max(pos, target - LINE_BACK)
+                chunk = os.pread(fd, target - start + read, start)
+                j = chunk.rfind(b"\n", 0, target - start)
+                if j >= 0:
                     parser.drop_line()
-                    pos = j + 1
+                    pos = start + j + 1
+                    chunk = chunk[j + 1 :]
                 else:
-                    no_newline_before = target
+                    chunk = b""
+                    j = _last_newline(fd, pos, start)
+                    if j >= 0:
+                        parser.drop_line()
+                        pos = j + 1
+                    else:
+                        no_newline_before = target
+            if chunk:
+                pos += len(chunk)
+                parser.feed(chunk)
+                read = min(block_size, read * 2)
+                continue
         chunk = os.pread(fd, read, pos)
         if not chunk:
             break

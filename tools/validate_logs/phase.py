@@ -4,6 +4,7 @@ timed out) fills a ``PhaseResult``; its counting is ``Tally``'s.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -195,18 +196,13 @@ class PhaseState:
                 self._evidence(rule, text)
             self.last_cmd_suite = False
             return
-        self.last_cmd_suite = bool(SUITE_CMD.search(cmd))
+        self.cmd_kind, module = _command_kind(cmd)
+        self.last_cmd_suite = self.cmd_kind == "suite"
         if self.last_cmd_suite:
             self._suite()
-            self.cmd_kind = "suite"
-            ran = _TEST_FILE.search(cmd)
-            if ran:
-                self.module = ran["file"]
+            if module:
+                self.module = module
             self._evidence(rule, text)
-        elif re.match(r"(?:\S*/)?python\S* -c\b|pip check|\S*python\S* -m pip check", cmd):
-            self.cmd_kind = "check"
-        else:
-            self.cmd_kind = "other"
         self.last_exception = ""
 
     def _on_crash(self, m, rule, text):
@@ -454,16 +450,16 @@ class PhaseState:
         self._suite()
         c = Counts()
         if m["body"] != "no tests ran":
-            words = _FINAL_WORD_RE.findall(m["body"])
-            if not any(
-                w in FINAL_WORDS or w in _OTHER_FINAL_WORDS or w.startswith("subtests")
-                for _, w in words
-            ):
-                return  # "compiled 5 files in 2.0s": not pytest
-            for n, word in words:
+            pytest_words = False
+            for n, word in _FINAL_WORD_RE.findall(m["body"]):
                 key = FINAL_WORDS.get(word)
                 if key:
                     setattr(c, key, getattr(c, key) + int(n))
+                    pytest_words = True
+                elif word in _OTHER_FINAL_WORDS or word.startswith("subtests"):
+                    pytest_words = True
+            if not pytest_words:
+                return  # "compiled 5 files in 2.0s": not pytest
         self.session_open = False
         self.section = ""
         self._close_session(c)
@@ -613,6 +609,20 @@ class PhaseState:
             if test not in known and test.split(".py::", 1)[-1] not in suffixes:
                 self._fail(test, outcome)
         self.section_failures = {}
+
+
+_CHECK_CMD = re.compile(r"(?:\S*/)?python\S* -c\b|pip check|\S*python\S* -m pip check")
+
+
+@functools.lru_cache(maxsize=256)
+def _command_kind(cmd: str) -> tuple[str, str]:
+    """What a test command runs: ("suite", the test file it names or "") for a test runner,
+    ("check", "") for ``python -c`` and ``pip check``, else ("other", ""). Test phases repeat
+    their commands: the answer is remembered."""
+    if SUITE_CMD.search(cmd):
+        ran = _TEST_FILE.search(cmd)
+        return "suite", ran["file"] if ran else ""
+    return ("check" if _CHECK_CMD.match(cmd) else "other"), ""
 
 
 class _Budget:
