@@ -124,6 +124,28 @@ def test_any_line_longer_than_every_block_size(tmp_path, where):
     assert result.phases[0].counts.passed == 2 and result.phases[0].ended == "end"
 
 
+@pytest.mark.parametrize("prefix", [0, 1, 2, 1023, 1024, 1025, 5000])
+@pytest.mark.parametrize("fill", [b"x", b" "])
+def test_a_marker_line_that_begins_far_before_its_marker(tmp_path, prefix, fill):
+    """parse_file reads LINE_BACK bytes before a marker to find where its line begins; a line
+    with more than that before the marker is read from its real start, on every path: text
+    there makes it no TEST START line, indentation does not."""
+    before = b"[1/2] c++ -c a.cpp\n" * 3
+    line = fill * prefix + f"TEST START: {PKG}".encode()
+    data = (
+        before
+        + line
+        + b"\n+ python -m pytest test/\n"
+        + "\n".join(session(2)).encode()
+        + f"\n= 2 passed in 1.00s =\nTEST END: {PKG}\n".encode()
+    )
+    result = every_path(tmp_path, data)
+    if prefix and fill == b"x":  # "xx...TEST START:" is no marker line: no phase started
+        assert result.phases == []
+    else:
+        assert [p.counts.passed for p in result.phases] == [2]
+
+
 def test_feed_block_boundaries_never_matter_for_long_lines():
     data = (
         f"TEST START: {PKG}\n".encode()
