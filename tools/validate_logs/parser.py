@@ -5,7 +5,10 @@ is parsed: for a regular file, threads locate every ``TEST START:`` with libc's 
 pread blocks (``parse_file``); for a stream (.gz, .zip member, stdin), ``bytes.find`` over large
 blocks. Inside a test phase, passing pytest lines are only counted (at C speed) and a line is
 decoded and matched against the named rules of ``RULES`` only when it contains one of the rules'
-keywords. Memory stays bounded: one block, one capped line, capped lists of evidence.
+keywords; what a short line classified as is remembered (test phases repeat their lines), and
+the first lines of a phase are read one by one (a tiny phase ends before a search would pay).
+Memory stays bounded: one block, one capped line, a capped set of remembered lines, capped lists
+of evidence.
 
 The line formats and how a line is classified are in ``rules``; what a test phase's lines mean
 is ``phase.PhaseState``'s.
@@ -91,7 +94,7 @@ class LogParser:
     end at ``\n`` only, and each line is seen whole up to MAX_CARRY bytes, else by its first
     MAX_LINE bytes. Every byte is looked at a bounded number of times (the cost is linear) and
     what is held is bounded: the unfinished line (MAX_CARRY), one PHASE_WINDOW of split lines,
-    the 64 KiB tail, and the capped results.
+    the 64 KiB tail, SEEN_LINES remembered short lines, and the capped results.
     """
 
     def __init__(self, name: str, framed: bool = True) -> None:
