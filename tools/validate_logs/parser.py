@@ -197,7 +197,7 @@ class LogParser:
         """One complete line (already cut to what is seen of it)."""
         if self.phase is None:
             if _MARKER in line:
-                self._line(line)
+                self._marker_line(line)
         else:
             self._phase_one(line)
 
@@ -228,11 +228,7 @@ class LogParser:
                 seen = True
             pos = e + 1
             if seen:
-                # the TEST START rule is RULES[0]: where it matches, no other rule can claim
-                # the line, and the search for every rule's keyword is not needed
-                hit = classify_raw(line, _START_ONLY) or classify_raw(line, _rules_in(line))
-                if hit is not None:
-                    self._event(*hit)
+                self._marker_line(line)
                 if self.phase is not None:
                     return pos
 
@@ -384,8 +380,16 @@ class LogParser:
         if hit is not None:
             self._event(*cast(_Hit, hit))
 
-    def _line(self, raw: bytes, found: set[int] | None = None) -> None:
-        hit = classify_raw(raw, _rules_in(raw) if found is None else found)
+    def _line(self, raw: bytes) -> None:
+        hit = classify_raw(raw, _rules_in(raw))
+        if hit is not None:
+            self._event(*hit)
+
+    def _marker_line(self, raw: bytes) -> None:
+        """A line holding the phase marker, outside a test phase. The TEST START rule is
+        RULES[0]: where it matches, no other rule can claim the line, and the search for every
+        rule's keyword is not needed."""
+        hit = classify_raw(raw, _START_ONLY) or classify_raw(raw, _rules_in(raw))
         if hit is not None:
             self._event(*hit)
 
